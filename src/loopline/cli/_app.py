@@ -1,0 +1,120 @@
+"""The ``loopline`` command group: global options, lazy subcommands, errors mapped to exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from loopline import __version__
+from loopline.core.errors import LooplineError
+
+__all__ = ["cli", "main"]
+
+# name -> (module, attribute): imported only when the command runs or help lists it.
+_COMMANDS = {
+    "init": ("loopline.cli.data", "init_command"),
+    "add": ("loopline.cli.data", "add_command"),
+    "status": ("loopline.cli.data", "status_command"),
+    "checkout": ("loopline.cli.data", "checkout_command"),
+    "push": ("loopline.cli.transfer", "push_command"),
+    "pull": ("loopline.cli.transfer", "pull_command"),
+    "gc": ("loopline.cli.data", "gc_command"),
+    "diff": ("loopline.cli.data", "diff_command"),
+    "versions": ("loopline.cli.data", "versions_command"),
+    "remote": ("loopline.cli.remote", "remote_group"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return None
+        module, attribute = _COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="loopline")
+@click.option(
+    "-C", "directory", type=click.Path(file_okay=False), help="Run as if started in this folder."
+)
+@click.option("-v", "--verbose", count=True, help="Log more (repeat for debug output).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a setting for this command, e.g. --set core.jobs=4.",
+)
+@click.pass_context
+def cli(
+    ctx: click.Context, directory: str | None, verbose: int, overrides: tuple[str, ...]
+) -> None:
+    """Loopline: version data, run pipelines, track experiments, serve and roll out models.
+
+    Data versioning works like DVC: `loopline add` stores files in a content-addressed cache
+    and writes a small `.loopline` pointer file for git; `push`/`pull` exchange data with a
+    remote (a folder, S3, HTTP).
+    """
+    if directory:
+        os.chdir(directory)
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"overrides": _parse_overrides(overrides)}
+
+
+def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or "." not in key:
+            raise click.BadParameter(
+                f"{pair!r} is not KEY=VALUE with a dotted key", param_hint="--set"
+            )
+        found[key.strip()] = value
+    return found
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: one red line and a meaningful exit code instead of a traceback."""
+    try:
+        cli.main(args=argv, prog_name="loopline", standalone_mode=False)
+    except LooplineError as exc:
+        click.secho(f"error: {exc.message}", fg="red", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo(
+            "interrupted: nothing half-written was kept; run the command again to finish", err=True
+        )
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except OSError as exc:
+        click.secho(
+            f"error: {exc.strerror or exc} ({exc.filename or 'no file'})", fg="red", err=True
+        )
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("LOOPLINE_DEBUG"):
+            raise
+        click.secho(f"internal error: {type(exc).__name__}: {exc}", fg="red", err=True)
+        click.echo("hint: rerun with LOOPLINE_DEBUG=1 for the traceback and report it", err=True)
+        sys.exit(70)

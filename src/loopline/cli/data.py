@@ -1,0 +1,248 @@
+"""Data-versioning commands: init, add, status, checkout, gc, diff, versions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from loopline.cli._context import open_workspace
+from loopline.cli._output import echo_json, echo_table, human_size, terminal_progress
+from loopline.core.progress import NO_PROGRESS, Progress
+
+__all__ = [
+    "add_command",
+    "checkout_command",
+    "diff_command",
+    "gc_command",
+    "init_command",
+    "status_command",
+    "versions_command",
+]
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+jobs_option = click.option(
+    "-j", "--jobs", type=click.IntRange(1, 256), help="Parallel file operations."
+)
+
+
+@click.command("init")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing.")
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+def init_command(quiet: bool, directory: str) -> None:
+    """Make DIRECTORY (default: here) a Loopline project. Safe to run twice."""
+    from loopline.data.init import init_project
+
+    created = init_project(Path(directory))
+    if quiet:
+        return
+    where = Path(directory).resolve()
+    if created:
+        click.echo(f"Initialized a Loopline project in {where}")
+        click.echo("Track data with `loopline add PATH` and commit the .loopline pointer files.")
+    else:
+        click.echo(f"{where} is already a Loopline project; nothing changed")
+
+
+@click.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@jobs_option
+@json_option
+@click.pass_context
+def add_command(
+    ctx: click.Context, paths: tuple[str, ...], jobs: int | None, as_json: bool
+) -> None:
+    """Track files or folders: store their content and write PATH.loopline pointer files."""
+    from loopline.data.add import add
+
+    with open_workspace(ctx, **{"core.jobs": jobs}) as ws:
+        results = add(ws, list(paths), progress=_progress(as_json))
+    if as_json:
+        echo_json(
+            [
+                {
+                    "path": r.pointer.path,
+                    "pointer": r.pointer.file,
+                    "oid": r.pointer.oid,
+                    "size": r.pointer.size,
+                    "nfiles": r.pointer.nfiles,
+                    "new_objects": r.new_objects,
+                    "changed": r.changed,
+                }
+                for r in results
+            ]
+        )
+        return
+    for r in results:
+        files = f", {r.pointer.nfiles} files" if r.pointer.nfiles is not None else ""
+        verb = "Added" if r.changed else "Unchanged"
+        click.echo(
+            f"{verb} {r.pointer.path} ({human_size(r.pointer.size)}{files}, "
+            f"{r.new_objects} new objects) -> {r.pointer.file}"
+        )
+    if any(r.changed for r in results):
+        pointers = " ".join(r.pointer.file for r in results)
+        click.echo(f"To track the change with git, run:\n\n\tgit add {pointers} .gitignore\n")
+
+
+@click.command("status")
+@click.argument("targets", nargs=-1, type=click.Path())
+@json_option
+@click.pass_context
+def status_command(ctx: click.Context, targets: tuple[str, ...], as_json: bool) -> None:
+    """Show tracked data whose workspace content differs from its pointer file."""
+    from loopline.data.status import status, status_as_json
+
+    with open_workspace(ctx) as ws:
+        changes = status(ws, list(targets))
+    if as_json:
+        echo_json(status_as_json(changes))
+        return
+    if not changes:
+        click.echo("Data is up to date.")
+        return
+    for change in changes:
+        click.echo(f"{change.pointer.file}:")
+        click.echo("\tchanged outs:")
+        click.echo(f"\t\t{change.state + ':':<16}{change.pointer.path}")
+    click.echo("\n(use `loopline add` to record changes, `loopline checkout` to discard them)")
+
+
+@click.command("checkout")
+@click.argument("targets", nargs=-1, type=click.Path())
+@click.option(
+    "-f", "--force", is_flag=True, help="Overwrite changes that are not saved in the cache."
+)
+@click.option(
+    "--verify", is_flag=True, default=None, help="Re-hash cached objects before using them."
+)
+@jobs_option
+@json_option
+@click.pass_context
+def checkout_command(
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    force: bool,
+    verify: bool | None,
+    jobs: int | None,
+    as_json: bool,
+) -> None:
+    """Restore tracked data in the workspace to what the pointer files say."""
+    from loopline.data.checkout import checkout
+
+    with open_workspace(ctx, **{"core.jobs": jobs}) as ws:
+        results = checkout(
+            ws, list(targets), force=force, verify=verify, progress=_progress(as_json)
+        )
+    if as_json:
+        echo_json(
+            [
+                {
+                    "path": r.pointer.path,
+                    "action": r.action,
+                    "files_written": r.files_written,
+                    "files_deleted": r.files_deleted,
+                }
+                for r in results
+            ]
+        )
+        return
+    changed = [r for r in results if r.action != "unchanged"]
+    for r in changed:
+        mark = "A" if r.action == "added" else "M"
+        click.echo(f"{mark}\t{r.pointer.path}")
+    if not changed:
+        click.echo("Nothing to check out: the workspace matches the pointer files.")
+
+
+@click.command("gc")
+@click.option("--all-commits", is_flag=True, help="Also keep data referenced by any git commit.")
+@click.option("--dry", is_flag=True, help="Only report what would be removed.")
+@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@click.pass_context
+def gc_command(
+    ctx: click.Context, all_commits: bool, dry: bool, force: bool, as_json: bool
+) -> None:
+    """Delete cached objects that no pointer file in the workspace references."""
+    from loopline.data.gc import gc
+
+    if not (dry or force):
+        if not sys.stdin.isatty():
+            raise click.UsageError("gc deletes data: pass -f to confirm, or --dry to preview")
+        scope = "the workspace or any commit" if all_commits else "the current workspace"
+        click.confirm(f"Delete every cached object not used by {scope}?", abort=True)
+    with open_workspace(ctx) as ws:
+        result = gc(ws, all_commits=all_commits, dry_run=dry)
+    if as_json:
+        echo_json(result.__dict__)
+        return
+    verb = "Would remove" if dry else "Removed"
+    click.echo(
+        f"{verb} {result.removed} objects ({human_size(result.freed_bytes)}); kept {result.kept}."
+    )
+
+
+@click.command("diff")
+@click.argument("rev", default="HEAD")
+@json_option
+@click.pass_context
+def diff_command(ctx: click.Context, rev: str, as_json: bool) -> None:
+    """Show tracked files added, deleted or modified since git revision REV (default HEAD)."""
+    from loopline.data.diff import diff
+
+    with open_workspace(ctx) as ws:
+        result = diff(ws, rev)
+    if as_json:
+        echo_json(result.as_json())
+        return
+    sections = (("Added", result.added), ("Deleted", result.deleted), ("Modified", result.modified))
+    for title, items in sections:
+        if items:
+            click.echo(f"{title}:")
+            for item in items:
+                click.echo(f"    {item['path']}")
+            click.echo()
+    click.echo(
+        f"files summary: {len(result.added)} added, {len(result.deleted)} deleted, "
+        f"{len(result.modified)} modified"
+    )
+
+
+@click.command("versions")
+@click.argument("path", required=False, type=click.Path())
+@json_option
+@click.pass_context
+def versions_command(ctx: click.Context, path: str | None, as_json: bool) -> None:
+    """List every version of tracked data that `loopline add` recorded, newest first."""
+    import datetime as dt
+
+    from loopline.store import list_data_versions, open_store
+
+    with open_workspace(ctx) as ws:
+        rel = ws.relpath(path).removesuffix(".loopline") if path else None
+        store = open_store(ws.settings.store_url)
+        try:
+            versions = list_data_versions(store, rel)
+        finally:
+            store.close()
+    if as_json:
+        echo_json([v.__dict__ for v in versions])
+        return
+    rows = [
+        (
+            dt.datetime.fromtimestamp(v.recorded_at).strftime("%Y-%m-%d %H:%M:%S"),
+            v.path,
+            v.oid[:12] + (".dir" if v.oid.endswith(".dir") else ""),
+            human_size(v.size),
+            "" if v.nfiles is None else v.nfiles,
+            (v.git_commit or "")[:10],
+        )
+        for v in versions
+    ]
+    echo_table(("recorded", "path", "oid", "size", "files", "commit"), rows)
+
+
+def _progress(as_json: bool) -> Progress:
+    return NO_PROGRESS if as_json else terminal_progress()

@@ -1,0 +1,124 @@
+"""``loopline add``: store the content of files and folders and write their pointer files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from loopline.core.errors import InvalidInput
+from loopline.core.progress import NO_PROGRESS, Progress
+from loopline.data.gitignore import ignore_in_git
+from loopline.data.pointer import POINTER_SUFFIX, Pointer, pointer_path_for
+from loopline.data.workspace import Workspace
+from loopline.objects.build import build_object
+from loopline.objects.checkout import materialize
+
+__all__ = ["AddResult", "add"]
+
+
+@dataclass(frozen=True)
+class AddResult:
+    pointer: Pointer
+    new_objects: int
+    changed: bool
+
+
+def add(
+    ws: Workspace, paths: Sequence[str], *, progress: Progress = NO_PROGRESS
+) -> list[AddResult]:
+    """Track ``paths``: hash, copy new content into the cache, then write pointer files.
+
+    The pointer file is written last and atomically, so an interrupted ``add`` leaves the
+    previous pointer (or none) and only complete objects in the cache.
+    """
+    targets = [_check_target(ws, p) for p in paths]
+    results: list[AddResult] = []
+    with ws.lock():
+        for rel in targets:
+            results.append(_add_one(ws, rel, progress))
+    _record_versions(ws, [r.pointer for r in results])
+    return results
+
+
+def _check_target(ws: Workspace, path: str) -> str:
+    rel = ws.relpath(path)
+    if rel.endswith(POINTER_SUFFIX):
+        raise InvalidInput(
+            f"{path} is a pointer file",
+            hint=f"add the data itself: `loopline add {rel.removesuffix(POINTER_SUFFIX)}`",
+        )
+    owner = ws.owner_of(rel)
+    if owner is not None:
+        raise InvalidInput(
+            f"{path} is inside tracked folder {owner.path}",
+            hint=f"re-add the whole folder: `loopline add {owner.path}`",
+        )
+    if rel.split("/")[-1] == ".git" or "/.git/" in f"/{rel}/":
+        raise InvalidInput(f"{path} is part of git's own folder", hint="track data, not .git")
+    return rel
+
+
+def _add_one(ws: Workspace, rel: str, progress: Progress) -> AddResult:
+    hashing = progress.task(f"hashing {rel}", bytes=True)
+    try:
+        built = build_object(
+            ws.root,
+            rel,
+            ws.state,
+            odb=ws.odb,
+            with_files=True,
+            jobs=ws.settings.jobs,
+            on_hashed=hashing.advance,
+        )
+    finally:
+        hashing.close()
+    copying = progress.task(f"storing {rel}", total=built.size, bytes=True)
+    try:
+        new = ws.odb.add_files(built.files, jobs=ws.settings.jobs, on_done=copying.advance)
+    finally:
+        copying.close()
+    if built.manifest is not None:
+        ws.odb.add_manifest(built.manifest)
+    if ws.settings.link_types[0] in ("hardlink", "symlink"):
+        materialize(
+            ws.root,
+            rel,
+            built.oid,
+            ws.odb,
+            ws.state,
+            link_types=ws.settings.link_types,
+            isexec=built.isexec,
+            jobs=ws.settings.jobs,
+        )
+    pointer = Pointer(pointer_path_for(rel), rel, built.oid, built.size, built.nfiles, built.isexec)
+    previous = _previous_oid(ws, pointer.file)
+    if previous != pointer.oid or not (ws.root / pointer.file).exists():
+        from loopline.core.atomic import atomic_write_text
+
+        atomic_write_text(ws.root / pointer.file, pointer.to_yaml())
+    ignore_in_git(ws.root, rel)
+    return AddResult(pointer, new, previous != pointer.oid)
+
+
+def _previous_oid(ws: Workspace, pointer_file: str) -> str | None:
+    from loopline.core.errors import LooplineError
+    from loopline.data.pointer import read_pointer
+
+    try:
+        return read_pointer(ws.root, pointer_file).oid
+    except LooplineError:
+        return None
+
+
+def _record_versions(ws: Workspace, pointers: list[Pointer]) -> None:
+    from loopline.data.git import head_commit
+    from loopline.store import DataVersion, open_store, record_data_versions
+
+    commit = head_commit(ws.root)
+    store = open_store(ws.settings.store_url)
+    try:
+        record_data_versions(
+            store, [DataVersion(p.path, p.oid, p.size, p.nfiles, commit) for p in pointers]
+        )
+    finally:
+        store.close()

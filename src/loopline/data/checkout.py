@@ -1,0 +1,98 @@
+"""``loopline checkout``: make workspace data match the pointer files, never losing unsaved work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from loopline.core.errors import Conflict, NotFound
+from loopline.core.progress import NO_PROGRESS, Progress
+from loopline.data.pointer import Pointer
+from loopline.data.workspace import Workspace
+from loopline.objects.build import BuiltObject, build_object
+from loopline.objects.checkout import materialize
+
+__all__ = ["CheckoutResult", "checkout"]
+
+
+@dataclass(frozen=True)
+class CheckoutResult:
+    pointer: Pointer
+    action: str  # "unchanged", "added", "modified"
+    files_written: int = 0
+    files_deleted: int = 0
+
+
+def checkout(
+    ws: Workspace,
+    targets: Sequence[str] | None = None,
+    *,
+    force: bool = False,
+    verify: bool | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> list[CheckoutResult]:
+    verify = ws.settings.verify if verify is None else verify
+    results: list[CheckoutResult] = []
+    with ws.lock():
+        pointers = ws.pointers(targets)
+        for pointer in pointers:
+            results.append(_checkout_one(ws, pointer, force, verify, progress))
+    return results
+
+
+def _checkout_one(
+    ws: Workspace, pointer: Pointer, force: bool, verify: bool, progress: Progress
+) -> CheckoutResult:
+    try:
+        current: BuiltObject | None = build_object(
+            ws.root, pointer.path, ws.state, jobs=ws.settings.jobs
+        )
+    except NotFound:
+        current = None
+    if current is not None and current.oid == pointer.oid:
+        if verify:
+            _verify_all(ws, pointer)
+        return CheckoutResult(pointer, "unchanged")
+    if current is not None and not force:
+        _refuse_if_unsaved(ws, pointer)
+    task = progress.task(f"checking out {pointer.path}", total=pointer.size, bytes=True)
+    try:
+        stats = materialize(
+            ws.root,
+            pointer.path,
+            pointer.oid,
+            ws.odb,
+            ws.state,
+            link_types=ws.settings.link_types,
+            isexec=pointer.isexec,
+            verify=verify,
+            jobs=ws.settings.jobs,
+            on_done=task.advance,
+        )
+    finally:
+        task.close()
+    action = "added" if current is None else "modified"
+    return CheckoutResult(pointer, action, stats.written, stats.deleted)
+
+
+def _verify_all(ws: Workspace, pointer: Pointer) -> None:
+    ws.odb.verify(pointer.oid)
+    if pointer.is_dir:
+        for entry in ws.odb.read_manifest(pointer.oid).entries:
+            ws.odb.verify(entry.hash)
+
+
+def _refuse_if_unsaved(ws: Workspace, pointer: Pointer) -> None:
+    """Overwriting is safe only if the workspace's current content is already in the cache."""
+    built = build_object(
+        ws.root, pointer.path, ws.state, odb=ws.odb, with_files=True, jobs=ws.settings.jobs
+    )
+    unsaved = [f for f in built.files if not ws.odb.exists(f.oid)]
+    if unsaved:
+        example = unsaved[0].source.relative_to(ws.root).as_posix()
+        raise Conflict(
+            f"{pointer.path} has changes that are not saved in the cache "
+            f"({len(unsaved)} file(s), e.g. {example}); checkout would overwrite them",
+            hint=f"keep them with `loopline add {pointer.path}`, or discard them with "
+            "`loopline checkout --force`",
+        )

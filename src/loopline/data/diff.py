@@ -1,0 +1,109 @@
+"""``loopline diff [REV]``: which tracked files changed between a git revision and the workspace."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from loopline.core.errors import LooplineError, NotFound
+from loopline.data.git import git_show_files, list_files_at, resolve_revision
+from loopline.data.pointer import POINTER_SUFFIX, Pointer, read_pointer
+from loopline.data.workspace import Workspace
+from loopline.objects.build import build_object
+from loopline.objects.manifest import is_dir_oid
+
+__all__ = ["DataDiff", "diff"]
+
+
+@dataclass
+class DataDiff:
+    added: list[dict[str, object]] = field(default_factory=list)
+    deleted: list[dict[str, object]] = field(default_factory=list)
+    modified: list[dict[str, object]] = field(default_factory=list)
+    not_in_cache: list[dict[str, object]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, list[dict[str, object]]]:
+        """The shape of ``dvc diff --json``."""
+        return {
+            "added": list(self.added),
+            "deleted": list(self.deleted),
+            "modified": list(self.modified),
+            "renamed": [],
+            "not in cache": list(self.not_in_cache),
+        }
+
+
+def diff(ws: Workspace, rev: str = "HEAD") -> DataDiff:
+    commit = resolve_revision(ws.root, rev)
+    old = _pointers_at(ws.root, commit)
+    new = {p.path: _current_oid(ws, p) for p in ws.pointers()}
+    result = DataDiff()
+    for path in sorted(set(old) | set(new)):
+        before, after = old.get(path), new.get(path)
+        if before == after:
+            continue
+        _compare(ws, path, before, after, result)
+    return result
+
+
+def _current_oid(ws: Workspace, pointer: Pointer) -> str | None:
+    try:
+        return build_object(ws.root, pointer.path, ws.state, jobs=ws.settings.jobs).oid
+    except NotFound:
+        return None
+
+
+def _pointers_at(root: Path, commit: str) -> dict[str, str]:
+    files = list_files_at(root, commit, POINTER_SUFFIX)
+    contents = git_show_files(root, commit, files)
+    found: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, data in contents.items():
+            target = Path(scratch) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            try:
+                pointer = read_pointer(Path(scratch), name)
+            except LooplineError:
+                continue
+            found[pointer.path] = pointer.oid
+    return found
+
+
+def _files_of(ws: Workspace, path: str, oid: str | None) -> dict[str, str] | None:
+    """``{file path: hash}`` for an object, or None when a manifest is not in the cache."""
+    if oid is None:
+        return {}
+    if not is_dir_oid(oid):
+        return {path: oid}
+    if not ws.odb.exists(oid):
+        return None
+    return {f"{path}/{e.relpath}": e.hash for e in ws.odb.read_manifest(oid).entries}
+
+
+def _compare(
+    ws: Workspace, path: str, before: str | None, after: str | None, out: DataDiff
+) -> None:
+    old_files, new_files = _files_of(ws, path, before), _files_of(ws, path, after)
+    if old_files is None or new_files is None:
+        # Without both manifests only the folder as a whole can be compared.
+        if before is None:
+            out.added.append({"path": path + "/", "hash": str(after)})
+        elif after is None:
+            out.deleted.append({"path": path + "/", "hash": before})
+        else:
+            out.modified.append({"path": path + "/", "hash": {"old": before, "new": after}})
+        if old_files is None:
+            out.not_in_cache.append({"path": path + "/", "hash": str(before)})
+        return
+    for file in sorted(set(old_files) | set(new_files)):
+        a, b = old_files.get(file), new_files.get(file)
+        if a == b:
+            continue
+        if a is None:
+            out.added.append({"path": file, "hash": str(b)})
+        elif b is None:
+            out.deleted.append({"path": file, "hash": a})
+        else:
+            out.modified.append({"path": file, "hash": {"old": a, "new": b}})

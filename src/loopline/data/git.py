@@ -1,0 +1,71 @@
+"""The few git questions data versioning asks, answered by the ``git`` command."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from loopline.core.errors import InvalidInput, NotFound
+
+__all__ = ["git_show_files", "head_commit", "list_files_at", "resolve_revision"]
+
+
+def _git(root: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=root, input=input, capture_output=True, check=False
+        )
+    except FileNotFoundError:
+        raise InvalidInput(
+            "git is not installed", hint="install git to compare revisions"
+        ) from None
+
+
+def head_commit(root: Path) -> str | None:
+    """The commit checked out at ``root``, or None outside git or before the first commit."""
+    done = _git(root, "rev-parse", "--verify", "-q", "HEAD")
+    return done.stdout.decode().strip() or None if done.returncode == 0 else None
+
+
+def resolve_revision(root: Path, rev: str) -> str:
+    inside = _git(root, "rev-parse", "--is-inside-work-tree")
+    if inside.returncode != 0:
+        raise InvalidInput(
+            f"{root} is not a git repository, so there is no revision {rev!r} to compare with",
+            hint="run `git init` and commit your pointer files",
+        )
+    done = _git(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
+    if done.returncode != 0:
+        raise NotFound(
+            f"git revision {rev!r} does not exist", hint="check `git log` for valid revisions"
+        )
+    return done.stdout.decode().strip()
+
+
+def list_files_at(root: Path, commit: str, suffix: str) -> list[str]:
+    """Paths (relative to ``root``) of files ending in ``suffix`` in ``commit``."""
+    done = _git(root, "ls-tree", "-r", "-z", "--name-only", "--full-tree", commit)
+    prefix = _git(root, "rev-parse", "--show-prefix").stdout.decode().strip()
+    names = [n for n in done.stdout.decode().split("\0") if n.endswith(suffix)]
+    return [n[len(prefix) :] for n in names if n.startswith(prefix)]
+
+
+def git_show_files(root: Path, commit: str, paths: list[str]) -> dict[str, bytes]:
+    """The contents of ``paths`` at ``commit``, read in one ``git cat-file --batch`` call."""
+    if not paths:
+        return {}
+    prefix = _git(root, "rev-parse", "--show-prefix").stdout.decode().strip()
+    request = "".join(f"{commit}:{prefix}{p}\n" for p in paths).encode()
+    out = _git(root, "cat-file", "--batch", input=request).stdout
+    contents: dict[str, bytes] = {}
+    pos = 0
+    for path in paths:
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].split()
+        pos = header_end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        contents[path] = out[pos : pos + size]
+        pos += size + 1
+    return contents

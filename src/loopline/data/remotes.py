@@ -1,0 +1,137 @@
+"""``loopline remote``: name remote storages in the project's configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loopline.core.config import read_config_file, write_config_file
+from loopline.core.errors import Conflict, InvalidInput, NotFound
+from loopline.core.project import ProjectPaths
+
+__all__ = [
+    "RemoteEntry",
+    "add_remote",
+    "list_remotes",
+    "modify_remote",
+    "remove_remote",
+    "set_default_remote",
+]
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    name: str
+    url: str
+    is_default: bool
+    options: dict[str, Any]
+
+
+def _file(paths: ProjectPaths, local: bool) -> Path:
+    return paths.local_config_file if local else paths.config_file
+
+
+def _check_name(name: str) -> None:
+    if not name or not name.replace("-", "").replace("_", "").isalnum():
+        raise InvalidInput(
+            f"remote name {name!r} is not allowed",
+            hint="use letters, digits, '-' and '_'",
+        )
+
+
+def add_remote(
+    paths: ProjectPaths,
+    name: str,
+    url: str,
+    *,
+    default: bool = False,
+    force: bool = False,
+    local: bool = False,
+) -> None:
+    _check_name(name)
+    if "://" not in url:
+        url = str(Path(url).expanduser().resolve()) if not Path(url).is_absolute() else url
+    config_file = _file(paths, local)
+    data = read_config_file(config_file)
+    remotes = data.setdefault("remote", {})
+    if name in remotes and not force:
+        raise Conflict(
+            f"remote '{name}' already exists ({remotes[name].get('url')})",
+            hint="pass --force to replace it, or choose another name",
+        )
+    remotes[name] = {"url": url}
+    if default:
+        data.setdefault("core", {})["remote"] = name
+    write_config_file(config_file, data)
+
+
+def modify_remote(
+    paths: ProjectPaths, name: str, option: str, value: str | None, *, local: bool = False
+) -> None:
+    """Set (or with ``value=None`` unset) an fsspec option such as ``endpoint_url``."""
+    if option == "url" and value is None:
+        raise InvalidInput("a remote's url cannot be unset", hint="remove the remote instead")
+    config_file = _file(paths, local)
+    data = read_config_file(config_file)
+    known = {
+        **read_config_file(paths.config_file).get("remote", {}),
+        **read_config_file(paths.local_config_file).get("remote", {}),
+    }
+    if name not in known:
+        raise NotFound(
+            f"remote '{name}' is not configured", hint="add it with `loopline remote add`"
+        )
+    entry = data.setdefault("remote", {}).setdefault(name, {})
+    if value is None:
+        entry.pop(option, None)
+    else:
+        entry[option] = _parse_value(value)
+    write_config_file(config_file, data)
+
+
+def _parse_value(value: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def remove_remote(paths: ProjectPaths, name: str) -> None:
+    removed = False
+    for config_file in (paths.config_file, paths.local_config_file):
+        data = read_config_file(config_file)
+        if name in data.get("remote", {}):
+            del data["remote"][name]
+            if data.get("core", {}).get("remote") == name:
+                del data["core"]["remote"]
+            write_config_file(config_file, data)
+            removed = True
+    if not removed:
+        raise NotFound(f"remote '{name}' is not configured", hint="see `loopline remote list`")
+
+
+def set_default_remote(paths: ProjectPaths, name: str | None) -> None:
+    if name is not None and name not in {r.name for r in list_remotes(paths)}:
+        raise NotFound(
+            f"remote '{name}' is not configured", hint="add it with `loopline remote add`"
+        )
+    data = read_config_file(paths.config_file)
+    core = data.setdefault("core", {})
+    if name is None:
+        core.pop("remote", None)
+    else:
+        core["remote"] = name
+    write_config_file(paths.config_file, data)
+
+
+def list_remotes(paths: ProjectPaths) -> list[RemoteEntry]:
+    from loopline.core.config import load_settings
+
+    settings = load_settings(paths.root)
+    return [
+        RemoteEntry(r.name, r.url, r.name == settings.default_remote, dict(r.options))
+        for r in sorted(settings.remotes.values(), key=lambda r: r.name)
+    ]

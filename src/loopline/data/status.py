@@ -1,0 +1,41 @@
+"""``loopline status``: which tracked paths differ from their pointer files."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from loopline.core.errors import NotFound
+from loopline.data.pointer import Pointer
+from loopline.data.workspace import Workspace
+from loopline.objects.build import build_object
+
+__all__ = ["DataStatus", "status", "status_as_json"]
+
+
+@dataclass(frozen=True)
+class DataStatus:
+    pointer: Pointer
+    state: str  # "modified", "deleted", "not in cache"
+    current_oid: str | None = None
+
+
+def status(ws: Workspace, targets: Sequence[str] | None = None) -> list[DataStatus]:
+    """Tracked paths whose workspace content or cache copy is not what the pointer says."""
+    changes: list[DataStatus] = []
+    for pointer in ws.pointers(targets):
+        try:
+            built = build_object(ws.root, pointer.path, ws.state, jobs=ws.settings.jobs)
+        except NotFound:
+            changes.append(DataStatus(pointer, "deleted"))
+            continue
+        if built.oid != pointer.oid:
+            changes.append(DataStatus(pointer, "modified", built.oid))
+        elif not ws.odb.exists(pointer.oid):
+            changes.append(DataStatus(pointer, "not in cache", built.oid))
+    return changes
+
+
+def status_as_json(changes: list[DataStatus]) -> dict[str, list[dict[str, dict[str, str]]]]:
+    """The shape ``dvc status --json`` prints: pointer file → [{"changed outs": {path: state}}]."""
+    return {c.pointer.file: [{"changed outs": {c.pointer.path: c.state}}] for c in changes}

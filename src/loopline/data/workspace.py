@@ -1,0 +1,101 @@
+"""The data workspace of a project: settings, cache, state and lock, opened once per command."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from loopline.core.config import Settings, load_settings
+from loopline.core.errors import InvalidInput, NotFound
+from loopline.core.locking import ProjectLock
+from loopline.core.project import find_project_root, relative_to_project
+from loopline.data.pointer import POINTER_SUFFIX, Pointer, find_pointers, read_pointer
+from loopline.objects.odb import ObjectStore
+from loopline.objects.state import StateCache
+
+__all__ = ["Workspace"]
+
+
+class Workspace:
+    """Everything a data command needs; use as a context manager to release resources."""
+
+    def __init__(
+        self, root: Path | None = None, overrides: Mapping[str, Any] | None = None
+    ) -> None:
+        self.root = find_project_root(root)
+        self.settings: Settings = load_settings(self.root, overrides)
+        self.paths = self.settings.paths
+        self.odb = ObjectStore(self.paths.objects_dir)
+
+    @cached_property
+    def state(self) -> StateCache:
+        return StateCache(self.paths.state_db)
+
+    def lock(self) -> ProjectLock:
+        self.paths.tmp_dir.mkdir(parents=True, exist_ok=True)
+        return ProjectLock(self.paths.lock_file, timeout=self.settings.lock_timeout)
+
+    def close(self) -> None:
+        if "state" in self.__dict__:
+            self.state.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- pointers -----------------------------------------------------------------------
+    def relpath(self, path: str | os.PathLike[str]) -> str:
+        return relative_to_project(self.root, Path(path))
+
+    def pointers(self, targets: Iterable[str] | None = None) -> list[Pointer]:
+        """The pointers for ``targets`` (data paths or pointer files), or every pointer."""
+        if not targets:
+            return [read_pointer(self.root, f) for f in sorted(find_pointers(self.root))]
+        found: dict[str, Pointer] = {}
+        for target in targets:
+            for pointer in self._pointers_for(self.relpath(target), target):
+                found[pointer.file] = pointer
+        return list(found.values())
+
+    def _pointers_for(self, rel: str, original: str) -> list[Pointer]:
+        if rel.endswith(POINTER_SUFFIX):
+            return [read_pointer(self.root, rel)]
+        if (self.root / (rel + POINTER_SUFFIX)).is_file():
+            return [read_pointer(self.root, rel + POINTER_SUFFIX)]
+        owner = self.owner_of(rel)
+        if owner is not None:
+            raise InvalidInput(
+                f"{original} is inside tracked folder {owner.path}",
+                hint=f"name the whole folder ({owner.path}) instead",
+            )
+        if (self.root / rel).is_dir():
+            inner = [
+                read_pointer(self.root, f"{rel}/{f}")
+                for f in sorted(find_pointers(self.root / rel))
+            ]
+            if inner:
+                return inner
+        raise NotFound(
+            f"{original} is not tracked by Loopline",
+            hint=f"start tracking it with `loopline add {original}`",
+        )
+
+    def owner_of(self, rel: str) -> Pointer | None:
+        """The pointer of a tracked folder that contains ``rel``, if any."""
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            candidate = "/".join(parts[:i]) + POINTER_SUFFIX
+            if (self.root / candidate).is_file():
+                return read_pointer(self.root, candidate)
+        return None

@@ -1,0 +1,163 @@
+"""Materialising an object at a workspace path, touching only what differs."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopline.core.errors import NotFound
+from loopline.objects.links import link_object
+from loopline.objects.manifest import Manifest, ManifestEntry, is_dir_oid
+from loopline.objects.odb import ObjectStore
+from loopline.objects.scan import ScannedFile, dir_token, scan_dir
+from loopline.objects.state import DirState, FileState, StateCache
+
+__all__ = ["CheckoutStats", "materialize"]
+
+
+@dataclass(frozen=True)
+class CheckoutStats:
+    written: int
+    deleted: int
+    unchanged: int
+
+
+def materialize(
+    root: Path,
+    relpath: str,
+    oid: str,
+    odb: ObjectStore,
+    state: StateCache,
+    *,
+    link_types: tuple[str, ...],
+    isexec: bool = False,
+    verify: bool = False,
+    jobs: int = 8,
+    on_done: Callable[[int], None] | None = None,
+) -> CheckoutStats:
+    """Make ``root/relpath`` hold object ``oid``; the caller has checked nothing unsaved is lost."""
+    dest = root / relpath
+    if is_dir_oid(oid):
+        manifest = odb.read_manifest(oid)
+        return _materialize_dir(
+            dest, relpath, oid, manifest, odb, state, link_types, verify, jobs, on_done
+        )
+    _require(odb, oid, relpath, verify)
+    if dest.is_dir() and not dest.is_symlink():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    link_object(odb.path(oid), dest, link_types, executable=isexec)
+    st = dest.stat()
+    state.put_files([(relpath, FileState(st.st_ino, st.st_mtime_ns, st.st_size, oid))])
+    if on_done is not None:
+        on_done(st.st_size)
+    return CheckoutStats(1, 0, 0)
+
+
+def _require(odb: ObjectStore, oid: str, relpath: str, verify: bool) -> None:
+    if not odb.exists(oid):
+        raise NotFound(
+            f"the content of {relpath} (object {oid}) is not in the local cache",
+            hint="fetch it with `loopline pull`",
+        )
+    if verify:
+        odb.verify(oid)
+
+
+def _materialize_dir(
+    dest: Path,
+    relpath: str,
+    oid: str,
+    manifest: Manifest,
+    odb: ObjectStore,
+    state: StateCache,
+    link_types: tuple[str, ...],
+    verify: bool,
+    jobs: int,
+    on_done: Callable[[int], None] | None,
+) -> CheckoutStats:
+    if dest.exists() and not dest.is_dir():
+        dest.unlink()
+    current = _current_hashes(dest, relpath, state)
+    wanted = {e.relpath: e for e in manifest.entries}
+    to_write = [
+        e for e in manifest.entries if current.get(e.relpath, (None,))[0] != (e.hash, e.isexec)
+    ]
+    for entry in to_write:
+        _require(odb, entry.hash, f"{relpath}/{entry.relpath}", verify)
+    deleted = _delete_extra(dest, [p for p in current if p not in wanted])
+    for folder in sorted({str(Path(e.relpath).parent) for e in to_write}):
+        (dest / folder).mkdir(parents=True, exist_ok=True)
+    dest.mkdir(parents=True, exist_ok=True)
+
+    def write(entry: ManifestEntry) -> ScannedFile:
+        target = dest / entry.relpath
+        link_object(odb.path(entry.hash), target, link_types, executable=entry.isexec)
+        st = target.stat()
+        if on_done is not None:
+            on_done(entry.size)
+        return ScannedFile(entry.relpath, st.st_ino, st.st_mtime_ns, st.st_size, entry.isexec)
+
+    if len(to_write) > 16 and jobs > 1:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            written = list(pool.map(write, to_write))
+    else:
+        written = [write(e) for e in to_write]
+    _remember(relpath, oid, manifest, current, written, state)
+    return CheckoutStats(len(written), deleted, len(manifest.entries) - len(written))
+
+
+def _current_hashes(
+    dest: Path, relpath: str, state: StateCache
+) -> dict[str, tuple[tuple[str, bool] | None, ScannedFile]]:
+    """Workspace files with their remembered (hash, isexec), or None when unknown."""
+    if not dest.is_dir():
+        return {}
+    remembered = state.files_under(relpath)
+    result: dict[str, tuple[tuple[str, bool] | None, ScannedFile]] = {}
+    for f in scan_dir(dest):
+        known = remembered.get(f.relpath)
+        same = known is not None and (known.inode, known.mtime_ns, known.size) == (
+            f.inode,
+            f.mtime_ns,
+            f.size,
+        )
+        result[f.relpath] = ((known.hash, f.isexec) if same and known else None, f)
+    return result
+
+
+def _delete_extra(dest: Path, extra: list[str]) -> int:
+    parents: set[Path] = set()
+    for rel in extra:
+        (dest / rel).unlink(missing_ok=True)
+        parents.update((dest / rel).parents)
+    for folder in sorted(parents, key=lambda p: len(p.parts), reverse=True):
+        if folder != dest and dest in folder.parents:
+            with contextlib.suppress(OSError):  # not empty: it still holds wanted files
+                folder.rmdir()
+    return len(extra)
+
+
+def _remember(
+    relpath: str,
+    oid: str,
+    manifest: Manifest,
+    current: dict[str, tuple[tuple[str, bool] | None, ScannedFile]],
+    written: list[ScannedFile],
+    state: StateCache,
+) -> None:
+    by_path = {f.relpath: f for f in written}
+    files: list[ScannedFile] = []
+    for entry in manifest.entries:
+        found = by_path.get(entry.relpath)
+        files.append(found if found is not None else current[entry.relpath][1])
+    hashes = {e.relpath: e.hash for e in manifest.entries}
+    state.put_files(
+        (f"{relpath}/{f.relpath}", FileState(f.inode, f.mtime_ns, f.size, hashes[f.relpath]))
+        for f in written
+    )
+    state.put_dir(relpath, DirState(dir_token(files), oid, manifest.size, manifest.nfiles))

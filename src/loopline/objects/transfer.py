@@ -1,0 +1,128 @@
+"""Moving objects between the local cache and a remote, many at a time, verified on arrival."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from loopline.core.errors import NotFound
+from loopline.objects.manifest import is_dir_oid
+from loopline.objects.odb import ObjectStore
+from loopline.objects.remote import Remote
+
+__all__ = ["TransferResult", "pull_objects", "push_objects"]
+
+_BATCH = 2000  # objects published per syncfs when pulling
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    transferred: int
+    already_there: int
+    missing: list[str]
+
+
+def _expand_local(odb: ObjectStore, oids: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Every object under ``oids`` (manifests expanded) that the local cache holds, and the rest."""
+    present: list[str] = []
+    missing: list[str] = []
+    seen: set[str] = set()
+    for oid in oids:
+        if oid in seen:
+            continue
+        seen.add(oid)
+        if not odb.exists(oid):
+            missing.append(oid)
+            continue
+        present.append(oid)
+        if is_dir_oid(oid):
+            for entry in odb.read_manifest(oid).entries:
+                if entry.hash not in seen:
+                    seen.add(entry.hash)
+                    (present if odb.exists(entry.hash) else missing).append(entry.hash)
+    return present, missing
+
+
+def push_objects(
+    odb: ObjectStore,
+    remote: Remote,
+    oids: Iterable[str],
+    *,
+    jobs: int,
+    on_count: Callable[[int], None] | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> TransferResult:
+    present, missing = _expand_local(odb, oids)
+    there = remote.existing(present, jobs=jobs)
+    # File objects before manifests: a manifest on the remote promises its files are there too.
+    todo = sorted((o for o in present if o not in there), key=is_dir_oid)
+    if on_count is not None:
+        on_count(len(todo))
+
+    def send(oid: str) -> None:
+        remote.upload(odb.path(oid), oid)
+        if on_done is not None:
+            on_done(1)
+
+    files = [o for o in todo if not is_dir_oid(o)]
+    manifests = [o for o in todo if is_dir_oid(o)]
+    remote.run_parallel("upload objects", send, files, jobs=jobs)
+    remote.run_parallel("upload objects", send, manifests, jobs=jobs)
+    return TransferResult(len(todo), len(present) - len(todo), missing)
+
+
+def pull_objects(
+    odb: ObjectStore,
+    remote: Remote,
+    oids: Iterable[str],
+    *,
+    jobs: int,
+    on_count: Callable[[int], None] | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> TransferResult:
+    wanted = list(dict.fromkeys(oids))
+    manifests = [o for o in wanted if is_dir_oid(o) and not odb.exists(o)]
+    transferred = _fetch(odb, remote, manifests, jobs, None)
+    files: list[str] = []
+    for oid in wanted:
+        if is_dir_oid(oid):
+            files.extend(e.hash for e in odb.read_manifest(oid).entries)
+        else:
+            files.append(oid)
+    todo = [o for o in dict.fromkeys(files) if not odb.exists(o)]
+    if on_count is not None:
+        on_count(len(todo))
+    transferred += _fetch(odb, remote, todo, jobs, on_done)
+    return TransferResult(transferred, len(wanted) + len(files) - transferred, [])
+
+
+def _fetch(
+    odb: ObjectStore,
+    remote: Remote,
+    oids: list[str],
+    jobs: int,
+    on_done: Callable[[int], None] | None,
+) -> int:
+    for start in range(0, len(oids), _BATCH):
+        batch = oids[start : start + _BATCH]
+        temps = {oid: odb.new_tmp_path() for oid in batch}
+
+        def get(oid: str, temps: dict[str, Path] = temps) -> tuple[Path, str]:
+            remote.download(oid, temps[oid])
+            if on_done is not None:
+                on_done(1)
+            return temps[oid], oid
+
+        try:
+            downloaded = remote.run_parallel("download objects", get, batch, jobs=jobs)
+        except NotFound:
+            for tmp in temps.values():
+                tmp.unlink(missing_ok=True)
+            raise
+        except BaseException:
+            for tmp in temps.values():
+                tmp.unlink(missing_ok=True)
+            raise
+        odb.import_files(downloaded)
+    return len(oids)

@@ -1,0 +1,84 @@
+"""The handle every capability uses to reach the metadata database."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from loopline.core.errors import StoreError
+from loopline.store._engine import make_engine
+from loopline.store._migrate import ensure_schema
+
+__all__ = ["Store", "open_store"]
+
+T = TypeVar("T")
+_RETRIES = 8
+
+
+class Store:
+    """A migrated database; ``write`` runs one logical change in one transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def write(self, change: Callable[[Connection], T]) -> T:
+        """Run ``change`` in a transaction, retrying if a concurrent writer got in the way."""
+        for attempt in range(_RETRIES):
+            try:
+                with self.engine.begin() as conn:
+                    return change(conn)
+            except OperationalError as exc:
+                if not _is_transient(exc) or attempt == _RETRIES - 1:
+                    raise _store_error(self.engine, exc) from None
+                time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read(self, query: Callable[[Connection], T]) -> T:
+        try:
+            with self.engine.connect() as conn:
+                return query(conn)
+        except DBAPIError as exc:
+            raise _store_error(self.engine, exc) from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return any(
+        marker in message
+        for marker in ("database is locked", "deadlock detected", "could not serialize", "busy")
+    )
+
+
+def _store_error(engine: Engine, exc: DBAPIError) -> StoreError:
+    return StoreError(
+        f"the metadata store at {engine.url.render_as_string(hide_password=True)} "
+        f"failed: {exc.orig}",
+        hint="check that the database is reachable and not full; for SQLite check the disk",
+    )
+
+
+def open_store(url: str) -> Store:
+    """Connect to the store at ``url`` and bring its schema up to date."""
+    engine = make_engine(url)
+    try:
+        ensure_schema(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        raise StoreError(
+            f"cannot open the metadata store at "
+            f"{engine.url.render_as_string(hide_password=True)}: {exc.orig}",
+            hint="check store.url (`LOOPLINE_STORE_URL`), that the server runs and accepts you",
+        ) from None
+    return Store(engine)
