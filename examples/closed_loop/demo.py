@@ -43,16 +43,32 @@ def write_churn_table(path: Path, rows: int, seed: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["customer_id", "tenure_months", "monthly_charges", "support_calls",
-                         "contract", "churned"])
+        writer.writerow(
+            [
+                "customer_id",
+                "tenure_months",
+                "monthly_charges",
+                "support_calls",
+                "contract",
+                "churned",
+            ]
+        )
         for i in range(rows):
             tenure = rng.randint(1, 72)
             charges = round(rng.uniform(20, 120), 2)
             calls = rng.randint(0, 9)
             contract = rng.choice(["monthly", "yearly", "two-year"])
             risk = 0.02 * calls + (0.3 if contract == "monthly" else 0) - 0.004 * tenure
-            writer.writerow([f"C{seed}{i:06d}", tenure, charges, calls, contract,
-                             int(rng.random() < max(0.02, risk))])
+            writer.writerow(
+                [
+                    f"C{seed}{i:06d}",
+                    tenure,
+                    charges,
+                    calls,
+                    contract,
+                    int(rng.random() < max(0.02, risk)),
+                ]
+            )
 
 
 def main(workdir: Path) -> None:

@@ -37,21 +37,28 @@ class DataDiff:
 def diff(ws: Workspace, rev: str = "HEAD") -> DataDiff:
     commit = resolve_revision(ws.root, rev)
     old = _pointers_at(ws.root, commit)
-    new = {p.path: _current_oid(ws, p) for p in ws.pointers()}
+    new = {p.path: _workspace_object(ws, p) for p in ws.pointers()}
     result = DataDiff()
     for path in sorted(set(old) | set(new)):
-        before, after = old.get(path), new.get(path)
+        before = old.get(path)
+        after, manifest_files = new.get(path, (None, None))
         if before == after:
             continue
-        _compare(ws, path, before, after, result)
+        _compare(ws, path, before, after, manifest_files, result)
     return result
 
 
-def _current_oid(ws: Workspace, pointer: Pointer) -> str | None:
+def _workspace_object(ws: Workspace, pointer: Pointer) -> tuple[str | None, dict[str, str] | None]:
+    """The workspace content's id and, for a folder, its files (read from the disk itself)."""
     try:
-        return build_object(ws.root, pointer.path, ws.state, jobs=ws.settings.jobs).oid
+        built = build_object(
+            ws.root, pointer.path, ws.state, odb=ws.odb, with_files=True, jobs=ws.settings.jobs
+        )
     except NotFound:
-        return None
+        return None, {}
+    if built.manifest is None:
+        return built.oid, {pointer.path: built.oid}
+    return built.oid, {f"{pointer.path}/{e.relpath}": e.hash for e in built.manifest.entries}
 
 
 def _pointers_at(root: Path, commit: str) -> dict[str, str]:
@@ -83,9 +90,14 @@ def _files_of(ws: Workspace, path: str, oid: str | None) -> dict[str, str] | Non
 
 
 def _compare(
-    ws: Workspace, path: str, before: str | None, after: str | None, out: DataDiff
+    ws: Workspace,
+    path: str,
+    before: str | None,
+    after: str | None,
+    new_files: dict[str, str] | None,
+    out: DataDiff,
 ) -> None:
-    old_files, new_files = _files_of(ws, path, before), _files_of(ws, path, after)
+    old_files = _files_of(ws, path, before)
     if old_files is None or new_files is None:
         # Without both manifests only the folder as a whole can be compared.
         if before is None:

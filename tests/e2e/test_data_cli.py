@@ -1,0 +1,210 @@
+"""Data versioning as a user drives it: the real ``loopline`` executable in a real git project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loopline.core.hashing import hash_bytes
+from tests.conftest import git, make_tree, run_cli
+
+
+def _no_traceback(result: object) -> None:
+    assert "Traceback" not in getattr(result, "stderr", "")
+
+
+def test_add_status_modify_checkout_cycle(project: Path) -> None:
+    make_tree(
+        project, {"data/a.csv": "x,y\n1,2\n", "data/b/c.csv": "z\n3\n", "model.bin": b"\x00\x01"}
+    )
+    result = run_cli("add", "data", "model.bin")
+    assert result.exit_code == 0, result.output
+    pointer = (project / "data.loopline").read_text()
+    assert "oid:" in pointer and ".dir" in pointer and "nfiles: 2" in pointer
+    assert set((project / ".gitignore").read_text().split()) == {"/data", "/model.bin"}
+
+    assert run_cli("status").stdout.strip() == "Data is up to date."
+    (project / "data" / "a.csv").write_text("x,y\n9,9\n")
+    (project / "model.bin").unlink()
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert status == {
+        "data.loopline": [{"changed outs": {"data": "modified"}}],
+        "model.bin.loopline": [{"changed outs": {"model.bin": "deleted"}}],
+    }
+
+    refused = run_cli("checkout")
+    assert refused.exit_code == 4
+    assert "not saved in the cache" in refused.stderr and "data/a.csv" in refused.stderr
+    assert (project / "data" / "a.csv").read_text() == "x,y\n9,9\n"  # nothing lost
+
+    run_cli("checkout", "model.bin")  # restoring a deleted file is always safe
+    assert (project / "model.bin").read_bytes() == b"\x00\x01"
+    forced = run_cli("checkout", "--force", "--json")
+    assert forced.exit_code == 0, forced.output
+    assert {r["path"]: r["action"] for r in json.loads(forced.stdout)} == {
+        "data": "modified",
+        "model.bin": "unchanged",
+    }
+    assert (project / "data" / "a.csv").read_text() == "x,y\n1,2\n"
+    assert run_cli("status", "--json").stdout.strip() == "{}"
+
+
+def test_checkout_overwrites_changes_that_are_saved_in_the_cache(project: Path) -> None:
+    make_tree(project, {"d/f.txt": "v1"})
+    run_cli("add", "d")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    (project / "d" / "f.txt").write_text("v2")
+    assert run_cli("add", "d").exit_code == 0
+    git(project, "checkout", "--", "d.loopline")  # back to v1's pointer
+    result = run_cli("checkout")
+    assert result.exit_code == 0, result.output
+    assert (project / "d" / "f.txt").read_text() == "v1"
+
+
+def test_corrupt_object_is_detected_named_and_workspace_untouched(project: Path) -> None:
+    make_tree(project, {"d/f.txt": "version one"})
+    run_cli("add", "d")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    (project / "d" / "f.txt").write_text("version two")
+    run_cli("add", "d")
+    oid = hash_bytes(b"version one")
+    obj = project / ".loopline" / "objects" / oid[:2] / oid[2:]
+    obj.chmod(0o644)
+    obj.write_text("bit rot")
+    git(project, "checkout", "--", "d.loopline")
+    result = run_cli("checkout", "--verify")
+    assert result.exit_code == 5
+    assert oid in result.stderr and "corrupt" in result.stderr
+    _no_traceback(result)
+    assert (project / "d" / "f.txt").read_text() == "version two"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["add", "missing.csv"], 3, "missing.csv does not exist"),
+        (["add", "../outside.csv"], 2, "outside the project"),
+        (["add", ".loopline/config.yaml"], 2, "Loopline's own folder"),
+        (["checkout", "never-added"], 3, "not tracked"),
+        (["push"], 3, "no default remote"),
+        (["diff", "no-such-rev"], 3, "does not exist"),
+        (["remote", "remove", "ghost"], 3, "not configured"),
+    ],
+)
+def test_bad_requests_get_one_clear_line(
+    project: Path, args: list[str], code: int, message: str
+) -> None:
+    result = run_cli(*args)
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    assert result.stderr.startswith("error: ")
+    _no_traceback(result)
+
+
+def test_adding_a_pointer_or_something_inside_a_tracked_folder_is_refused(project: Path) -> None:
+    make_tree(project, {"data/a.csv": "1"})
+    run_cli("add", "data")
+    for target, message in (
+        ("data.loopline", "is a pointer file"),
+        ("data/a.csv", "inside tracked folder"),
+    ):
+        result = run_cli("add", target)
+        assert result.exit_code == 2 and message in result.stderr
+
+
+def test_pointer_edited_into_nonsense(project: Path) -> None:
+    make_tree(project, {"f.csv": "1"})
+    run_cli("add", "f.csv")
+    (project / "f.csv.loopline").write_text("outs:\n- path: f.csv\n  oid: [oops\n")
+    result = run_cli("status")
+    assert result.exit_code == 2
+    assert "pointer file f.csv.loopline is invalid" in result.stderr
+    assert (project / "f.csv").read_text() == "1"
+
+
+def test_outside_a_project(tmp_path: Path) -> None:
+    result = run_cli("status", cwd=tmp_path)
+    assert result.exit_code == 3 and "loopline init" in result.stderr
+
+
+def test_init_is_safe_to_run_twice(tmp_path: Path) -> None:
+    assert "Initialized" in run_cli("init", str(tmp_path / "p")).stdout
+    again = run_cli("init", str(tmp_path / "p"))
+    assert again.exit_code == 0 and "already a Loopline project" in again.stdout
+    assert run_cli("init", "-q", str(tmp_path / "q")).stdout == ""
+
+
+def test_diff_against_git_revision(project: Path) -> None:
+    make_tree(project, {"data/keep.csv": "k", "data/change.csv": "old", "data/drop.csv": "d"})
+    run_cli("add", "data")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    (project / "data" / "change.csv").write_text("new")
+    (project / "data" / "drop.csv").unlink()
+    make_tree(project, {"data/new.csv": "n", "other.txt": "o"})
+    run_cli("add", "other.txt")
+    result = json.loads(run_cli("diff", "--json").stdout)
+    assert [e["path"] for e in result["added"]] == ["data/new.csv", "other.txt"]
+    assert [e["path"] for e in result["deleted"]] == ["data/drop.csv"]
+    assert [e["path"] for e in result["modified"]] == ["data/change.csv"]
+    text = run_cli("diff", "HEAD").stdout
+    assert "files summary: 2 added, 1 deleted, 1 modified" in text
+
+
+def test_diff_outside_git(tmp_path: Path) -> None:
+    run_cli("init", "-q", str(tmp_path))
+    result = run_cli("diff", cwd=tmp_path)
+    assert result.exit_code == 2 and "not a git repository" in result.stderr
+
+
+def test_gc_keeps_what_is_referenced(project: Path) -> None:
+    make_tree(project, {"d/f.txt": "v1"})
+    run_cli("add", "d")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    (project / "d" / "f.txt").write_text("v2")
+    run_cli("add", "d")
+    objects = lambda: sum(1 for p in (project / ".loopline" / "objects").glob("??/*"))  # noqa: E731
+    assert objects() == 4
+    assert run_cli("gc").exit_code == 2  # no -f without a terminal: nothing is deleted
+    dry = json.loads(run_cli("gc", "--dry", "--json").stdout)
+    assert dry["removed"] == 2 and objects() == 4
+    kept = json.loads(run_cli("gc", "-f", "--all-commits", "--json").stdout)
+    assert kept["removed"] == 0
+    done = json.loads(run_cli("gc", "-f", "--json").stdout)
+    assert done["removed"] == 2 and objects() == 2
+    assert run_cli("status").stdout.strip() == "Data is up to date."
+
+
+def test_remote_configuration_commands(project: Path, tmp_path: Path) -> None:
+    assert run_cli("remote", "add", "first", str(tmp_path / "r1")).exit_code == 0
+    assert run_cli("remote", "add", "first", str(tmp_path / "r2")).exit_code == 4
+    assert run_cli("remote", "add", "-d", "second", "s3://bucket/path").exit_code == 0
+    assert (
+        run_cli("remote", "modify", "second", "endpoint_url", "http://127.0.0.1:9").exit_code == 0
+    )
+    assert run_cli("remote", "modify", "second", "secret", "shh", "--local").exit_code == 0
+    listed = json.loads(run_cli("remote", "list", "--json").stdout)
+    assert [(r["name"], r["default"]) for r in listed] == [("first", False), ("second", True)]
+    assert listed[1]["options"] == {"endpoint_url": "http://127.0.0.1:9", "secret": "***"}
+    assert "shh" not in (project / ".loopline" / "config.yaml").read_text()
+    assert run_cli("remote", "default").stdout.strip() == "second"
+    assert run_cli("remote", "default", "first").exit_code == 0
+    assert run_cli("remote", "remove", "first").exit_code == 0
+    assert run_cli("remote", "default").stdout.strip() == "No default remote is set."
+
+
+def test_versions_lists_every_added_version(project: Path) -> None:
+    make_tree(project, {"d/f.txt": "v1"})
+    run_cli("add", "d")
+    (project / "d" / "f.txt").write_text("v2")
+    run_cli("add", "d")
+    versions = json.loads(run_cli("versions", "d", "--json").stdout)
+    assert (
+        len(versions) == 2
+        and versions[0]["oid"] == json.loads(run_cli("add", "d", "--json").stdout)[0]["oid"]
+    )

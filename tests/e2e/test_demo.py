@@ -1,0 +1,24 @@
+"""The README's first command: the end-to-end demo must keep working."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "closed_loop" / "demo.py"
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(DEMO), str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Demo complete" in done.stdout
+    assert "files summary: 1 added, 0 deleted, 0 modified" in done.stdout

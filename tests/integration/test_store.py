@@ -1,0 +1,172 @@
+"""The metadata store on both engines: SQLite (embedded) and the PostgreSQL server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from loopline.core.errors import ConfigError, StoreError
+from loopline.store import DataVersion, list_data_versions, open_store, record_data_versions
+from loopline.store._engine import make_engine
+from loopline.store._migrate import run_alembic_upgrade
+from loopline.store._schema import HEAD_REVISION
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3
+        ):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[str]:
+    if not _postgres_available():
+        pytest.fail(
+            "PostgreSQL is not answering at 127.0.0.1:5432; start it (see ENVIRONMENT notes)"
+        )
+    yield PG_ADMIN
+
+
+def _new_pg_database(admin_url: str) -> tuple[str, str]:
+    import psycopg
+
+    name = f"loopline_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    request.getfixturevalue("postgres_server")
+    name, url = _new_pg_database(PG_ADMIN)
+    try:
+        yield url
+    finally:
+        _drop_pg_database(name)
+
+
+def test_new_store_records_and_lists_versions(store_url: str) -> None:
+    store = open_store(store_url)
+    try:
+        v1 = DataVersion("data/raw", "a" * 64 + ".dir", 100, 3, "c" * 40)
+        v2 = DataVersion("data/raw", "b" * 64 + ".dir", 120, 4, None)
+        assert record_data_versions(store, [v1]) == 1
+        assert record_data_versions(store, [v1, v2]) == 1  # v1 is not recorded twice
+        listed = list_data_versions(store, "data/raw")
+        assert [v.oid for v in listed] == [v2.oid, v1.oid]
+        assert listed[1].git_commit == "c" * 40
+        assert list_data_versions(store, "other") == []
+    finally:
+        store.close()
+
+
+def test_reopening_keeps_data_and_schema(store_url: str) -> None:
+    store = open_store(store_url)
+    record_data_versions(store, [DataVersion("m", "a" * 64, 1, None)])
+    store.close()
+    again = open_store(store_url)
+    try:
+        assert len(list_data_versions(again)) == 1
+    finally:
+        again.close()
+
+
+def test_alembic_migrations_build_the_same_schema_as_a_fresh_store(
+    store_url: str, tmp_path: Path
+) -> None:
+    """Replaying the migrations must give what ``create_all`` gives a new store."""
+    fresh = open_store(store_url)
+    fresh_columns = _columns(fresh.engine)
+    fresh.close()
+    migrated_url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    engine = make_engine(migrated_url)
+    run_alembic_upgrade(engine)
+    assert _columns(engine) == fresh_columns
+    with engine.connect() as conn:
+        assert (
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            == HEAD_REVISION
+        )
+    engine.dispose()
+
+
+def _columns(engine: object) -> dict[str, list[tuple[str, bool]]]:
+    inspector = inspect(engine)
+    return {
+        table: sorted((c["name"], bool(c["nullable"])) for c in inspector.get_columns(table))
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+    }
+
+
+def _writer(url: str, worker: int, count: int) -> None:
+    store = open_store(url)
+    for i in range(count):
+        record_data_versions(store, [DataVersion(f"w{worker}", f"{worker:02d}{i:062d}", i, None)])
+    store.close()
+
+
+def test_eight_processes_writing_at_once_lose_nothing(store_url: str) -> None:
+    open_store(store_url).close()
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_writer, args=(store_url, w, 40)) for w in range(8)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(120)
+    assert [p.exitcode for p in workers] == [0] * 8
+    store = open_store(store_url)
+    try:
+        assert len(list_data_versions(store)) == 8 * 40
+    finally:
+        store.close()
+
+
+def test_foreign_database_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).execute("CREATE TABLE customers (id INTEGER)").connection.commit()
+    with pytest.raises(StoreError, match="no Loopline schema"):
+        open_store(f"sqlite:///{path}")
+
+
+def test_bad_urls_are_explained() -> None:
+    with pytest.raises(ConfigError, match="not a database URL"):
+        open_store("nonsense")
+    with pytest.raises(ConfigError, match="unsupported database"):
+        open_store("mysql://u@127.0.0.1/db")
+
+
+@pytest.mark.postgres
+def test_unreachable_postgres_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="cannot open the metadata store"):
+        open_store("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")

@@ -1,0 +1,79 @@
+"""The command line as a whole: every command has help, start-up stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+
+from loopline.cli import cli
+from tests.conftest import run_cli
+
+
+def _all_commands() -> list[list[str]]:
+    paths: list[list[str]] = []
+    ctx = click.Context(cli)
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        paths.append([name])
+        if isinstance(command, click.Group):
+            paths.extend([name, sub] for sub in command.list_commands(ctx))
+    return paths
+
+
+@pytest.mark.parametrize("path", _all_commands(), ids=" ".join)
+def test_every_command_has_help(path: list[str]) -> None:
+    result = run_cli(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage: loopline " + " ".join(path) in result.stdout
+    assert len(result.stdout.splitlines()) >= 3
+
+
+HEAVY = (
+    "numpy",
+    "pandas",
+    "sklearn",
+    "dask",
+    "kubernetes",
+    "starlette",
+    "uvicorn",
+    "sqlalchemy",
+    "alembic",
+    "fsspec",
+    "rich",
+    "yaml",
+    "blake3",
+)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import loopline",
+        "from loopline.cli import main; import sys; sys.argv=['loopline','--help']\ntry:\n main()\nexcept SystemExit: pass",
+    ],
+)
+def test_start_up_imports_nothing_heavy(code: str) -> None:
+    probe = code + (
+        "\nimport sys; loaded = {m.split('.')[0] for m in sys.modules}"
+        f"\nprint('HEAVY:' + ','.join(sorted(loaded & set({HEAVY!r}))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("loopline, version ")
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    result = run_cli("frobnicate")
+    assert result.exit_code == 2 and "No such command" in result.stderr
+
+
+def test_bad_global_override() -> None:
+    result = run_cli("--set", "nodots=1", "status")
+    assert result.exit_code == 2 and "KEY=VALUE" in result.stderr
