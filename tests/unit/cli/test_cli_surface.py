@@ -52,7 +52,7 @@ HEAVY = (
     "code",
     [
         "import loopline",
-        "from loopline.cli import main; import sys; sys.argv=['loopline','--help']\ntry:\n main()\nexcept SystemExit: pass",
+        "from loopline.cli import main\ntry:\n main(['--help'])\nexcept SystemExit: pass",
     ],
 )
 def test_start_up_imports_nothing_heavy(code: str) -> None:

@@ -56,7 +56,7 @@ def test_single_remote_is_the_default_and_unknown_names_are_explained(tmp_path: 
     write_config_file(paths.config_file, {"remote": {"only": {"url": "/tmp/r"}}})
     settings = load_settings(paths.root, environ={})
     assert settings.remote().name == "only"
-    with pytest.raises(NotFound, match="'other' is not configured.*only"):
+    with pytest.raises(NotFound, match=r"'other' is not configured.*only"):
         settings.remote("other")
 
 

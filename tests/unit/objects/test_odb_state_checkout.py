@@ -134,7 +134,7 @@ def test_verify_detects_a_corrupt_object_and_leaves_the_workspace_alone(
 
 
 def test_missing_object_names_the_path(tmp_path: Path, odb: ObjectStore, state: StateCache) -> None:
-    with pytest.raises(NotFound, match="data.csv.*loopline pull"):
+    with pytest.raises(NotFound, match=r"data\.csv.*loopline pull"):
         materialize(tmp_path, "data.csv", "a" * 64, odb, state, link_types=("copy",))
 
 
