@@ -42,11 +42,14 @@ ensure_venv() {
     log "creating the virtual environment in .venv"
     if ensure_uv; then
         [ -x "$VENV/bin/python" ] || uv venv -q --python "$PY" "$VENV"
-        uv pip install -q --python "$VENV/bin/python" -e "$ROOT[dev]"
+        uv pip install -q --compile-bytecode --python "$VENV/bin/python" -e "$ROOT[dev]"
     else
         [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
         "$VENV/bin/pip" install -q -e "$ROOT[dev]"
     fi
+    # Byte-compile up front: with PYTHONDONTWRITEBYTECODE set (common in containers) every
+    # start would otherwise recompile the sources, tripling `loopline --help` time.
+    "$VENV/bin/python" -m compileall -q -j 0 "$ROOT/src" >/dev/null
     echo "$want" > "$stamp"
 }
 

@@ -6,23 +6,57 @@ Owns: pointer files (``*.loopline``), ``.gitignore`` upkeep, and the verbs ``ini
 May import: ``loopline.core``, ``loopline.objects``, ``loopline.store``.
 """
 
-from loopline.data.add import AddResult, add
-from loopline.data.checkout import CheckoutResult, checkout
-from loopline.data.diff import DataDiff, diff
-from loopline.data.gc import GcResult, gc
-from loopline.data.init import init_project
-from loopline.data.pointer import POINTER_SUFFIX, Pointer
-from loopline.data.remotes import (
-    RemoteEntry,
-    add_remote,
-    list_remotes,
-    modify_remote,
-    remove_remote,
-    set_default_remote,
-)
-from loopline.data.status import DataStatus, status, status_as_json
-from loopline.data.transfer import PullResult, PushResult, pull, push
-from loopline.data.workspace import Workspace
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loopline.data.add import AddResult, add
+    from loopline.data.checkout import CheckoutResult, checkout
+    from loopline.data.diff import DataDiff, diff
+    from loopline.data.gc import GcResult, gc
+    from loopline.data.init import init_project
+    from loopline.data.pointer import POINTER_SUFFIX, Pointer
+    from loopline.data.remotes import (
+        RemoteEntry,
+        add_remote,
+        list_remotes,
+        modify_remote,
+        remove_remote,
+        set_default_remote,
+    )
+    from loopline.data.status import DataStatus, status, status_as_json
+    from loopline.data.transfer import PullResult, PushResult, pull, push
+    from loopline.data.workspace import Workspace
+
+# Public names resolve on first use, so importing one verb does not import them all.
+_LAZY = {
+    "AddResult": "loopline.data.add",
+    "add": "loopline.data.add",
+    "CheckoutResult": "loopline.data.checkout",
+    "checkout": "loopline.data.checkout",
+    "DataDiff": "loopline.data.diff",
+    "diff": "loopline.data.diff",
+    "GcResult": "loopline.data.gc",
+    "gc": "loopline.data.gc",
+    "init_project": "loopline.data.init",
+    "POINTER_SUFFIX": "loopline.data.pointer",
+    "Pointer": "loopline.data.pointer",
+    "RemoteEntry": "loopline.data.remotes",
+    "add_remote": "loopline.data.remotes",
+    "list_remotes": "loopline.data.remotes",
+    "modify_remote": "loopline.data.remotes",
+    "remove_remote": "loopline.data.remotes",
+    "set_default_remote": "loopline.data.remotes",
+    "DataStatus": "loopline.data.status",
+    "status": "loopline.data.status",
+    "status_as_json": "loopline.data.status",
+    "PullResult": "loopline.data.transfer",
+    "PushResult": "loopline.data.transfer",
+    "pull": "loopline.data.transfer",
+    "push": "loopline.data.transfer",
+    "Workspace": "loopline.data.workspace",
+}
 
 __all__ = [
     "POINTER_SUFFIX",
@@ -51,3 +85,13 @@ __all__ = [
     "status",
     "status_as_json",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

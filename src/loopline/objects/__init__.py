@@ -7,13 +7,37 @@ from fsspec remotes (local folder, S3, HTTP).
 May import: ``loopline.core``. Knows nothing of pointer files, pipelines or the metadata store.
 """
 
-from loopline.objects.build import BuiltObject, build_object
-from loopline.objects.checkout import CheckoutStats, materialize
-from loopline.objects.manifest import DIR_SUFFIX, Manifest, ManifestEntry, is_dir_oid
-from loopline.objects.odb import ObjectStore, PendingObject
-from loopline.objects.remote import Remote
-from loopline.objects.state import StateCache
-from loopline.objects.transfer import TransferResult, pull_objects, push_objects
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loopline.objects.build import BuiltObject, build_object
+    from loopline.objects.checkout import CheckoutStats, materialize
+    from loopline.objects.manifest import DIR_SUFFIX, Manifest, ManifestEntry, is_dir_oid
+    from loopline.objects.odb import ObjectStore, PendingObject
+    from loopline.objects.remote import Remote
+    from loopline.objects.state import StateCache
+    from loopline.objects.transfer import TransferResult, pull_objects, push_objects
+
+# Public names resolve on first use, so importing one verb does not import them all.
+_LAZY = {
+    "BuiltObject": "loopline.objects.build",
+    "build_object": "loopline.objects.build",
+    "CheckoutStats": "loopline.objects.checkout",
+    "materialize": "loopline.objects.checkout",
+    "DIR_SUFFIX": "loopline.objects.manifest",
+    "Manifest": "loopline.objects.manifest",
+    "ManifestEntry": "loopline.objects.manifest",
+    "is_dir_oid": "loopline.objects.manifest",
+    "ObjectStore": "loopline.objects.odb",
+    "PendingObject": "loopline.objects.odb",
+    "Remote": "loopline.objects.remote",
+    "StateCache": "loopline.objects.state",
+    "TransferResult": "loopline.objects.transfer",
+    "pull_objects": "loopline.objects.transfer",
+    "push_objects": "loopline.objects.transfer",
+}
 
 __all__ = [
     "DIR_SUFFIX",
@@ -32,3 +56,13 @@ __all__ = [
     "pull_objects",
     "push_objects",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopline.core.atomic import temp_path_for
 from loopline.core.errors import NotFound
-from loopline.objects.links import link_object
+from loopline.objects.links import place_object
 from loopline.objects.manifest import Manifest, ManifestEntry, is_dir_oid
 from loopline.objects.odb import ObjectStore
 from loopline.objects.scan import ScannedFile, dir_token, scan_dir
@@ -50,8 +52,7 @@ def materialize(
     if dest.is_dir() and not dest.is_symlink():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    link_object(odb.path(oid), dest, link_types, executable=isexec)
-    st = dest.stat()
+    st = place_object(odb.path(oid), dest, link_types, executable=isexec)
     state.put_files([(relpath, FileState(st.st_ino, st.st_mtime_ns, st.st_size, oid))])
     if on_done is not None:
         on_done(st.st_size)
@@ -83,32 +84,52 @@ def _materialize_dir(
     if dest.exists() and not dest.is_dir():
         dest.unlink()
     current = _current_hashes(dest, relpath, state)
-    wanted = {e.relpath: e for e in manifest.entries}
+    wanted = {e.relpath for e in manifest.entries}
     to_write = [
         e for e in manifest.entries if current.get(e.relpath, (None,))[0] != (e.hash, e.isexec)
     ]
     for entry in to_write:
         _require(odb, entry.hash, f"{relpath}/{entry.relpath}", verify)
-    deleted = _delete_extra(dest, [p for p in current if p not in wanted])
-    for folder in sorted({str(Path(e.relpath).parent) for e in to_write}):
-        (dest / folder).mkdir(parents=True, exist_ok=True)
-    dest.mkdir(parents=True, exist_ok=True)
+    fresh = not dest.exists()
+    # A folder that does not exist yet is built under a temporary name and renamed into place
+    # in one step: no per-file temporary names, and never a half-built folder at ``dest``.
+    target = temp_path_for(dest) if fresh else dest
+    deleted = 0 if fresh else _delete_extra(dest, [p for p in current if p not in wanted])
+    target.mkdir(parents=True, exist_ok=True)
+    for folder in sorted({os.path.dirname(e.relpath) for e in to_write} - {""}):
+        (target / folder).mkdir(parents=True, exist_ok=True)
 
     def write(entry: ManifestEntry) -> ScannedFile:
-        target = dest / entry.relpath
-        link_object(odb.path(entry.hash), target, link_types, executable=entry.isexec)
-        st = target.stat()
+        st = place_object(
+            odb.path(entry.hash),
+            target / entry.relpath,
+            link_types,
+            executable=entry.isexec,
+            replace=not fresh,
+        )
         if on_done is not None:
             on_done(entry.size)
         return ScannedFile(entry.relpath, st.st_ino, st.st_mtime_ns, st.st_size, entry.isexec)
 
-    if len(to_write) > 16 and jobs > 1:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            written = list(pool.map(write, to_write))
-    else:
-        written = [write(e) for e in to_write]
+    try:
+        written = _run(write, to_write, jobs)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    if fresh:
+        os.rename(target, dest)
     _remember(relpath, oid, manifest, current, written, state)
     return CheckoutStats(len(written), deleted, len(manifest.entries) - len(written))
+
+
+def _run(
+    write: Callable[[ManifestEntry], ScannedFile], entries: list[ManifestEntry], jobs: int
+) -> list[ScannedFile]:
+    if len(entries) <= 16 or jobs <= 1:
+        return [write(e) for e in entries]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(write, entries, chunksize=64))
 
 
 def _current_hashes(

@@ -6,67 +6,110 @@ import contextlib
 import errno
 import fcntl
 import os
-import shutil
 from pathlib import Path
 
 from loopline.core.atomic import temp_path_for
 
-__all__ = ["link_object"]
+__all__ = ["place_object"]
 
 _FICLONE = 0x40049409
 _SMALL = 1024 * 1024
 _NOT_SUPPORTED = {errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EINVAL, errno.ENOTTY}
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+# Link types that failed on this machine; not retried for every file.
 _unsupported: set[str] = set()
 
 
-def _reflink(src: Path, dst: Path) -> None:
-    with open(src, "rb") as s, open(dst, "wb") as d:
-        fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+def _file_mode(executable: bool) -> int:
+    return 0o777 if executable else 0o666  # the umask trims these, as for any new file
 
 
-def _copy(src: Path, dst: Path) -> None:
-    if src.stat().st_size < _SMALL:
-        with open(src, "rb") as s:
-            data = s.read()
-        with open(dst, "wb") as d:
-            d.write(data)
-    else:
-        shutil.copyfile(src, dst)
+def _copy(src: Path, dst: Path, executable: bool) -> os.stat_result:
+    """Copy with as few system calls as possible: most tracked files are small."""
+    fd_in = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd_in).st_size
+        fd_out = os.open(dst, _NEW_FILE, _file_mode(executable))
+        try:
+            if size < _SMALL:
+                os.write(fd_out, os.read(fd_in, size + 1))
+            else:
+                _kernel_copy(fd_in, fd_out, size)
+            return os.fstat(fd_out)
+        finally:
+            os.close(fd_out)
+    finally:
+        os.close(fd_in)
 
 
-def _place(kind: str, src: Path, dst: Path) -> None:
+def _kernel_copy(fd_in: int, fd_out: int, size: int) -> None:
+    """Copy inside the kernel (no round trip through Python), falling back to sendfile."""
+    copied = 0
+    while copied < size:
+        try:
+            sent = os.copy_file_range(fd_in, fd_out, size - copied)
+        except OSError:
+            sent = os.sendfile(fd_out, fd_in, copied, size - copied)
+        if sent == 0:
+            break
+        copied += sent
+
+
+def _reflink(src: Path, dst: Path, executable: bool) -> os.stat_result:
+    fd_in = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fd_out = os.open(dst, _NEW_FILE, _file_mode(executable))
+        try:
+            fcntl.ioctl(fd_out, _FICLONE, fd_in)
+            return os.fstat(fd_out)
+        finally:
+            os.close(fd_out)
+    finally:
+        os.close(fd_in)
+
+
+def _place(kind: str, src: Path, dst: Path, executable: bool) -> os.stat_result:
+    if kind == "copy":
+        return _copy(src, dst, executable)
     if kind == "reflink":
-        _reflink(src, dst)
-    elif kind == "copy":
-        _copy(src, dst)
-    elif kind == "hardlink":
+        return _reflink(src, dst, executable)
+    if kind == "hardlink":
         os.link(src, dst)
     elif kind == "symlink":
         os.symlink(src, dst)
     else:  # pragma: no cover - settings validate link types
         raise ValueError(kind)
+    return os.stat(dst)
 
 
-def link_object(src: Path, dst: Path, link_types: tuple[str, ...], *, executable: bool) -> str:
+def place_object(
+    src: Path,
+    dst: Path,
+    link_types: tuple[str, ...],
+    *,
+    executable: bool,
+    replace: bool = True,
+) -> os.stat_result:
     """Make ``dst`` hold the object at ``src`` with the first link type the filesystem allows.
 
-    The new file appears atomically: it is built under a temporary name and renamed over ``dst``,
-    so an interrupted checkout never leaves a half-written workspace file. Returns the link type
-    used.
+    With ``replace`` the file is built under a temporary name and renamed over ``dst``, so an
+    interrupted checkout never leaves a half-written file in its place. Without it ``dst`` must
+    not exist: the caller builds inside a temporary folder that is renamed as a whole.
+    Returns the stat of the new file.
     """
     last_error: OSError | None = None
     for kind in link_types:
         if kind in _unsupported:
             continue
-        tmp = temp_path_for(dst)
+        target = temp_path_for(dst) if replace else dst
         try:
-            _place(kind, src, tmp)
-            if kind in ("reflink", "copy"):
-                os.chmod(tmp, 0o755 if executable else 0o644)
-            os.replace(tmp, dst)
-            return kind
+            st = _place(kind, src, target, executable)
+            if replace:
+                os.replace(target, dst)
+            return st
         except OSError as exc:
-            _cleanup(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
             if exc.errno in _NOT_SUPPORTED or (kind == "hardlink" and exc.errno == errno.EMLINK):
                 _unsupported.add(kind)
                 last_error = exc
@@ -77,8 +120,3 @@ def link_object(src: Path, dst: Path, link_types: tuple[str, ...], *, executable
         f"none of the link types {', '.join(link_types)} works here ({last_error}); "
         "add 'copy' to cache.type",
     )
-
-
-def _cleanup(tmp: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
