@@ -47,12 +47,16 @@ ensure_venv() {
         [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
         "$VENV/bin/pip" install -q -e "$ROOT[dev]"
     fi
+    echo "$want" > "$stamp"
+}
+
+compile_sources() {
     # Byte-compile up front: with PYTHONDONTWRITEBYTECODE set (common in containers) every
     # start would otherwise recompile the sources, tripling `loopline --help` time.
     "$VENV/bin/python" -m compileall -q -j 0 "$ROOT/src" >/dev/null
-    echo "$want" > "$stamp"
 }
 
 install_apt_packages
 ensure_venv
+compile_sources
 export PATH="$VENV/bin:$PATH"
