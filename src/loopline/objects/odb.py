@@ -25,6 +25,7 @@ from loopline.objects.manifest import DIR_SUFFIX, Manifest, is_dir_oid
 __all__ = ["ObjectStore", "PendingObject"]
 
 _SMALL = 1024 * 1024
+_NEW_OBJECT = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _STALE_TMP_SECONDS = 24 * 3600
 
 
@@ -68,11 +69,14 @@ class ObjectStore:
     def add_bytes(self, data: bytes, oid: str) -> None:
         if self.exists(oid):
             return
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp = self._new_tmp()
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        fd = os.open(tmp, _NEW_OBJECT, 0o444)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         self._publish([(tmp, oid)])
 
     def add_manifest(self, manifest: Manifest) -> str:
@@ -125,6 +129,7 @@ class ObjectStore:
         for tmp, oid in downloaded:
             actual = hash_file(tmp) + (DIR_SUFFIX if is_dir_oid(oid) else "")
             if actual == oid:
+                tmp.chmod(0o444)
                 good.append((tmp, oid))
             else:
                 tmp.unlink(missing_ok=True)
@@ -154,7 +159,6 @@ class ObjectStore:
             if shard not in made:
                 (self.root / shard).mkdir(parents=True, exist_ok=True)
                 made.add(shard)
-            os.chmod(tmp, 0o444)
             os.replace(tmp, self.path(oid))
         for shard in made:
             _fsync_dir(self.root / shard)
@@ -222,10 +226,14 @@ def _copy_checked(item: PendingObject, tmp: Path) -> None:
             data = handle.read()
         if hash_bytes(data) != item.oid:
             raise _changed_while_adding(item.source)
-        with open(tmp, "wb") as handle:
-            handle.write(data)
+        fd = os.open(tmp, _NEW_OBJECT, 0o444)  # read-only from birth: no chmod call
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
         return
     shutil.copyfile(item.source, tmp)
+    tmp.chmod(0o444)
     after = item.source.stat()
     if after.st_size != item.size or after.st_mtime_ns != item.mtime_ns:
         tmp.unlink(missing_ok=True)
