@@ -208,3 +208,24 @@ def test_versions_lists_every_added_version(project: Path) -> None:
         len(versions) == 2
         and versions[0]["oid"] == json.loads(run_cli("add", "d", "--json").stdout)[0]["oid"]
     )
+
+
+def test_hardlink_cache_type_links_the_workspace_to_the_cache(project: Path) -> None:
+    make_tree(project, {"d/a.bin": b"abc", "d/b.bin": b"xyz"})
+    result = run_cli("--set", "cache.type=hardlink,copy", "add", "d")
+    assert result.exit_code == 0, result.output
+    obj = project / ".loopline" / "objects" / hash_bytes(b"abc")[:2] / hash_bytes(b"abc")[2:]
+    assert (project / "d" / "a.bin").stat().st_ino == obj.stat().st_ino
+    assert run_cli("status").stdout.strip() == "Data is up to date."
+    assert not any((project / ".loopline" / "tmp" / "scratch").iterdir())
+
+
+def test_remote_options_keep_credentials_verbatim(project: Path) -> None:
+    run_cli("remote", "add", "s3", "s3://b/p")
+    run_cli("remote", "modify", "s3", "secret", "0123", "--local")
+    run_cli("remote", "modify", "s3", "use_ssl", "false")
+    run_cli("remote", "modify", "s3", "max_concurrency", "16")
+    local = (project / ".loopline" / "config.local.yaml").read_text()
+    shared = (project / ".loopline" / "config.yaml").read_text()
+    assert "secret: '0123'" in local
+    assert "use_ssl: false" in shared and "max_concurrency: 16" in shared

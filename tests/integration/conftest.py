@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -20,6 +21,13 @@ import pytest
 
 WEED = str(Path(sys.executable).with_name("weed"))
 BUCKET = "loopline-tests"
+# S3 authentication is on, so credentials are really checked: the tests' identity, and one
+# whose secret looks like a number to a YAML parser (it is a string, as every S3 secret is).
+ACCESS_KEY = "any"
+SECRET_KEY = "any"
+DIGITS_ACCESS_KEY = "digits"
+DIGITS_SECRET_KEY = "01234567"
+_ALL_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 # `weed mini` starts a maintenance worker that dials the admin server at admin.port + this
@@ -36,14 +44,16 @@ class S3Server:
     bucket: str
     port: int
     log_file: Path
+    key: str = ACCESS_KEY
+    secret: str = SECRET_KEY
 
     def filesystem(self) -> Any:
         """A fresh s3fs client (no listing cache shared with other tests)."""
         import s3fs
 
         return s3fs.S3FileSystem(
-            key="any",
-            secret="any",
+            key=self.key,
+            secret=self.secret,
             endpoint_url=self.endpoint_url,
             skip_instance_cache=True,
             use_listings_cache=False,
@@ -82,6 +92,22 @@ def _free_port_pair(offset: int, avoid: set[int]) -> tuple[int, int]:
     raise RuntimeError("found no free pair of ports for the SeaweedFS admin server")
 
 
+def _write_identities(path: Path) -> Path:
+    identities = [
+        {
+            "name": name,
+            "credentials": [{"accessKey": key, "secretKey": secret}],
+            "actions": _ALL_ACTIONS,
+        }
+        for name, key, secret in (
+            ("tests", ACCESS_KEY, SECRET_KEY),
+            ("digits", DIGITS_ACCESS_KEY, DIGITS_SECRET_KEY),
+        )
+    ]
+    path.write_text(json.dumps({"identities": identities}))
+    return path
+
+
 def _weed_command(data_dir: Path, sockets_dir: Path) -> tuple[list[str], int]:
     names = [
         "s3.port",
@@ -103,7 +129,7 @@ def _weed_command(data_dir: Path, sockets_dir: Path) -> tuple[list[str], int]:
     ]
     ports = dict(zip(names, free_ports(len(names)), strict=True))
     admin, admin_grpc = _free_port_pair(_GRPC_OFFSET, set(ports.values()))
-    # The public ports must differ from the private ones, or SeaweedFS serves both on one.
+    # Every port flag gets a port of ours: several default to fixed ports (8333, 9333, ...).
     flags = {
         **{name: str(port) for name, port in ports.items()},
         "admin.port": str(admin),
@@ -116,6 +142,7 @@ def _weed_command(data_dir: Path, sockets_dir: Path) -> tuple[list[str], int]:
         "metricsIp": "127.0.0.1",
         "filer.localSocket": str(sockets_dir / "filer.sock"),
         "s3.localSocket": str(sockets_dir / "s3.sock"),
+        "s3.config": str(_write_identities(sockets_dir / "s3-identities.json")),
         "webdav.cacheDir": str(sockets_dir),
         "webdav": "false",
         "admin.ui": "false",
@@ -159,7 +186,7 @@ def _start(root: Path, attempt: int) -> tuple[subprocess.Popen[bytes], S3Server]
     sockets_dir.mkdir()
     command, s3_port = _weed_command(data_dir, sockets_dir)
     log_file = root / f"weed-{attempt}.log"
-    # Credentials in the environment would make `weed mini` turn S3 authentication on.
+    # `weed mini` would add an identity of its own for credentials in the environment.
     env = {
         k: v
         for k, v in os.environ.items()
@@ -217,8 +244,9 @@ def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         if problem is None:
             break
         _stop(process)
-        failures.append(f"attempt {attempt + 1}: {problem}\n--- {server.log_file} ---\n"
-                        f"{_tail(server.log_file)}")
+        failures.append(
+            f"attempt {attempt + 1}: {problem}\n--- {server.log_file} ---\n{_tail(server.log_file)}"
+        )
     else:
         pytest.fail("SeaweedFS did not start:\n" + "\n\n".join(failures), pytrace=False)
     try:

@@ -16,7 +16,14 @@ import pytest
 from loopline.core.hashing import hash_file
 from loopline.objects.manifest import DIR_SUFFIX
 from tests.conftest import make_tree, run_cli
-from tests.integration.conftest import S3Server, free_ports
+from tests.integration.conftest import (
+    ACCESS_KEY,
+    DIGITS_ACCESS_KEY,
+    DIGITS_SECRET_KEY,
+    SECRET_KEY,
+    S3Server,
+    free_ports,
+)
 
 pytestmark = pytest.mark.s3
 
@@ -47,13 +54,21 @@ class S3Project:
         return f"{self.remote_root}/{oid[:2]}/{oid[2:]}"
 
 
-def _configure_remote(root: Path, server: S3Server, prefix: str, endpoint: str) -> None:
+def _configure_remote(
+    root: Path,
+    server: S3Server,
+    prefix: str,
+    endpoint: str,
+    *,
+    key: str = ACCESS_KEY,
+    secret: str = SECRET_KEY,
+) -> None:
     """What a user types to point a project at an S3-compatible store."""
     steps = [
         ("remote", "add", "-d", "s3store", f"s3://{server.bucket}/{prefix}"),
         ("remote", "modify", "s3store", "endpoint_url", endpoint),
-        ("remote", "modify", "s3store", "key", "any", "--local"),
-        ("remote", "modify", "s3store", "secret", "any", "--local"),
+        ("remote", "modify", "s3store", "key", key, "--local"),
+        ("remote", "modify", "s3store", "secret", secret, "--local"),
     ]
     for args in steps:
         result = run_cli(*args, cwd=root)
@@ -202,3 +217,72 @@ def test_push_to_an_unreachable_endpoint_fails_fast_with_one_clear_line(
     assert len(errors) == 1, pushed.stderr
     assert "'s3store'" in errors[0]
     assert len(pushed.stderr.strip().splitlines()) <= 2, pushed.stderr  # error + hint
+
+    # Pulling needs the remote only for what the cache lacks; with an empty cache it fails too.
+    shutil.rmtree(project / ".loopline" / "objects")
+    started = time.monotonic()
+    pulled = run_cli("pull", cwd=project)
+    assert pulled.exit_code == 6, pulled.output
+    assert time.monotonic() - started < 30
+    assert "'s3store'" in pulled.stderr
+    assert "Traceback" not in pulled.stderr
+    assert (project / "model.bin").read_bytes() == b"\0" * 1000
+    assert (project / "data" / "a.txt").read_text() == "a\n"
+
+
+def _add_one_file(root: Path) -> str:
+    make_tree(root, {"metrics.json": '{"auc": 0.91}\n'})
+    added = run_cli("add", "metrics.json", cwd=root)
+    assert added.exit_code == 0, added.output
+    return hash_file(root / "metrics.json")
+
+
+def test_remote_list_shows_the_endpoint_but_not_the_credentials(s3_project: S3Project) -> None:
+    listed = run_cli("remote", "list", "--json", cwd=s3_project.root)
+
+    assert listed.exit_code == 0, listed.output
+    assert s3_project.server.endpoint_url in listed.stdout
+    assert '"key": "***"' in listed.stdout
+    assert '"secret": "***"' in listed.stdout
+    assert '"secret": "any"' not in listed.stdout
+    local = (s3_project.root / ".loopline" / "config.local.yaml").read_text()
+    assert "secret" not in (s3_project.root / ".loopline" / "config.yaml").read_text()
+    assert "secret: any" in local
+
+
+def test_a_wrong_secret_is_refused_with_exit_6_naming_the_remote(
+    project: Path, seaweed_s3: S3Server
+) -> None:
+    prefix = f"denied-{uuid.uuid4().hex[:8]}"
+    _configure_remote(project, seaweed_s3, prefix, seaweed_s3.endpoint_url, secret="wrong")
+    _add_one_file(project)
+
+    pushed = run_cli("push", cwd=project)
+
+    assert pushed.exit_code == 6, pushed.output
+    assert "Traceback" not in pushed.stderr
+    errors = [line for line in pushed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "'s3store'" in errors[0], pushed.stderr
+    assert "credentials" in pushed.stderr
+    assert seaweed_s3.filesystem().find(f"{seaweed_s3.bucket}/{prefix}") == []
+
+
+def test_a_secret_made_of_digits_is_used_exactly_as_typed(
+    project: Path, seaweed_s3: S3Server
+) -> None:
+    prefix = f"digits-{uuid.uuid4().hex[:8]}"
+    _configure_remote(
+        project,
+        seaweed_s3,
+        prefix,
+        seaweed_s3.endpoint_url,
+        key=DIGITS_ACCESS_KEY,
+        secret=DIGITS_SECRET_KEY,
+    )
+    oid = _add_one_file(project)
+
+    pushed = run_cli("push", cwd=project)
+
+    assert pushed.exit_code == 0, pushed.output
+    remote_object = f"{seaweed_s3.bucket}/{prefix}/{oid[:2]}/{oid[2:]}"
+    assert seaweed_s3.filesystem().cat(remote_object) == b'{"auc": 0.91}\n'

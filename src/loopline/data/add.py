@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from loopline.core.errors import InvalidInput
 from loopline.core.progress import NO_PROGRESS, Progress
@@ -34,8 +35,9 @@ def add(
     targets = [_check_target(ws, p) for p in paths]
     results: list[AddResult] = []
     with ws.lock():
+        scratch = ws.fresh_scratch()
         for rel in targets:
-            results.append(_add_one(ws, rel, progress))
+            results.append(_add_one(ws, rel, progress, scratch))
     _record_versions(ws, [r.pointer for r in results])
     return results
 
@@ -58,7 +60,7 @@ def _check_target(ws: Workspace, path: str) -> str:
     return rel
 
 
-def _add_one(ws: Workspace, rel: str, progress: Progress) -> AddResult:
+def _add_one(ws: Workspace, rel: str, progress: Progress, scratch: Path) -> AddResult:
     hashing = progress.task(f"hashing {rel}", bytes=True)
     try:
         built = build_object(
@@ -89,6 +91,8 @@ def _add_one(ws: Workspace, rel: str, progress: Progress) -> AddResult:
             link_types=ws.settings.link_types,
             isexec=built.isexec,
             jobs=ws.settings.jobs,
+            scratch=scratch,
+            relink=True,
         )
     pointer = Pointer(pointer_path_for(rel), rel, built.oid, built.size, built.nfiles, built.isexec)
     previous = _previous_oid(ws, pointer.file)

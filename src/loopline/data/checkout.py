@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from loopline.core.errors import Conflict, NotFound
 from loopline.core.progress import NO_PROGRESS, Progress
@@ -35,13 +36,14 @@ def checkout(
     results: list[CheckoutResult] = []
     with ws.lock():
         pointers = ws.pointers(targets)
+        scratch = ws.fresh_scratch()
         for pointer in pointers:
-            results.append(_checkout_one(ws, pointer, force, verify, progress))
+            results.append(_checkout_one(ws, pointer, force, verify, progress, scratch))
     return results
 
 
 def _checkout_one(
-    ws: Workspace, pointer: Pointer, force: bool, verify: bool, progress: Progress
+    ws: Workspace, pointer: Pointer, force: bool, verify: bool, progress: Progress, scratch: Path
 ) -> CheckoutResult:
     try:
         current: BuiltObject | None = build_object(
@@ -68,6 +70,7 @@ def _checkout_one(
             verify=verify,
             jobs=ws.settings.jobs,
             on_done=task.advance,
+            scratch=scratch,
         )
     finally:
         task.close()

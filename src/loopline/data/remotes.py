@@ -86,17 +86,23 @@ def modify_remote(
     if value is None:
         entry.pop(option, None)
     else:
-        entry[option] = _parse_value(value)
+        entry[option] = _parse_value(option, value)
     write_config_file(config_file, data)
 
 
-def _parse_value(value: str) -> Any:
-    import yaml
+_SECRET_WORDS = ("key", "secret", "token", "password", "credential")
 
-    try:
-        return yaml.safe_load(value)
-    except yaml.YAMLError:
+
+def _parse_value(option: str, value: str) -> Any:
+    """Booleans and numbers for ordinary options; credentials stay exactly as typed."""
+    if any(word in option.lower() for word in _SECRET_WORDS):
         return value
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if value.strip().isdigit() and not value.strip().startswith("0"):
+        return int(value)
+    return value
 
 
 def remove_remote(paths: ProjectPaths, name: str) -> None:

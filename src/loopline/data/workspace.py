@@ -35,6 +35,18 @@ class Workspace:
     def state(self) -> StateCache:
         return StateCache(self.paths.state_db)
 
+    def fresh_scratch(self) -> Path:
+        """An empty folder for temporary names; call only while holding the project lock.
+
+        Debris of a killed checkout lands here (never in the workspace) and is swept now.
+        """
+        import shutil
+
+        scratch = self.paths.tmp_dir / "scratch"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True, exist_ok=True)
+        return scratch
+
     def lock(self) -> ProjectLock:
         self.paths.tmp_dir.mkdir(parents=True, exist_ok=True)
         return ProjectLock(self.paths.lock_file, timeout=self.settings.lock_timeout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,19 +41,38 @@ def materialize(
     verify: bool = False,
     jobs: int = 8,
     on_done: Callable[[int], None] | None = None,
+    scratch: Path | None = None,
+    relink: bool = False,
 ) -> CheckoutStats:
-    """Make ``root/relpath`` hold object ``oid``; the caller has checked nothing unsaved is lost."""
+    """Make ``root/relpath`` hold object ``oid``; the caller has checked nothing unsaved is lost.
+
+    ``relink`` rewrites every file even if its content is right (to switch link type).
+    ``scratch`` is a folder for temporary names (emptied by the caller between runs); it is
+    used when it is on the same filesystem as the destination, so renames stay atomic.
+    """
     dest = root / relpath
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    temp_dir = scratch if scratch is not None and _same_device(scratch, dest.parent) else None
     if is_dir_oid(oid):
         manifest = odb.read_manifest(oid)
         return _materialize_dir(
-            dest, relpath, oid, manifest, odb, state, link_types, verify, jobs, on_done
+            dest,
+            relpath,
+            oid,
+            manifest,
+            odb,
+            state,
+            link_types,
+            verify,
+            jobs,
+            on_done,
+            temp_dir,
+            relink,
         )
     _require(odb, oid, relpath, verify)
     if dest.is_dir() and not dest.is_symlink():
         shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    st = place_object(odb.path(oid), dest, link_types, executable=isexec)
+    st = place_object(odb.path(oid), dest, link_types, executable=isexec, temp_dir=temp_dir)
     state.put_files([(relpath, FileState(st.st_ino, st.st_mtime_ns, st.st_size, oid))])
     if on_done is not None:
         on_done(st.st_size)
@@ -80,20 +100,29 @@ def _materialize_dir(
     verify: bool,
     jobs: int,
     on_done: Callable[[int], None] | None,
+    temp_dir: Path | None,
+    relink: bool,
 ) -> CheckoutStats:
     if dest.exists() and not dest.is_dir():
         dest.unlink()
     current = _current_hashes(dest, relpath, state)
     wanted = {e.relpath for e in manifest.entries}
     to_write = [
-        e for e in manifest.entries if current.get(e.relpath, (None,))[0] != (e.hash, e.isexec)
+        e
+        for e in manifest.entries
+        if relink or current.get(e.relpath, (None,))[0] != (e.hash, e.isexec)
     ]
     for entry in to_write:
         _require(odb, entry.hash, f"{relpath}/{entry.relpath}", verify)
     fresh = not dest.exists()
     # A folder that does not exist yet is built under a temporary name and renamed into place
     # in one step: no per-file temporary names, and never a half-built folder at ``dest``.
-    target = temp_path_for(dest) if fresh else dest
+    if not fresh:
+        target = dest
+    elif temp_dir is not None:
+        target = temp_dir / uuid.uuid4().hex
+    else:
+        target = temp_path_for(dest)
     deleted = 0 if fresh else _delete_extra(dest, [p for p in current if p not in wanted])
     target.mkdir(parents=True, exist_ok=True)
     for folder in sorted({os.path.dirname(e.relpath) for e in to_write} - {""}):
@@ -106,6 +135,7 @@ def _materialize_dir(
             link_types,
             executable=entry.isexec,
             replace=not fresh,
+            temp_dir=temp_dir,
         )
         if on_done is not None:
             on_done(entry.size)
@@ -182,3 +212,10 @@ def _remember(
         for f in written
     )
     state.put_dir(relpath, DirState(dir_token(files), oid, manifest.size, manifest.nfiles))
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except FileNotFoundError:
+        return False

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import uuid
 from pathlib import Path
 
 from loopline.core.atomic import temp_path_for
@@ -89,19 +90,26 @@ def place_object(
     *,
     executable: bool,
     replace: bool = True,
+    temp_dir: Path | None = None,
 ) -> os.stat_result:
     """Make ``dst`` hold the object at ``src`` with the first link type the filesystem allows.
 
     With ``replace`` the file is built under a temporary name and renamed over ``dst``, so an
     interrupted checkout never leaves a half-written file in its place. Without it ``dst`` must
     not exist: the caller builds inside a temporary folder that is renamed as a whole.
-    Returns the stat of the new file.
+    ``temp_dir`` (on the same filesystem) holds the temporary names, so that a killed process
+    leaves its debris there rather than in the workspace. Returns the stat of the new file.
     """
     last_error: OSError | None = None
     for kind in link_types:
         if kind in _unsupported:
             continue
-        target = temp_path_for(dst) if replace else dst
+        if not replace:
+            target = dst
+        elif temp_dir is not None:
+            target = temp_dir / uuid.uuid4().hex
+        else:
+            target = temp_path_for(dst)
         try:
             st = _place(kind, src, target, executable)
             if replace:

@@ -81,18 +81,13 @@ class Remote:
             yield
         except (NotFound, RemoteError, MissingExtra):
             raise
-        except (PermissionError, NotImplementedError) as exc:
+        except Exception as exc:
+            if not _is_refusal(exc):
+                raise _unreachable(self, action, exc) from None
             raise RemoteError(
                 f"remote '{self.name}' ({self.url}) refused to {action}: it is read-only "
                 f"or the credentials lack permission ({type(exc).__name__}: {exc})",
                 hint="check the remote's permissions and credentials, or push to another remote",
-            ) from None
-        except Exception as exc:
-            raise RemoteError(
-                f"could not {action} on remote '{self.name}' ({self.url}): "
-                f"{type(exc).__name__}: {exc}",
-                hint="check that the remote is reachable and its URL and credentials are right "
-                "(`loopline remote list`)",
             ) from None
 
     # -- queries --------------------------------------------------------------------------
@@ -131,6 +126,19 @@ class Remote:
         return {oid for oid, present in zip(ordered, flags, strict=True) if present}
 
     # -- transfers --------------------------------------------------------------------------
+    @property
+    def is_read_only(self) -> bool:
+        """HTTP(S) remotes serve files but take no uploads."""
+        return self.url.split("://", 1)[0] in ("http", "https")
+
+    def refuse_if_read_only(self) -> None:
+        if self.is_read_only:
+            raise RemoteError(
+                f"remote '{self.name}' ({self.url}) is read-only: HTTP remotes can only be "
+                "pulled from",
+                hint="push to a folder or S3 remote, and serve that over HTTP for readers",
+            )
+
     def upload(self, local: Path, oid: str) -> None:
         target = self.object_path(oid)
         if self.is_local:
@@ -178,3 +186,19 @@ def _s3_options(options: dict[str, Any]) -> dict[str, Any]:
         if short in options:
             options[long] = options.pop(short)
     return options
+
+
+def _is_refusal(exc: Exception) -> bool:
+    """A permission problem rather than a connection problem."""
+    if isinstance(exc, PermissionError | NotImplementedError):
+        return True
+    status = getattr(exc, "status", None)  # aiohttp.ClientResponseError from HTTP remotes
+    return status in (401, 403, 405, 501)
+
+
+def _unreachable(remote: Remote, action: str, exc: Exception) -> RemoteError:
+    return RemoteError(
+        f"could not {action} on remote '{remote.name}' ({remote.url}): {type(exc).__name__}: {exc}",
+        hint="check that the remote is reachable and its URL and credentials are right "
+        "(`loopline remote list`)",
+    )

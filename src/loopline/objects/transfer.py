@@ -53,6 +53,7 @@ def push_objects(
     on_count: Callable[[int], None] | None = None,
     on_done: Callable[[int], None] | None = None,
 ) -> TransferResult:
+    remote.refuse_if_read_only()
     present, missing = _expand_local(odb, oids)
     there = remote.existing(present, jobs=jobs)
     # File objects before manifests: a manifest on the remote promises its files are there too.
