@@ -390,19 +390,23 @@ def bench_version(tool: Tool, rec: Recorder) -> None:
         rec.time("version", tool, ("--version",), WORK)
 
 
-def bench_references(big: Path) -> dict[str, float]:
-    """Floors for the 1 GiB add: hashing alone, copying, reading."""
-    log("[references] blake3, md5, cp, cat")
-    copy = SCRATCH / BIG_NAME
+def bench_references(big: Path, tree: Path) -> dict[str, float]:
+    """Floors: hashing, copying and reading the big file alone; copying the folder alone."""
+    log("[references] blake3, md5, cp, cat, cp -R")
     SCRATCH.mkdir(parents=True, exist_ok=True)
 
     def snippet(code: str) -> Callable[[], float]:
         return lambda: float(run([str(PYTHON), "-c", code, str(big)]).stdout)
 
-    def cp() -> float:
-        remove(copy)
-        os.sync()
-        return timed(["cp", str(big), str(copy)], WORK)[0]
+    def copy(src: Path, *flags: str) -> Callable[[], float]:
+        dst = SCRATCH / src.name
+
+        def measure() -> float:
+            remove(dst)
+            os.sync()
+            return timed(["cp", *flags, str(src), str(dst)], WORK)[0]
+
+        return measure
 
     def cat() -> float:
         return timed(["sh", "-c", 'cat "$1" > /dev/null', "sh", str(big)], WORK)[0]
@@ -410,15 +414,14 @@ def bench_references(big: Path) -> dict[str, float]:
     measures = {
         "blake3": snippet(BLAKE3_SNIPPET),
         "md5": snippet(MD5_SNIPPET),
-        "cp": cp,
+        "cp": copy(big),
         "cat": cat,
+        "cp_tree": copy(tree, "-R"),
     }
-    refs = {
+    return {
         name: statistics.median([f() for _ in range(REFERENCE_RUNS)])
         for name, f in measures.items()
     }
-    remove(copy)
-    return refs
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -454,29 +457,41 @@ def build_rows(rec: Recorder, scale: Scale) -> list[Row]:
     return rows
 
 
-def hash_limit_notes(rec: Recorder, refs: dict[str, float], scale: Scale) -> list[str]:
-    add = rec.median("add_file", "loopline")
-    dvc_add = rec.median("add_file", "dvc")
+def reference_notes(rec: Recorder, refs: dict[str, float], scale: Scale) -> list[str]:
+    big = f"{scale.big_label} file"
     notes = [
-        f"{name:<22}{refs[key]:8.3f} s   ({scale.big_bytes / MIB / refs[key]:7.0f} MiB/s)"
+        f"{name:<42}{refs[key]:8.3f} s  ({scale.big_bytes / MIB / refs[key]:6.0f} MiB/s)"
         for key, name in (
-            ("blake3", "BLAKE3 (AUTO threads)"),
-            ("md5", "md5 (hashlib, 1 core)"),
-            ("cp", "cp"),
-            ("cat", "cat > /dev/null"),
+            ("blake3", f"BLAKE3 of the {big} (AUTO threads)"),
+            ("md5", f"md5 of the {big} (hashlib)"),
+            ("cp", f"cp of the {big}"),
+            ("cat", f"cat {big} > /dev/null"),
         )
     ]
+    notes.append(f"{f'cp -R of the {scale.nfiles:,} files':<42}{refs['cp_tree']:8.3f} s")
+    return notes + _limit_notes(rec, refs, scale)
+
+
+def _limit_notes(rec: Recorder, refs: dict[str, float], scale: Scale) -> list[str]:
+    notes = []
+    add, dvc_add = rec.median("add_file", "loopline"), rec.median("add_file", "dvc")
     if add:
+        floor = refs["blake3"] + refs["cp"]
         notes.append(
             f"loopline add {scale.big_label} is {100 * refs['blake3'] / add:.0f}% of the way to "
             f"the hashing limit (BLAKE3 {refs['blake3']:.3f} s / add {add:.3f} s); "
-            f"hash + cp floor {refs['blake3'] + refs['cp']:.3f} s = "
-            f"{100 * (refs['blake3'] + refs['cp']) / add:.0f}% of add"
+            f"hash + cp = {floor:.3f} s is {100 * floor / add:.0f}% of it"
         )
     if dvc_add:
         notes.append(
-            f"dvc add {scale.big_label} vs its md5 limit: {100 * refs['md5'] / dvc_add:.0f}% "
+            f"dvc add {scale.big_label}: md5 alone is {100 * refs['md5'] / dvc_add:.0f}% of it "
             f"(md5 {refs['md5']:.3f} s / add {dvc_add:.3f} s)"
+        )
+    checkout = rec.median("checkout", "loopline")
+    if checkout:
+        notes.append(
+            f"loopline checkout of the folder takes {checkout / refs['cp_tree']:.2f}x the time "
+            f"of `cp -R` ({checkout:.3f} s vs {refs['cp_tree']:.3f} s)"
         )
     return notes
 
@@ -515,7 +530,8 @@ def format_table(rows: list[Row]) -> str:
 
 def print_text(report: dict[str, Any], rows: list[Row], notes: list[str]) -> None:
     print(
-        f"\nLoopline {report['loopline_version']} vs DVC {report['dvc_version']}  "
+        f"\nLoopline {report['loopline_version']} ({report['loopline_commit']}) "
+        f"vs DVC {report['dvc_version']}  "
         f"({report['cpus']} CPUs, {report['scale']['big_label']} file, "
         f"{report['scale']['nfiles']:,} files x {report['scale']['file_bytes']} B)"
     )
@@ -524,7 +540,7 @@ def print_text(report: dict[str, Any], rows: list[Row], notes: list[str]) -> Non
     print(f"1-min load average: {load['start']:.2f} at start, {load['end']:.2f} at end.")
     print(f"Cold adds: fresh project per run, median of {report['scale']['add_runs']}.\n")
     print(format_table(rows))
-    print("\nReference (same file, warm cache):")
+    print(f"\nReferences (same data, warm cache, median of {REFERENCE_RUNS}):")
     for note in notes:
         print(f"  {note}")
     if report["errors"]:
@@ -556,7 +572,7 @@ def measure(tools: list[Tool], scale: Scale) -> tuple[Recorder, dict[str, float]
             bench_checkout(tool, scale, rec)
         for tool in tools:
             bench_version(tool, rec)
-        refs = bench_references(big)
+        refs = bench_references(big, tree)
     finally:
         for path in (PROJECTS, SCRATCH, DVC_SITE_CACHE):
             remove(path)
@@ -570,12 +586,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         scale = Scale(**{**asdict(scale), "add_runs": args.add_runs})
     tools = make_tools(ensure_dvc())
     versions = {t.name: run(t.cmd("--version")).stdout.strip().split()[-1] for t in tools}
+    commit = run(["git", "describe", "--always", "--dirty"]).stdout.strip()
     load_before = os.getloadavg()[0]
     rec, refs = measure(tools, scale)
     rows = build_rows(rec, scale)
     report: dict[str, Any] = {
         "dvc_version": versions["dvc"],
         "loopline_version": versions["loopline"],
+        "loopline_commit": commit,
         "cpus": os.cpu_count(),
         "page_cache": "warm",
         "load_avg_1min": {"start": load_before, "end": os.getloadavg()[0]},
@@ -588,7 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print_text(report, rows, hash_limit_notes(rec, refs, scale))
+        print_text(report, rows, reference_notes(rec, refs, scale))
     return 1 if rec.errors else 0
 
 

@@ -11,6 +11,7 @@ from loopline.core.progress import NO_PROGRESS, Progress
 from loopline.data.gitignore import ignore_in_git
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, pointer_path_for
 from loopline.data.workspace import Workspace
+from loopline.objects.batch import ObjectBatch
 from loopline.objects.build import build_object
 from loopline.objects.checkout import materialize
 
@@ -61,24 +62,27 @@ def _check_target(ws: Workspace, path: str) -> str:
 
 
 def _add_one(ws: Workspace, rel: str, progress: Progress, scratch: Path) -> AddResult:
-    hashing = progress.task(f"hashing {rel}", bytes=True)
-    try:
-        built = build_object(
-            ws.root,
-            rel,
-            ws.state,
-            odb=ws.odb,
-            with_files=True,
-            jobs=ws.settings.jobs,
-            on_hashed=hashing.advance,
-        )
-    finally:
-        hashing.close()
-    copying = progress.task(f"storing {rel}", total=built.size, bytes=True)
-    try:
-        new = ws.odb.add_files(built.files, jobs=ws.settings.jobs, on_done=copying.advance)
-    finally:
-        copying.close()
+    with ObjectBatch(ws.odb) as batch:
+        hashing = progress.task(f"hashing {rel}", bytes=True)
+        try:
+            built = build_object(
+                ws.root,
+                rel,
+                ws.state,
+                odb=ws.odb,
+                with_files=True,
+                jobs=ws.settings.jobs,
+                on_hashed=hashing.advance,
+                stage=batch.add_bytes,
+            )
+        finally:
+            hashing.close()
+        copying = progress.task(f"storing {rel}", total=built.size, bytes=True)
+        try:
+            batch.add_files(built.files, jobs=ws.settings.jobs, on_done=copying.advance)
+        finally:
+            copying.close()
+        new = batch.commit()
     if built.manifest is not None:
         ws.odb.add_manifest(built.manifest)
     if ws.settings.link_types[0] in ("hardlink", "symlink"):

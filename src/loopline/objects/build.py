@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopline.core.errors import NotFound
-from loopline.core.hashing import hash_file
+from loopline.core.hashing import hash_bytes, hash_file
 from loopline.objects.manifest import Manifest, ManifestEntry
 from loopline.objects.odb import ObjectStore, PendingObject
 from loopline.objects.scan import ScannedFile, dir_token, scan_dir
@@ -19,6 +19,7 @@ from loopline.objects.state import DirState, FileState, StateCache
 __all__ = ["BuiltObject", "build_object"]
 
 _PARALLEL_HASH_MIN = 64
+_STAGE_WHILE_HASHING = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,14 @@ def build_object(
     with_files: bool = False,
     jobs: int = 4,
     on_hashed: Callable[[int], None] | None = None,
+    stage: Callable[[bytes, str], None] | None = None,
 ) -> BuiltObject:
     """Hash ``root/relpath`` (a file or a directory) using and refreshing the state cache.
 
     ``with_files`` also returns the files to store and the manifest (what ``add`` needs);
     without it a directory whose stat token is unchanged costs one walk and one lookup.
+    ``stage(data, oid)`` receives the bytes of each small file hashed along the way, so
+    ``add`` stores it without reading it a second time.
     """
     path = root / relpath
     try:
@@ -56,7 +60,7 @@ def build_object(
             f"{relpath} does not exist", hint="check the path, or `loopline checkout` it"
         ) from None
     if stat.S_ISDIR(st.st_mode):
-        return _build_dir(path, relpath, state, odb, with_files, jobs, on_hashed)
+        return _build_dir(path, relpath, state, odb, with_files, jobs, on_hashed, stage)
     if not stat.S_ISREG(st.st_mode):
         raise NotFound(f"{relpath} is neither a regular file nor a directory")
     return _build_file(path, relpath, st, state, with_files)
@@ -87,6 +91,7 @@ def _build_dir(
     with_files: bool,
     jobs: int,
     on_hashed: Callable[[int], None] | None,
+    stage: Callable[[bytes, str], None] | None,
 ) -> BuiltObject:
     scanned = scan_dir(path)
     token = dir_token(scanned)
@@ -97,7 +102,7 @@ def _build_dir(
         if odb is not None and odb.exists(known.oid):
             manifest = odb.read_manifest(known.oid)
             return _with_files(path, known.oid, manifest, scanned)
-    hashes = _hash_changed(path, relpath, scanned, state, jobs, on_hashed)
+    hashes = _hash_changed(path, relpath, scanned, state, jobs, on_hashed, stage)
     manifest = Manifest.from_entries(
         ManifestEntry(f.relpath, hashes[f.relpath], f.size, f.isexec) for f in scanned
     )
@@ -125,6 +130,7 @@ def _hash_changed(
     state: StateCache,
     jobs: int,
     on_hashed: Callable[[int], None] | None,
+    stage: Callable[[bytes, str], None] | None,
 ) -> dict[str, str]:
     remembered = state.files_under(relpath)
     hashes: dict[str, str] = {}
@@ -137,14 +143,20 @@ def _hash_changed(
             stale.append(f)
 
     def work(f: ScannedFile) -> str:
-        digest = hash_file(path / f.relpath, f.size)
+        if stage is not None and f.size < _STAGE_WHILE_HASHING:
+            with open(path / f.relpath, "rb") as handle:
+                data = handle.read()
+            digest = hash_bytes(data)
+            stage(data, digest)
+        else:
+            digest = hash_file(path / f.relpath, f.size)
         if on_hashed is not None:
             on_hashed(f.size)
         return digest
 
     if len(stale) >= _PARALLEL_HASH_MIN and jobs > 1:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            digests = list(pool.map(work, stale))
+            digests = list(pool.map(work, stale, chunksize=32))
     else:
         digests = [work(f) for f in stale]
     for f, digest in zip(stale, digests, strict=True):

@@ -8,13 +8,12 @@ after a crash an object is either complete or absent, and rerunning the command 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +21,8 @@ from loopline.core.errors import IntegrityError, NotFound
 from loopline.core.hashing import hash_bytes, hash_file, is_hash
 from loopline.objects.manifest import DIR_SUFFIX, Manifest, is_dir_oid
 
-__all__ = ["ObjectStore", "PendingObject"]
+__all__ = ["ObjectStore", "PendingObject", "syncfs"]
 
-_SMALL = 1024 * 1024
 _NEW_OBJECT = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _STALE_TMP_SECONDS = 24 * 3600
 
@@ -43,6 +41,7 @@ class ObjectStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp_dir = root / "tmp"
+        self._made: set[Path] = set()
 
     # -- naming -------------------------------------------------------------------------
     def path(self, oid: str) -> Path:
@@ -77,7 +76,7 @@ class ObjectStore:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._publish([(tmp, oid)])
+        self.publish([(tmp, oid)])
 
     def add_manifest(self, manifest: Manifest) -> str:
         oid = manifest.oid
@@ -92,32 +91,11 @@ class ObjectStore:
         on_done: Callable[[int], None] | None = None,
     ) -> int:
         """Copy workspace files into the store; returns the number of new objects."""
-        todo: dict[str, PendingObject] = {}
-        for item in pending:
-            if item.oid not in todo and not self.exists(item.oid):
-                todo[item.oid] = item
-        if not todo:
-            return 0
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        from loopline.objects.batch import ObjectBatch
 
-        def stage(item: PendingObject) -> tuple[Path, str]:
-            tmp = self._new_tmp()
-            _copy_checked(item, tmp)
-            if on_done is not None:
-                on_done(item.size)
-            return tmp, item.oid
-
-        staged: list[tuple[Path, str]] = []
-        try:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                staged.extend(pool.map(stage, todo.values()))
-        except BaseException:
-            for tmp, _ in staged:
-                tmp.unlink(missing_ok=True)
-            raise
-        _syncfs(self.tmp_dir)
-        self._publish(staged)
-        return len(staged)
+        with ObjectBatch(self) as batch:
+            batch.add_files(pending, jobs=jobs, on_done=on_done)
+            return batch.commit()
 
     def import_files(self, downloaded: list[tuple[Path, str]]) -> None:
         """Verify downloaded files against their ids and move them into the store together.
@@ -135,8 +113,8 @@ class ObjectStore:
                 tmp.unlink(missing_ok=True)
                 bad.append(oid)
         if good:
-            _syncfs(self.tmp_dir)
-            self._publish(good)
+            syncfs(self.tmp_dir)
+            self.publish(good)
         if bad:
             raise IntegrityError(
                 f"{len(bad)} object(s) arrived corrupted from the remote, e.g. {bad[0]}; "
@@ -145,14 +123,19 @@ class ObjectStore:
                 "them intact",
             )
 
-    def new_tmp_path(self) -> Path:
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        return self._new_tmp()
+    def new_tmp_path(self, oid: str | None = None) -> Path:
+        """A fresh temporary name; given the object id, in a per-shard folder, so that threads
+        staging many objects at once do not all queue on one directory's lock."""
+        folder = self.tmp_dir if oid is None else self.tmp_dir / oid[:2]
+        if folder not in self._made:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made.add(folder)
+        return folder / f"{os.getpid()}-{uuid.uuid4().hex}"
 
     def _new_tmp(self) -> Path:
         return self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
 
-    def _publish(self, staged: list[tuple[Path, str]]) -> None:
+    def publish(self, staged: list[tuple[Path, str]]) -> None:
         made: set[str] = set()
         for tmp, oid in staged:
             shard = oid[:2]
@@ -212,39 +195,14 @@ class ObjectStore:
             return 0
         cutoff = time.time() - older_than
         removed = 0
-        for entry in os.scandir(self.tmp_dir):
-            if entry.stat().st_mtime < cutoff:
-                os.unlink(entry.path)
-                removed += 1
+        for folder, _dirs, files in os.walk(self.tmp_dir):
+            for name in files:
+                path = os.path.join(folder, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if os.stat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
         return removed
-
-
-def _copy_checked(item: PendingObject, tmp: Path) -> None:
-    """Copy a workspace file, refusing it if it changed since it was hashed."""
-    if item.size < _SMALL:
-        with open(item.source, "rb") as handle:
-            data = handle.read()
-        if hash_bytes(data) != item.oid:
-            raise _changed_while_adding(item.source)
-        fd = os.open(tmp, _NEW_OBJECT, 0o444)  # read-only from birth: no chmod call
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        return
-    shutil.copyfile(item.source, tmp)
-    tmp.chmod(0o444)
-    after = item.source.stat()
-    if after.st_size != item.size or after.st_mtime_ns != item.mtime_ns:
-        tmp.unlink(missing_ok=True)
-        raise _changed_while_adding(item.source)
-
-
-def _changed_while_adding(path: Path) -> IntegrityError:
-    return IntegrityError(
-        f"{path} changed while it was being added",
-        hint="wait until whatever writes it has finished, then add it again",
-    )
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -258,7 +216,7 @@ def _fsync_dir(directory: Path) -> None:
 _libc: ctypes.CDLL | None = None
 
 
-def _syncfs(directory: Path) -> None:
+def syncfs(directory: Path) -> None:
     """Flush every dirty page of the filesystem holding ``directory`` in one call.
 
     One ``syncfs`` costs far less than an ``fsync`` per small object (20,000 fsyncs take
