@@ -46,7 +46,7 @@ def test_add_deduplicates_and_objects_are_read_only(
     path = odb.path(hash_bytes(b"same"))
     assert path.read_bytes() == b"same"
     assert path.stat().st_mode & 0o222 == 0
-    assert not any(odb.tmp_dir.iterdir())
+    assert not any(p.is_file() for p in odb.tmp_dir.rglob("*"))
 
 
 def test_unchanged_files_are_never_rehashed(
