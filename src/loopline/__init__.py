@@ -1,11 +1,19 @@
 """Loopline: the production-ML lifecycle as one closed loop.
 
-Public Python API (thin over the capability packages; nothing heavy is imported until used)::
+Public Python API (thin over the capability packages; nothing heavy is imported until used).
+Tracking reads like MLflow::
 
     import loopline
+
+    loopline.set_experiment("customer_churn")
+    with loopline.start_run():
+        loopline.log_param("learning_rate", 0.01)
+        loopline.log_metric("accuracy", 0.91)
+
+Data versioning::
+
     ws = loopline.Workspace()          # the project around the current folder
     loopline.add(ws, ["data/raw"])
-    loopline.status(ws)
 """
 
 from __future__ import annotations
@@ -25,6 +33,29 @@ _LAZY = {
     "diff": "loopline.data",
     "init_project": "loopline.data",
     "LooplineError": "loopline.core.errors",
+    "TrackingClient": "loopline.tracking",
+    "active_run": "loopline.tracking",
+    "end_run": "loopline.tracking",
+    "flush": "loopline.tracking",
+    "get_experiment_by_name": "loopline.tracking",
+    "get_metric_history": "loopline.tracking",
+    "get_run": "loopline.tracking",
+    "get_tracking_uri": "loopline.tracking",
+    "log_artifact": "loopline.tracking",
+    "log_artifacts": "loopline.tracking",
+    "log_dict": "loopline.tracking",
+    "log_figure": "loopline.tracking",
+    "log_metric": "loopline.tracking",
+    "log_metrics": "loopline.tracking",
+    "log_param": "loopline.tracking",
+    "log_params": "loopline.tracking",
+    "log_text": "loopline.tracking",
+    "search_runs": "loopline.tracking",
+    "set_experiment": "loopline.tracking",
+    "set_tag": "loopline.tracking",
+    "set_tags": "loopline.tracking",
+    "set_tracking_uri": "loopline.tracking",
+    "start_run": "loopline.tracking",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

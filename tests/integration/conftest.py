@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,3 +254,62 @@ def seaweed_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         yield server
     finally:
         _stop(process)
+
+
+# -- PostgreSQL: a fresh database per test on the server at 127.0.0.1:5432 -------------------
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=3
+        ):
+            return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[str]:
+    if not _postgres_available():
+        pytest.fail(
+            "PostgreSQL is not answering at 127.0.0.1:5432; start it (see ENVIRONMENT notes)"
+        )
+    yield PG_ADMIN
+
+
+def _new_pg_database(admin_url: str) -> tuple[str, str]:
+    import psycopg
+
+    name = f"loopline_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _drop_pg_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        "host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True
+    ) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    request.getfixturevalue("postgres_server")
+    name, url = _new_pg_database(PG_ADMIN)
+    try:
+        yield url
+    finally:
+        _drop_pg_database(name)

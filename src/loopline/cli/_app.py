@@ -27,6 +27,8 @@ _COMMANDS = {
     "diff": ("loopline.cli.data", "diff_command"),
     "versions": ("loopline.cli.data", "versions_command"),
     "remote": ("loopline.cli.remote", "remote_group"),
+    "experiments": ("loopline.cli.tracking", "experiments_group"),
+    "runs": ("loopline.cli.tracking", "runs_group"),
 }
 
 

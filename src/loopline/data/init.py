@@ -10,7 +10,7 @@ from loopline.core.project import ProjectPaths
 
 __all__ = ["init_project"]
 
-_DOT_GITIGNORE = "/objects/\n/tmp/\n/config.local.yaml\n/store.db\n/store.db-*\n"
+_DOT_GITIGNORE = "/objects/\n/tmp/\n/artifacts/\n/config.local.yaml\n/store.db\n/store.db-*\n"
 
 
 def init_project(root: Path) -> bool:

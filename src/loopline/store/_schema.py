@@ -4,19 +4,38 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
+    ForeignKey,
+    Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     UniqueConstraint,
 )
 
-__all__ = ["HEAD_REVISION", "data_versions", "metadata"]
+__all__ = [
+    "HEAD_REVISION",
+    "data_versions",
+    "experiment_tags",
+    "experiments",
+    "latest_metrics",
+    "metadata",
+    "metrics",
+    "params",
+    "run_data_versions",
+    "run_tags",
+    "runs",
+]
 
 # The Alembic revision that ``metadata`` describes; a new store is created at it directly.
-HEAD_REVISION = "0001_data_versions"
+HEAD_REVISION = "0002_tracking"
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
+_BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
 
 metadata = MetaData()
 
@@ -31,4 +50,95 @@ data_versions = Table(
     Column("git_commit", String(40), nullable=True),
     Column("recorded_at", Float, nullable=False),
     UniqueConstraint("path", "oid", name="uq_data_versions_path_oid"),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("artifact_location", String(1024), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(5000), nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("run_name", String(250), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("artifact_uri", String(1024), nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("parent_run_id", String(32), nullable=True),
+    Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(6000), nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index("ix_params_key_value", "key", "value"),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(8000), nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    # NaN cannot round-trip through SQLite (it reads back as NULL): flagged separately.
+    Column("value", Float, nullable=True),
+    Column("is_nan", Boolean, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("is_nan", Boolean, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+run_data_versions = Table(
+    "run_data_versions",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id"), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("oid", String(80), nullable=False),
+    PrimaryKeyConstraint("run_id", "path"),
 )

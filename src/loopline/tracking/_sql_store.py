@@ -1,0 +1,591 @@
+"""Tracking records in the metadata store: the SQL behind experiments, runs and their data.
+
+Every logical change is one transaction. Metrics keep their full history (``metrics``) and the
+latest value per key (``latest_metrics``), which is what search filters and ``run.data.metrics``
+read, so a search never scans history.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from loopline.core.errors import Conflict, InvalidInput, NotFound
+from loopline.store import Store
+from loopline.store._schema import (
+    experiment_tags,
+    experiments,
+    latest_metrics,
+    metrics,
+    params,
+    run_data_versions,
+    run_tags,
+    runs,
+)
+from loopline.tracking._search_sql import apply_order, where_clause
+from loopline.tracking.entities import (
+    DataInput,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
+    ViewType,
+)
+from loopline.tracking.search import parse_filter, parse_order_by
+
+__all__ = ["DEFAULT_EXPERIMENT_ID", "SqlTrackingStore"]
+
+DEFAULT_EXPERIMENT_ID = "0"
+RUN_NAME_TAG = "mlflow.runName"
+_MAX_RESULTS = 50_000
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _experiment_key(experiment_id: str | int) -> int:
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise NotFound(
+            f"experiment {experiment_id!r} does not exist (experiment ids are numbers)",
+            hint="list experiments with `loopline experiments list`",
+        ) from None
+
+
+class SqlTrackingStore:
+    def __init__(self, store: Store, artifact_root: str) -> None:
+        self.store = store
+        self.artifact_root = artifact_root.rstrip("/")
+
+    # -- experiments ----------------------------------------------------------------------
+    def create_experiment(
+        self,
+        name: str,
+        artifact_location: str | None = None,
+        tags: dict[str, str] | None = None,
+        experiment_id: int | None = None,
+    ) -> str:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput("an experiment needs a non-empty name")
+
+        def change(conn: Connection) -> str:
+            if conn.execute(
+                select(experiments.c.experiment_id).where(experiments.c.name == name)
+            ).first():
+                raise Conflict(
+                    f"experiment {name!r} already exists",
+                    hint="use set_experiment(name) to reuse it, or choose another name",
+                )
+            stamp = now_ms()
+            values: dict[str, Any] = {
+                "name": name,
+                "artifact_location": artifact_location or "",
+                "lifecycle_stage": LifecycleStage.ACTIVE.value,
+                "creation_time": stamp,
+                "last_update_time": stamp,
+            }
+            if experiment_id is not None:
+                values["experiment_id"] = experiment_id
+            try:
+                inserted = conn.execute(insert(experiments).values(**values)).inserted_primary_key
+                new_id = inserted[0] if inserted else experiment_id
+            except SAIntegrityError:
+                raise Conflict(f"experiment {name!r} already exists") from None
+            if not artifact_location:
+                conn.execute(
+                    update(experiments)
+                    .where(experiments.c.experiment_id == new_id)
+                    .values(artifact_location=f"{self.artifact_root}/{new_id}")
+                )
+            for key, value in (tags or {}).items():
+                conn.execute(
+                    insert(experiment_tags).values(experiment_id=new_id, key=key, value=value)
+                )
+            return str(new_id)
+
+        return self.store.write(change)
+
+    def ensure_default_experiment(self) -> str:
+        """Experiment "0", named "Default", which MLflow clients assume exists."""
+        found = self.store.read(
+            lambda c: c.execute(
+                select(experiments.c.experiment_id).where(experiments.c.experiment_id == 0)
+            ).first()
+        )
+        if found is None:
+            # Conflict: created concurrently, or a user experiment is called "Default".
+            with contextlib.suppress(Conflict):
+                self.create_experiment("Default", experiment_id=0)
+        return DEFAULT_EXPERIMENT_ID
+
+    def get_experiment(self, experiment_id: str | int) -> Experiment:
+        key = _experiment_key(experiment_id)
+        if key == 0:
+            self.ensure_default_experiment()
+        found = self._experiments(experiments.c.experiment_id == key)
+        if not found:
+            raise NotFound(
+                f"experiment {experiment_id} does not exist",
+                hint="list experiments with `loopline experiments list`",
+            )
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        found = self._experiments(experiments.c.name == name)
+        return found[0] if found else None
+
+    def search_experiments(
+        self, view_type: ViewType = ViewType.ACTIVE_ONLY, max_results: int = 1000
+    ) -> list[Experiment]:
+        return self._experiments(
+            experiments.c.lifecycle_stage.in_(view_type.stages()), limit=max_results
+        )
+
+    def _experiments(self, condition: Any, limit: int | None = None) -> list[Experiment]:
+        def query(conn: Connection) -> list[Experiment]:
+            rows = conn.execute(
+                select(experiments)
+                .where(condition)
+                .order_by(experiments.c.experiment_id)
+                .limit(limit)
+            ).all()
+            ids = [r.experiment_id for r in rows]
+            tag_rows = conn.execute(
+                select(experiment_tags).where(experiment_tags.c.experiment_id.in_(ids))
+            ).all()
+            tags: dict[int, dict[str, str]] = {}
+            for t in tag_rows:
+                tags.setdefault(t.experiment_id, {})[t.key] = t.value
+            return [
+                Experiment(
+                    str(r.experiment_id),
+                    r.name,
+                    r.artifact_location,
+                    r.lifecycle_stage,
+                    r.creation_time,
+                    r.last_update_time,
+                    tags.get(r.experiment_id, {}),
+                )
+                for r in rows
+            ]
+
+        return self.store.read(query)
+
+    def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None:
+        key = _experiment_key(experiment_id)
+        self.get_experiment(experiment_id)
+        self.store.write(
+            lambda c: c.execute(
+                update(experiments)
+                .where(experiments.c.experiment_id == key)
+                .values(lifecycle_stage=stage.value, last_update_time=now_ms())
+            )
+        )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        key = _experiment_key(experiment_id)
+        self.get_experiment(experiment_id)
+        try:
+            self.store.write(
+                lambda c: c.execute(
+                    update(experiments)
+                    .where(experiments.c.experiment_id == key)
+                    .values(name=new_name, last_update_time=now_ms())
+                )
+            )
+        except SAIntegrityError:
+            raise Conflict(f"experiment {new_name!r} already exists") from None
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        exp = _experiment_key(experiment_id)
+        self.get_experiment(experiment_id)
+
+        def change(conn: Connection) -> None:
+            conn.execute(
+                delete(experiment_tags).where(
+                    experiment_tags.c.experiment_id == exp, experiment_tags.c.key == key
+                )
+            )
+            conn.execute(insert(experiment_tags).values(experiment_id=exp, key=key, value=value))
+
+        self.store.write(change)
+
+    # -- runs -----------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        user_id: str = "",
+        start_time: int | None = None,
+        run_name: str | None = None,
+        tags: Sequence[RunTag] = (),
+        parent_run_id: str | None = None,
+    ) -> Run:
+        experiment = self.get_experiment(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidInput(
+                f"experiment {experiment.name!r} is deleted; runs cannot be created in it",
+                hint="restore it first, or use another experiment",
+            )
+        run_id = uuid.uuid4().hex
+        tag_map = {t.key: t.value for t in tags}
+        name = run_name or tag_map.get(RUN_NAME_TAG) or _random_run_name()
+        tag_map[RUN_NAME_TAG] = name
+        row = {
+            "run_id": run_id,
+            "experiment_id": int(experiment.experiment_id),
+            "run_name": name,
+            "user_id": user_id,
+            "status": RunStatus.RUNNING.value,
+            "start_time": start_time if start_time is not None else now_ms(),
+            "end_time": None,
+            "artifact_uri": f"{experiment.artifact_location}/{run_id}/artifacts",
+            "lifecycle_stage": LifecycleStage.ACTIVE.value,
+            "parent_run_id": parent_run_id,
+        }
+
+        def change(conn: Connection) -> None:
+            conn.execute(insert(runs).values(**row))
+            if tag_map:
+                conn.execute(
+                    insert(run_tags),
+                    [{"run_id": run_id, "key": k, "value": v} for k, v in tag_map.items()],
+                )
+
+        self.store.write(change)
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        found = self.store.read(lambda c: self._load_runs(c, [run_id]))
+        if not found:
+            raise NotFound(
+                f"run {run_id!r} does not exist", hint="list runs with `loopline runs list`"
+            )
+        return found[0]
+
+    def _load_runs(self, conn: Connection, run_ids: list[str]) -> list[Run]:
+        if not run_ids:
+            return []
+        info_rows = {
+            r.run_id: r for r in conn.execute(select(runs).where(runs.c.run_id.in_(run_ids)))
+        }
+        metric_map: dict[str, list[Metric]] = {}
+        for m in conn.execute(select(latest_metrics).where(latest_metrics.c.run_id.in_(run_ids))):
+            value = math.nan if m.is_nan else m.value
+            metric_map.setdefault(m.run_id, []).append(Metric(m.key, value, m.timestamp, m.step))
+        param_map: dict[str, dict[str, str]] = {}
+        for p in conn.execute(select(params).where(params.c.run_id.in_(run_ids))):
+            param_map.setdefault(p.run_id, {})[p.key] = p.value
+        tag_map: dict[str, dict[str, str]] = {}
+        for t in conn.execute(select(run_tags).where(run_tags.c.run_id.in_(run_ids))):
+            tag_map.setdefault(t.run_id, {})[t.key] = t.value
+        input_map: dict[str, list[DataInput]] = {}
+        for d in conn.execute(
+            select(run_data_versions).where(run_data_versions.c.run_id.in_(run_ids))
+        ):
+            input_map.setdefault(d.run_id, []).append(DataInput(d.path, d.oid))
+        result = []
+        for run_id in run_ids:
+            r = info_rows.get(run_id)
+            if r is None:
+                continue
+            entries = tuple(sorted(metric_map.get(run_id, []), key=lambda m: m.key))
+            info = RunInfo(
+                r.run_id,
+                str(r.experiment_id),
+                r.run_name,
+                r.user_id,
+                r.status,
+                r.start_time,
+                r.end_time,
+                r.artifact_uri,
+                r.lifecycle_stage,
+            )
+            data = RunData(
+                {m.key: m.value for m in entries},
+                param_map.get(run_id, {}),
+                tag_map.get(run_id, {}),
+                entries,
+            )
+            result.append(
+                Run(info, data, tuple(sorted(input_map.get(run_id, []), key=lambda d: d.path)))
+            )
+        return result
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        self._require_run(run_id)
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = RunStatus(status).value
+        if end_time is not None:
+            values["end_time"] = end_time
+        if run_name:
+            values["run_name"] = run_name
+
+        def change(conn: Connection) -> None:
+            if values:
+                conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
+            if run_name:
+                _upsert_tags(conn, run_id, [RunTag(RUN_NAME_TAG, run_name)])
+
+        self.store.write(change)
+        return self.get_run(run_id).info
+
+    def set_run_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
+        self._require_run(run_id)
+        self.store.write(
+            lambda c: c.execute(
+                update(runs).where(runs.c.run_id == run_id).values(lifecycle_stage=stage.value)
+            )
+        )
+
+    def _require_run(self, run_id: str, *, active: bool = False) -> Any:
+        row = self.store.read(
+            lambda c: c.execute(
+                select(runs.c.run_id, runs.c.lifecycle_stage).where(runs.c.run_id == run_id)
+            ).first()
+        )
+        if row is None:
+            raise NotFound(
+                f"run {run_id!r} does not exist", hint="list runs with `loopline runs list`"
+            )
+        if active and row.lifecycle_stage != LifecycleStage.ACTIVE:
+            raise InvalidInput(
+                f"run {run_id} is deleted; nothing can be logged to it", hint="restore it first"
+            )
+        return row
+
+    # -- logging --------------------------------------------------------------------------
+    def log_batch(
+        self,
+        run_id: str,
+        metrics_: Sequence[Metric] = (),
+        params_: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Record metrics, params and tags of one run in one transaction."""
+        self._require_run(run_id, active=True)
+
+        def change(conn: Connection) -> None:
+            if params_:
+                _insert_params(conn, run_id, params_)
+            if tags:
+                _upsert_tags(conn, run_id, tags)
+            if metrics_:
+                _insert_metrics(conn, run_id, metrics_)
+
+        self.store.write(change)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        self._require_run(run_id)
+
+        def query(conn: Connection) -> list[Metric]:
+            rows = conn.execute(
+                select(metrics.c.value, metrics.c.is_nan, metrics.c.timestamp, metrics.c.step)
+                .where(metrics.c.run_id == run_id, metrics.c.key == key)
+                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            )
+            return [Metric(key, math.nan if n else v, t, s) for v, n, t, s in rows]
+
+        return self.store.read(query)
+
+    def log_inputs(self, run_id: str, inputs: Iterable[DataInput]) -> None:
+        rows = [{"run_id": run_id, "path": d.path, "oid": d.oid} for d in inputs]
+        if not rows:
+            return
+
+        def change(conn: Connection) -> None:
+            conn.execute(
+                delete(run_data_versions).where(
+                    run_data_versions.c.run_id == run_id,
+                    run_data_versions.c.path.in_([r["path"] for r in rows]),
+                )
+            )
+            conn.execute(insert(run_data_versions), rows)
+
+        self.store.write(change)
+
+    # -- search ---------------------------------------------------------------------------
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: list[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        if max_results < 1 or max_results > _MAX_RESULTS:
+            raise InvalidInput(
+                f"max_results must be between 1 and {_MAX_RESULTS}, got {max_results}"
+            )
+        comparisons = parse_filter(filter_string)
+        orders = parse_order_by(order_by)
+        offset = _decode_token(page_token)
+        ids = [_experiment_key(e) for e in experiment_ids]
+        query = select(runs.c.run_id).where(
+            runs.c.experiment_id.in_(ids),
+            runs.c.lifecycle_stage.in_(view_type.stages()),
+            where_clause(comparisons),
+        )
+        query = apply_order(query, orders).limit(max_results + 1).offset(offset)
+
+        def run_query(conn: Connection) -> tuple[list[Run], str | None]:
+            found = [r.run_id for r in conn.execute(query)]
+            more = len(found) > max_results
+            page = found[:max_results]
+            token = _encode_token(offset + max_results) if more else None
+            return self._load_runs(conn, page), token
+
+        return self.store.read(run_query)
+
+
+def _insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
+    wanted: dict[str, str] = {}
+    for p in new:
+        if p.key in wanted and wanted[p.key] != p.value:
+            raise _param_conflict(run_id, p.key, wanted[p.key], p.value)
+        wanted[p.key] = p.value
+    existing = dict(
+        conn.execute(
+            select(params.c.key, params.c.value).where(
+                params.c.run_id == run_id, params.c.key.in_(list(wanted))
+            )
+        ).all()
+    )
+    for key, value in wanted.items():
+        if key in existing and existing[key] != value:
+            raise _param_conflict(run_id, key, existing[key], value)
+    rows = [
+        {"run_id": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in existing
+    ]
+    if rows:
+        conn.execute(insert(params), rows)
+
+
+def _param_conflict(run_id: str, key: str, old: str, new: str) -> Conflict:
+    return Conflict(
+        f"param {key!r} of run {run_id} is already {old!r}; it cannot change to {new!r}",
+        hint="params are fixed once logged: start a new run to try another value",
+    )
+
+
+def _upsert_tags(conn: Connection, run_id: str, tags: Sequence[RunTag]) -> None:
+    latest = {t.key: t.value for t in tags}
+    conn.execute(
+        delete(run_tags).where(run_tags.c.run_id == run_id, run_tags.c.key.in_(list(latest)))
+    )
+    conn.execute(
+        insert(run_tags), [{"run_id": run_id, "key": k, "value": v} for k, v in latest.items()]
+    )
+    if RUN_NAME_TAG in latest:
+        conn.execute(
+            update(runs).where(runs.c.run_id == run_id).values(run_name=latest[RUN_NAME_TAG])
+        )
+
+
+def _insert_metrics(conn: Connection, run_id: str, batch: Sequence[Metric]) -> None:
+    rows = []
+    newest: dict[str, Metric] = {}
+    for m in batch:
+        is_nan = math.isnan(m.value)
+        rows.append(
+            {
+                "run_id": run_id,
+                "key": m.key,
+                "value": None if is_nan else m.value,
+                "is_nan": is_nan,
+                "timestamp": m.timestamp,
+                "step": m.step,
+            }
+        )
+        seen = newest.get(m.key)
+        if seen is None or (m.step, m.timestamp) >= (seen.step, seen.timestamp):
+            newest[m.key] = m
+    conn.execute(insert(metrics), rows)
+    current = {
+        r.key: (r.step, r.timestamp)
+        for r in conn.execute(
+            select(latest_metrics.c.key, latest_metrics.c.step, latest_metrics.c.timestamp).where(
+                latest_metrics.c.run_id == run_id, latest_metrics.c.key.in_(list(newest))
+            )
+        )
+    }
+    for key, m in newest.items():
+        is_nan = math.isnan(m.value)
+        values = {
+            "value": None if is_nan else m.value,
+            "is_nan": is_nan,
+            "timestamp": m.timestamp,
+            "step": m.step,
+        }
+        if key not in current:
+            conn.execute(insert(latest_metrics).values(run_id=run_id, key=key, **values))
+        elif (m.step, m.timestamp) >= current[key]:
+            conn.execute(
+                update(latest_metrics)
+                .where(and_(latest_metrics.c.run_id == run_id, latest_metrics.c.key == key))
+                .values(**values)
+            )
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = int(json.loads(base64.urlsafe_b64decode(token.encode()))["offset"])
+    except (ValueError, KeyError, TypeError):
+        raise InvalidInput(
+            f"page token {token!r} is not valid", hint="pass the next_page_token a search returned"
+        ) from None
+    if offset < 0:
+        raise InvalidInput(f"page token {token!r} is not valid")
+    return offset
+
+
+_ADJECTIVES = (
+    "brave",
+    "calm",
+    "eager",
+    "gentle",
+    "keen",
+    "lucky",
+    "quiet",
+    "swift",
+    "tidy",
+    "wise",
+)
+_NOUNS = ("otter", "heron", "lynx", "falcon", "badger", "koala", "panda", "tiger", "whale", "wren")
+
+
+def _random_run_name() -> str:
+    import random
+
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(100, 999)}"

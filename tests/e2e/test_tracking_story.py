@@ -1,0 +1,113 @@
+"""Tracking as a data scientist uses it: the seed example, the CLI, a killed training process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from tests.conftest import git, run_cli
+
+SEED = textwrap.dedent(
+    """
+    import loopline
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    loopline.set_experiment("customer_churn")
+    for lr in (0.01, 0.1):
+        with loopline.start_run(run_name=f"lr-{lr}") as run:
+            loopline.log_param("learning_rate", lr)
+            model = LogisticRegression(C=1 / lr).fit(X, y)
+            accuracy = model.score(X, y)
+            loopline.log_metric("accuracy", accuracy)
+            for step in range(100):
+                loopline.log_metric("loss", 1 / (step + 1), step=step)
+            loopline.log_dict({"C": 1 / lr}, "config.json")
+        assert run.info.run_id
+    print(loopline.search_runs(filter_string="metrics.accuracy > 0.5").shape[0])
+    """
+)
+
+
+def test_seed_example_then_cli(project: Path) -> None:
+    (project / "train.py").write_text(SEED)
+    (project / "data").mkdir()
+    (project / "data" / "customers.csv").write_text("id,churned\n1,0\n")
+    assert run_cli("add", "data").exit_code == 0
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "training code and data")
+    head = git(project, "rev-parse", "HEAD").strip()
+    done = subprocess.run([sys.executable, "train.py"], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2"
+
+    experiments = json.loads(run_cli("experiments", "list", "--json").stdout)
+    assert [e["name"] for e in experiments] == ["Default", "customer_churn"]
+    runs = json.loads(run_cli("runs", "list", "-e", "customer_churn", "--json").stdout)
+    assert [r["info"]["run_name"] for r in runs] == ["lr-0.1", "lr-0.01"]
+    assert all(r["info"]["status"] == "FINISHED" for r in runs)
+    first = runs[1]
+    assert first["data"]["params"] == {"learning_rate": "0.01"}
+    assert first["data"]["metrics"]["loss"] == 0.01  # the latest step
+    assert first["data"]["tags"]["mlflow.source.git.commit"] == head
+    assert first["data"]["tags"]["loopline.git.dirty"] == "false"
+    assert first["inputs"][0]["path"] == "data" and first["inputs"][0]["oid"].endswith(".dir")
+    artifacts = Path(first["info"]["artifact_uri"])
+    assert json.loads((artifacts / "environment.json").read_text())["python"]
+    assert json.loads((artifacts / "config.json").read_text()) == {"C": 100.0}
+
+    filtered = run_cli("runs", "list", "-f", "params.learning_rate = '0.1'", "--json")
+    assert [r["info"]["run_name"] for r in json.loads(filtered.stdout)] == ["lr-0.1"]
+    shown = run_cli("runs", "show", first["info"]["run_id"][:12])
+    assert "learning_rate: 0.01" in shown.stdout
+    assert f"  data: {first['inputs'][0]['oid']}" in shown.stdout
+    compared = run_cli("runs", "compare", runs[0]["info"]["run_id"], first["info"]["run_id"])
+    assert compared.stdout.splitlines()[1].startswith("params.learning_rate")
+    bad = run_cli("runs", "list", "-f", "metrics.accuracy > 'high'")
+    assert bad.exit_code == 2 and "compared with a number" in bad.stderr
+
+
+KILLED = textwrap.dedent(
+    """
+    import sys, time, loopline
+    loopline.set_experiment("crash")
+    run = loopline.start_run(run_name="doomed")
+    print(run.info.run_id, flush=True)
+    for step in range(500):
+        loopline.log_metric("loss", step, step=step)
+    loopline.flush()
+    print("flushed", flush=True)
+    for step in range(500, 1000):
+        loopline.log_metric("loss", step, step=step)
+    time.sleep(60)
+    """
+)
+
+
+def test_killed_process_keeps_what_was_flushed_and_the_run_can_be_marked_failed(
+    project: Path,
+) -> None:
+    (project / "train.py").write_text(KILLED)
+    proc = subprocess.Popen(
+        [sys.executable, "train.py"], cwd=project, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    assert proc.stdout.readline().strip() == "flushed"
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    shown = json.loads(run_cli("runs", "show", run_id, "--json").stdout)
+    assert shown["info"]["status"] == "RUNNING"
+    assert shown["data"]["metrics"]["loss"] >= 499
+    assert run_cli("runs", "end", run_id).exit_code == 0
+    assert (
+        json.loads(run_cli("runs", "show", run_id, "--json").stdout)["info"]["status"] == "FAILED"
+    )
