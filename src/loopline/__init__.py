@@ -34,6 +34,8 @@ _LAZY = {
     "init_project": "loopline.data",
     "LooplineError": "loopline.core.errors",
     "TrackingClient": "loopline.tracking",
+    "RegistryClient": "loopline.registry",
+    "register_model": "loopline.registry",
     "active_run": "loopline.tracking",
     "end_run": "loopline.tracking",
     "flush": "loopline.tracking",
@@ -58,10 +60,20 @@ _LAZY = {
     "start_run": "loopline.tracking",
 }
 
-__all__ = ["__version__", *sorted(_LAZY)]
+__all__ = ["__version__", *sorted(_LAZY), "pyfunc", "sklearn"]
+
+
+# Flavour modules reached as attributes, as in MLflow: loopline.sklearn.log_model(...).
+_MODULES = {"sklearn": "loopline.models.sklearn", "pyfunc": "loopline.models.pyfunc"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        import importlib
+
+        module = importlib.import_module(_MODULES[name])
+        globals()[name] = module
+        return module
     if name in _LAZY:
         import importlib
 

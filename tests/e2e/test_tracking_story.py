@@ -111,3 +111,64 @@ def test_killed_process_keeps_what_was_flushed_and_the_run_can_be_marked_failed(
     assert (
         json.loads(run_cli("runs", "show", run_id, "--json").stdout)["info"]["status"] == "FAILED"
     )
+
+
+TRAIN_AND_REGISTER = textwrap.dedent(
+    """
+    import loopline, pandas as pd
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    X = pd.DataFrame(X, columns=["tenure", "charges", "calls", "age"])
+    loopline.set_experiment("customer_churn")
+    with loopline.start_run() as run:
+        loopline.log_param("n_estimators", 20)
+        model = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
+        loopline.log_metric("accuracy", model.score(X, y))
+        loopline.sklearn.log_model(model, "model", input_example=X[:2])
+    print(run.info.run_id)
+    """
+)
+
+
+def test_models_cli_register_alias_lineage(project: Path) -> None:
+    (project / "train.py").write_text(TRAIN_AND_REGISTER)
+    (project / "data").mkdir()
+    (project / "data" / "customers.csv").write_text("id\n1\n")
+    run_cli("add", "data")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    done = subprocess.run([sys.executable, "train.py"], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+
+    registered = run_cli("models", "register", f"runs:/{run_id}/model", "--name", "churn", "--json")
+    assert registered.exit_code == 0, registered.output
+    assert json.loads(registered.stdout)["version"] == 1
+    assert run_cli("models", "alias", "churn", "champion", "1").exit_code == 0
+    listed = json.loads(run_cli("models", "list", "--json").stdout)
+    assert listed == [
+        {
+            "name": "churn",
+            "description": None,
+            "tags": {},
+            "aliases": {"champion": 1},
+            "latest_version": 1,
+        }
+    ]
+    shown = json.loads(run_cli("models", "show", "churn", "--json").stdout)
+    assert shown["versions"][0]["aliases"] == ["champion"]
+    lineage = json.loads(run_cli("models", "lineage", "churn", "1", "--json").stdout)
+    assert lineage["run_id"] == run_id
+    assert lineage["git_commit"] == git(project, "rev-parse", "HEAD").strip()
+    assert lineage["data"][0]["path"] == "data"
+    assert lineage["params"] == {"n_estimators": "20"}
+    text = run_cli("models", "lineage", "churn", "1").stdout
+    assert "data       data @ " in text and "param      n_estimators = 20" in text
+
+    assert run_cli("models", "alias", "churn", "champion", "--delete").exit_code == 0
+    missing = run_cli("models", "lineage", "churn", "7")
+    assert missing.exit_code == 3 and "has no version 7" in missing.stderr
+    bad = run_cli("models", "register", "runs:/nothex/model", "--name", "x")
+    assert bad.exit_code == 2 and "not valid" in bad.stderr

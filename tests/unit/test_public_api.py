@@ -13,6 +13,8 @@ PACKAGES = [
     "loopline.objects",
     "loopline.data",
     "loopline.tracking",
+    "loopline.models",
+    "loopline.registry",
     "loopline.cli",
 ]
 

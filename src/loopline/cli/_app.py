@@ -29,6 +29,7 @@ _COMMANDS = {
     "remote": ("loopline.cli.remote", "remote_group"),
     "experiments": ("loopline.cli.tracking", "experiments_group"),
     "runs": ("loopline.cli.tracking", "runs_group"),
+    "models": ("loopline.cli.models", "models_group"),
 }
 
 

@@ -25,14 +25,19 @@ __all__ = [
     "latest_metrics",
     "metadata",
     "metrics",
+    "model_version_tags",
+    "model_versions",
     "params",
+    "registered_model_aliases",
+    "registered_model_tags",
+    "registered_models",
     "run_data_versions",
     "run_tags",
     "runs",
 ]
 
 # The Alembic revision that ``metadata`` describes; a new store is created at it directly.
-HEAD_REVISION = "0002_tracking"
+HEAD_REVISION = "0003_registry"
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -141,4 +146,58 @@ run_data_versions = Table(
     Column("path", String(1024), nullable=False),
     Column("oid", String(80), nullable=False),
     PrimaryKeyConstraint("run_id", "path"),
+)
+
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", String(5000), nullable=True),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("name", String(256), ForeignKey("registered_models.name"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(5000), nullable=False),
+    PrimaryKeyConstraint("name", "key"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", String(256), ForeignKey("registered_models.name"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", String(5000), nullable=True),
+    Column("source", String(1024), nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("status_message", String(500), nullable=True),
+    Column("current_stage", String(20), nullable=False),
+    Column("model_id", String(64), nullable=True),
+    PrimaryKeyConstraint("name", "version"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(5000), nullable=False),
+    PrimaryKeyConstraint("name", "version", "key"),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column("name", String(256), ForeignKey("registered_models.name"), nullable=False),
+    Column("alias", String(256), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("name", "alias"),
 )

@@ -1,0 +1,195 @@
+"""``loopline models``: the registry from the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+
+from loopline.cli._output import echo_json, echo_table
+
+__all__ = ["models_group"]
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+uri_option = click.option(
+    "--tracking-uri",
+    envvar="LOOPLINE_TRACKING_URI",
+    help="Database URL or folder (default: the project's store).",
+)
+
+
+def _registry(tracking_uri: str | None) -> Any:
+    from loopline.registry import RegistryClient
+
+    return RegistryClient(tracking_uri)
+
+
+def _time(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def version_json(v: Any) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "version": v.version,
+        "source": v.source,
+        "run_id": v.run_id,
+        "status": v.status,
+        "description": v.description,
+        "aliases": list(v.aliases),
+        "tags": dict(v.tags),
+        "creation_timestamp": v.creation_timestamp,
+    }
+
+
+@click.group("models")
+def models_group() -> None:
+    """Register models, move aliases, trace a version back to its data and code."""
+
+
+@models_group.command("list")
+@click.option("-f", "--filter", "filter_string", default="", help="e.g. \"name LIKE 'churn%'\"")
+@uri_option
+@json_option
+def models_list(filter_string: str, tracking_uri: str | None, as_json: bool) -> None:
+    """List registered models with their latest version and aliases."""
+    found = _registry(tracking_uri).search_registered_models(filter_string or None)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "name": m.name,
+                    "description": m.description,
+                    "tags": dict(m.tags),
+                    "aliases": dict(m.aliases),
+                    "latest_version": m.latest_versions[0].version if m.latest_versions else None,
+                }
+                for m in found
+            ]
+        )
+        return
+    rows = [
+        (
+            m.name,
+            m.latest_versions[0].version if m.latest_versions else "-",
+            ", ".join(f"{a}={v}" for a, v in sorted(m.aliases.items())),
+            _time(m.last_updated_timestamp),
+        )
+        for m in found
+    ]
+    echo_table(("name", "latest", "aliases", "updated"), rows)
+
+
+@models_group.command("show")
+@click.argument("name")
+@uri_option
+@json_option
+def models_show(name: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Show a registered model and all its versions."""
+    registry = _registry(tracking_uri)
+    model = registry.get_registered_model(name)
+    versions = registry.search_model_versions(f"name = '{name}'")
+    if as_json:
+        echo_json(
+            {
+                "name": model.name,
+                "description": model.description,
+                "tags": dict(model.tags),
+                "aliases": dict(model.aliases),
+                "versions": [version_json(v) for v in versions],
+            }
+        )
+        return
+    click.echo(f"{model.name}" + (f": {model.description}" if model.description else ""))
+    echo_table(
+        ("version", "aliases", "run", "created", "source"),
+        [
+            (
+                v.version,
+                ", ".join(v.aliases),
+                (v.run_id or "")[:12],
+                _time(v.creation_timestamp),
+                v.source,
+            )
+            for v in versions
+        ],
+    )
+
+
+@models_group.command("register")
+@click.argument("model_uri")
+@click.option("--name", required=True, help="Registered model name (created if new).")
+@uri_option
+@json_option
+def models_register(model_uri: str, name: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Register MODEL_URI (runs:/<id>/model, models:/..., or a model folder) as a new version."""
+    version = _registry(tracking_uri).register(model_uri, name)
+    if as_json:
+        echo_json(version_json(version))
+    else:
+        click.echo(f"Registered {model_uri} as {name} version {version.version}")
+
+
+@models_group.command("alias")
+@click.argument("name")
+@click.argument("alias")
+@click.argument("version", required=False)
+@click.option("--delete", is_flag=True, help="Remove the alias instead.")
+@uri_option
+def models_alias(
+    name: str, alias: str, version: str | None, delete: bool, tracking_uri: str | None
+) -> None:
+    """Point ALIAS of model NAME at VERSION (moves it if set), or --delete it."""
+    registry = _registry(tracking_uri)
+    if delete:
+        registry.delete_alias(name, alias)
+        click.echo(f"Deleted alias {alias!r} of {name}")
+        return
+    if version is None:
+        raise click.UsageError("give the VERSION the alias should point at, or --delete")
+    registry.set_alias(name, alias, version)
+    click.echo(f"{name}@{alias} -> version {version}")
+
+
+@models_group.command("lineage")
+@click.argument("name")
+@click.argument("version")
+@uri_option
+@json_option
+def models_lineage(name: str, version: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Trace a model version to its run, params, metrics, data versions and code commit."""
+    lin = _registry(tracking_uri).lineage(name, version)
+    if as_json:
+        echo_json(
+            {
+                "model_version": version_json(lin.model_version),
+                "run_id": lin.run_id,
+                "experiment_id": lin.experiment_id,
+                "run_name": lin.run_name,
+                "params": dict(lin.params),
+                "metrics": dict(lin.metrics),
+                "data": [{"path": p, "oid": o} for p, o in lin.data],
+                "git_commit": lin.git_commit,
+                "git_dirty": lin.git_dirty,
+                "python": lin.python,
+                "source": lin.source,
+            }
+        )
+        return
+    click.echo(f"{name} version {lin.model_version.version}  <-  {lin.source}")
+    if lin.run_id:
+        click.echo(f"  run        {lin.run_id} ({lin.run_name}) in experiment {lin.experiment_id}")
+    if lin.git_commit:
+        click.echo(
+            f"  code       git {lin.git_commit}"
+            + (" (uncommitted changes)" if lin.git_dirty else "")
+        )
+    for path, oid in lin.data:
+        click.echo(f"  data       {path} @ {oid}")
+    if lin.python:
+        click.echo(f"  python     {lin.python}")
+    for key, value in sorted(lin.params.items()):
+        click.echo(f"  param      {key} = {value}")
+    for key, value in sorted(lin.metrics.items()):
+        click.echo(f"  metric     {key} = {value:.6g}")

@@ -1,0 +1,45 @@
+"""The model registry: registered models, numbered versions, aliases, tags, lineage.
+
+Owns: registry records (queries over its tables), ``models:/`` URI resolution to a model folder,
+and lineage from a version to its run, data, code commit and environment.
+
+May import: ``loopline.core``, ``loopline.store``, ``loopline.tracking`` (runs and artifacts).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loopline.registry.api import RegistryClient, lineage, register_model, resolve_model_uri
+    from loopline.registry.entities import Lineage, ModelVersion, RegisteredModel
+
+_LAZY = {
+    "Lineage": "loopline.registry.entities",
+    "ModelVersion": "loopline.registry.entities",
+    "RegisteredModel": "loopline.registry.entities",
+    "RegistryClient": "loopline.registry.api",
+    "lineage": "loopline.registry.api",
+    "register_model": "loopline.registry.api",
+    "resolve_model_uri": "loopline.registry.api",
+}
+
+__all__ = [
+    "Lineage",
+    "ModelVersion",
+    "RegisteredModel",
+    "RegistryClient",
+    "lineage",
+    "register_model",
+    "resolve_model_uri",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

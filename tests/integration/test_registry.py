@@ -1,0 +1,143 @@
+"""The model registry on both engines, and scikit-learn models logged, registered and loaded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import loopline
+from loopline.core.errors import Conflict, InvalidInput, NotFound
+from loopline.registry import RegistryClient
+
+
+@pytest.fixture
+def tracking(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("LOOPLINE_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    monkeypatch.chdir(tmp_path)
+    loopline.set_tracking_uri(store_url)
+    yield store_url
+    loopline.set_tracking_uri(None)
+
+
+def _data() -> tuple[pd.DataFrame, np.ndarray]:
+    X, y = make_classification(n_samples=300, n_features=6, random_state=3)
+    return pd.DataFrame(X, columns=[f"f{i}" for i in range(6)]), y
+
+
+def _train_and_log(name: str | None = "churn") -> tuple[str, object]:
+    X, y = _data()
+    loopline.set_experiment("customer_churn")
+    with loopline.start_run() as run:
+        model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+        loopline.log_metric("accuracy", model.score(X, y))
+        loopline.sklearn.log_model(model, "model", input_example=X[:3], registered_model_name=name)
+    return run.info.run_id, model
+
+
+def test_log_register_alias_load(tracking: str) -> None:
+    run_id, model = _train_and_log()
+    X, _ = _data()
+    registry = RegistryClient(tracking)
+    assert [v.version for v in registry.search_model_versions("name = 'churn'")] == [1]
+    registry.set_alias("churn", "champion", 1)
+    loaded = loopline.pyfunc.load_model("models:/churn@champion")
+    assert (loaded.predict(X[:20]) == model.predict(X[:20])).all()  # type: ignore[attr-defined]
+    assert loaded.signature is not None and loaded.signature.input_names == [
+        f"f{i}" for i in range(6)
+    ]
+    reordered = X[list(reversed(X.columns))][:20]
+    assert (loaded.predict(reordered) == model.predict(X[:20])).all()  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInput, match="missing column"):
+        loaded.predict(X[["f0", "f1"]])
+    for uri in (
+        f"runs:/{run_id}/model",
+        "models:/churn/1",
+        "models:/churn/latest",
+        "models:/churn",
+    ):
+        assert type(loopline.sklearn.load_model(uri)).__name__ == "Pipeline"
+
+    second_run, _ = _train_and_log()
+    registry.set_alias("churn", "champion", 2)  # an alias moves
+    assert registry.get_version_by_alias("churn", "champion").run_id == second_run
+    assert registry.get_model_version("churn", 1).aliases == ()
+    registry.delete_alias("churn", "champion")
+    with pytest.raises(NotFound, match="no alias 'champion'"):
+        loopline.pyfunc.load_model("models:/churn@champion")
+
+
+def test_registry_errors_and_search(tracking: str) -> None:
+    registry = RegistryClient(tracking)
+    registry.create_registered_model("churn", tags={"team": "ml"}, description="who leaves")
+    registry.create_registered_model("fraud")
+    with pytest.raises(Conflict):
+        registry.create_registered_model("churn")
+    with pytest.raises(InvalidInput, match="not allowed"):
+        registry.create_registered_model("a/b")
+    with pytest.raises(NotFound, match="does not exist"):
+        registry.get_registered_model("ghost")
+    with pytest.raises(NotFound, match="has no version 3"):
+        registry.get_model_version("churn", 3)
+    with pytest.raises(InvalidInput, match="must be a number"):
+        registry.get_model_version("churn", "three")
+    with pytest.raises(InvalidInput, match="alias"):
+        registry.set_alias("churn", "latest", 1)
+    found = registry.search_registered_models(
+        "name LIKE 'ch%' AND tag.`mlflow.prompt.is_prompt` != 'true'"
+    )
+    assert [m.name for m in found] == ["churn"]
+    assert [m.name for m in registry.search_registered_models("tags.team = 'ml'")] == ["churn"]
+    with pytest.raises(InvalidInput, match="invalid registry filter"):
+        registry.search_registered_models("name ~ 'x'")
+    registry.delete_registered_model("fraud")
+    assert [m.name for m in registry.search_registered_models()] == ["churn"]
+
+
+def test_lineage_reaches_data_and_code(tracking: str, tmp_path: Path) -> None:
+    run_id, _ = _train_and_log()
+    lineage = RegistryClient(tracking).lineage("churn", 1)
+    assert lineage.run_id == run_id
+    assert lineage.metrics["accuracy"] > 0.5
+    assert lineage.python
+
+
+def test_pickle_models_need_trust(tracking: str, tmp_path: Path) -> None:
+    X, y = _data()
+    with loopline.start_run() as run:
+        model = LogisticRegression().fit(X, y)
+        loopline.sklearn.log_model(model, "model", serialization_format="pickle")
+    uri = f"runs:/{run.info.run_id}/model"
+    with pytest.raises(InvalidInput, match="arbitrary code"):
+        loopline.sklearn.load_model(uri)
+    assert type(loopline.sklearn.load_model(uri, trusted=True)).__name__ == "LogisticRegression"
+
+
+class _Sneaky:
+    def predict(self, X: object) -> list[int]:
+        return [0]
+
+
+def test_skops_refuses_unknown_types(tracking: str, tmp_path: Path) -> None:
+    from loopline.models.sklearn import save_model
+
+    folder = tmp_path / "sneaky"
+    save_model(LogisticRegression().fit(*_data()), folder)
+    meta = json.dumps((folder / "MLmodel").read_text())
+    assert "skops" in meta
+    # A model file that pickles an arbitrary class is refused by the skops type check.
+    import skops.io as sio
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "MLmodel").write_text((folder / "MLmodel").read_text())
+    (bad / "model.skops").write_bytes(sio.dumps({"est": _Sneaky()}))
+    with pytest.raises(InvalidInput, match="not known to be safe"):
+        loopline.pyfunc.load_model(str(bad))
