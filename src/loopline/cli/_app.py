@@ -30,6 +30,7 @@ _COMMANDS = {
     "experiments": ("loopline.cli.tracking", "experiments_group"),
     "runs": ("loopline.cli.tracking", "runs_group"),
     "models": ("loopline.cli.models", "models_group"),
+    "server": ("loopline.cli.server", "server_command"),
 }
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from pathlib import Path
 
@@ -11,8 +12,11 @@ from loopline.core.errors import InvalidInput, NotFound
 from loopline.core.uris import parse_model_uri
 from loopline.registry._sql import SqlRegistry
 from loopline.registry.entities import Lineage, ModelVersion
+from loopline.tracking.artifacts import proxied_to
 
 __all__ = ["RegistryClient", "lineage", "register_model", "resolve_model_uri"]
+
+_LOGGED_MODEL = re.compile(r"^m-[0-9a-f]{32}$")
 
 
 class RegistryClient(SqlRegistry):
@@ -71,9 +75,13 @@ class RegistryClient(SqlRegistry):
                 raise NotFound(f"model folder {parsed.path} does not exist")
             return folder
         if parsed.kind == "registry":
+            if parsed.name and _LOGGED_MODEL.match(parsed.name) and parsed.version is None:
+                return self._logged_model_folder(parsed.name)
             return self.resolve(self.resolve_version(model_uri).source)
         run = self.tracking.get_run(parsed.run_id or "")
-        artifacts = run.info.artifact_uri.rstrip("/")
+        artifacts = proxied_to(run.info.artifact_uri, self.tracking.target.artifact_root).rstrip(
+            "/"
+        )
         sub = parsed.artifact_path or ""
         if "://" not in artifacts or artifacts.startswith("file://"):
             folder = Path(artifacts.removeprefix("file://")) / sub
@@ -92,6 +100,18 @@ class RegistryClient(SqlRegistry):
             self.tracking.artifacts(run.info.run_id).download(sub, cache.parent / "dl")
             (cache.parent / "dl" / Path(sub).name).replace(cache)
         return cache
+
+    def _logged_model_folder(self, model_id: str) -> Path:
+        from loopline.tracking.logged_models import SqlLoggedModels
+
+        model = SqlLoggedModels(self.store, self.tracking.target.artifact_root).get(model_id)
+        location = proxied_to(model.artifact_location, self.tracking.target.artifact_root)
+        folder = Path(location.removeprefix("file://"))
+        if "://" in location and not location.startswith("file://"):
+            raise InvalidInput(f"logged model {model_id} lives at {location}; download it first")
+        if not (folder / "MLmodel").is_file():
+            raise NotFound(f"logged model {model_id} has no MLmodel file at {folder}")
+        return folder
 
     def lineage(self, name: str, version: int | str) -> Lineage:
         mv = self.get_model_version(name, version)

@@ -23,6 +23,9 @@ __all__ = [
     "experiment_tags",
     "experiments",
     "latest_metrics",
+    "logged_model_params",
+    "logged_model_tags",
+    "logged_models",
     "metadata",
     "metrics",
     "model_version_tags",
@@ -37,7 +40,7 @@ __all__ = [
 ]
 
 # The Alembic revision that ``metadata`` describes; a new store is created at it directly.
-HEAD_REVISION = "0003_registry"
+HEAD_REVISION = "0004_logged_models"
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -200,4 +203,39 @@ registered_model_aliases = Table(
     Column("alias", String(256), nullable=False),
     Column("version", Integer, nullable=False),
     PrimaryKeyConstraint("name", "alias"),
+)
+
+# MLflow 3 "logged models": a model logged by the mlflow client gets its own id (m-<hex>) and
+# artifact folder; registry versions may point at it (source models:/m-<hex>).
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column("experiment_id", Integer, nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("source_run_id", String(32), nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("status_message", String(500), nullable=True),
+    Column("model_type", String(64), nullable=True),
+    Column("artifact_location", String(1024), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_id", String(64), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(5000), nullable=False),
+    PrimaryKeyConstraint("model_id", "key"),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_id", String(64), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", String(6000), nullable=False),
+    PrimaryKeyConstraint("model_id", "key"),
 )

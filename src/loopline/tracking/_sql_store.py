@@ -69,9 +69,12 @@ def _experiment_key(experiment_id: str | int) -> int:
 
 
 class SqlTrackingStore:
-    def __init__(self, store: Store, artifact_root: str) -> None:
+    def __init__(self, store: Store, artifact_root: str, location_root: str | None = None) -> None:
+        """``location_root`` prefixes new experiments' artifact locations (a tracking server
+        uses ``mlflow-artifacts:`` so clients upload through its proxy); default: the root."""
         self.store = store
         self.artifact_root = artifact_root.rstrip("/")
+        self.location_root = (location_root or artifact_root).rstrip("/")
 
     # -- experiments ----------------------------------------------------------------------
     def create_experiment(
@@ -111,7 +114,7 @@ class SqlTrackingStore:
                 conn.execute(
                     update(experiments)
                     .where(experiments.c.experiment_id == new_id)
-                    .values(artifact_location=f"{self.artifact_root}/{new_id}")
+                    .values(artifact_location=f"{self.location_root}/{new_id}")
                 )
             for key, value in (tags or {}).items():
                 conn.execute(
@@ -398,6 +401,21 @@ class SqlTrackingStore:
                 _insert_metrics(conn, run_id, metrics_)
 
         self.store.write(change)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self._require_run(run_id, active=True)
+        found = self.store.read(
+            lambda c: c.execute(
+                select(run_tags.c.key).where(run_tags.c.run_id == run_id, run_tags.c.key == key)
+            ).first()
+        )
+        if found is None:
+            raise NotFound(f"run {run_id} has no tag {key!r}")
+        self.store.write(
+            lambda c: c.execute(
+                delete(run_tags).where(run_tags.c.run_id == run_id, run_tags.c.key == key)
+            )
+        )
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         self._require_run(run_id)

@@ -47,11 +47,29 @@ def _local_root(uri: str) -> Path | None:
     return None
 
 
+PROXY_SCHEME = "mlflow-artifacts:"
+
+
+def proxied_to(uri: str, proxy_root: str | None) -> str:
+    """``mlflow-artifacts:/1/run/artifacts`` → ``<proxy_root>/1/run/artifacts`` (the place a
+    tracking server's artifact proxy keeps it)."""
+    if not uri.startswith(PROXY_SCHEME):
+        return uri
+    if not proxy_root:
+        raise InvalidInput(
+            f"artifact URI {uri} is served by a tracking server's artifact proxy",
+            hint="set LOOPLINE_ARTIFACT_ROOT to the server's artifact folder, "
+            "or read it through the server",
+        )
+    rest = safe_artifact_path(uri[len(PROXY_SCHEME) :].lstrip("/"))
+    return f"{proxy_root.rstrip('/')}/{rest}" if rest else proxy_root
+
+
 class ArtifactRepository:
     """The artifacts of one run (or one logged model) at ``root_uri``."""
 
-    def __init__(self, root_uri: str) -> None:
-        self.root_uri = root_uri.rstrip("/")
+    def __init__(self, root_uri: str, proxy_root: str | None = None) -> None:
+        self.root_uri = proxied_to(root_uri, proxy_root).rstrip("/")
         self._local = _local_root(self.root_uri)
 
     def _resolve(self, artifact_path: str) -> Path:

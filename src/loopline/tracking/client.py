@@ -198,7 +198,7 @@ class TrackingClient:
 
     # -- artifacts ------------------------------------------------------------------------
     def artifacts(self, run_id: str) -> ArtifactRepository:
-        return ArtifactRepository(self.get_run(run_id).info.artifact_uri)
+        return ArtifactRepository(self.get_run(run_id).info.artifact_uri, self.target.artifact_root)
 
     def log_artifact(
         self, run_id: str, local_path: str | Path, artifact_path: str | None = None
