@@ -1,0 +1,320 @@
+"""The unmodified mlflow client against a real `loopline server` process (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LOOPLINE
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    artifacts: Path
+    store_url: str
+    token: str | None = None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(
+    store_url: str, tmp_path: Path, token: str | None = None
+) -> tuple[subprocess.Popen[bytes], Server]:
+    port = _free_port()
+    artifacts = tmp_path / "server-artifacts"
+    cmd = [
+        LOOPLINE,
+        "server",
+        "--port",
+        str(port),
+        "--store",
+        store_url,
+        "--artifacts",
+        str(artifacts),
+    ]
+    if token:
+        cmd += ["--token", token]
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if r.status == 200:
+                    return proc, Server(
+                        f"http://127.0.0.1:{port}", port, artifacts, store_url, token
+                    )
+        except OSError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    pytest.fail("server did not start: " + (tmp_path / "server.log").read_text()[-2000:])
+
+
+@pytest.fixture
+def server(store_url: str, tmp_path: Path) -> Iterator[Server]:
+    proc, srv = _start(store_url, tmp_path)
+    yield srv
+    proc.terminate()
+    proc.wait(10)
+
+
+SEED = textwrap.dedent(
+    """
+    import json, math, mlflow, pandas as pd
+    from mlflow import MlflowClient
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    X = pd.DataFrame(X, columns=["tenure", "charges", "calls", "age"])
+    mlflow.set_experiment("customer_churn")
+    with mlflow.start_run() as run:
+        mlflow.log_param("learning_rate", 0.01)
+        model = LogisticRegression().fit(X, y)
+        accuracy = model.score(X, y)
+        mlflow.log_metric("accuracy", accuracy)
+        mlflow.log_metrics({"loss": 0.5, "nan_metric": float("nan")}, step=3)
+        mlflow.set_tags({"team": "ml", "stage": "dev"})
+        mlflow.log_dict({"C": 1.0}, "config/params.json")
+        info = mlflow.sklearn.log_model(model, name="model", input_example=X[:3])
+    version = mlflow.register_model(info.model_uri, "churn")
+    client = MlflowClient()
+    client.set_registered_model_alias("churn", "champion", version.version)
+    loaded = mlflow.pyfunc.load_model("models:/churn@champion")
+    same = bool((loaded.predict(X[:20]) == model.predict(X[:20])).all())
+    found = mlflow.search_runs(
+        filter_string="metrics.accuracy > 0.5 and params.learning_rate = '0.01' "
+        "and tags.team LIKE 'm%'"
+    )
+    none = mlflow.search_runs(filter_string="metrics.accuracy > 2")
+    got = client.get_run(run.info.run_id)
+    print(json.dumps({
+        "run_id": run.info.run_id,
+        "version": version.version,
+        "same_predictions": same,
+        "found": list(found["run_id"]),
+        "none": len(none),
+        "history": [m.value for m in client.get_metric_history(run.info.run_id, "accuracy")],
+        "nan": math.isnan(got.data.metrics["nan_metric"]),
+        "params": got.data.params,
+        "status": got.info.status,
+        "artifacts": sorted(a.path for a in client.list_artifacts(run.info.run_id)),
+        "config": mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/config/params.json"),
+        "alias_version": client.get_model_version_by_alias("churn", "champion").version,
+        "models": [m.name for m in client.search_registered_models()],
+    }))
+    """
+)
+
+
+def _run_mlflow(server: Server, script: str, tmp_path: Path) -> dict[str, object]:
+    (tmp_path / "client.py").write_text(script)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server.url}
+    if server.token:
+        env["MLFLOW_TRACKING_TOKEN"] = server.token
+    done = subprocess.run(
+        [sys.executable, "client.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_seed_example_with_the_real_mlflow_client(server: Server, tmp_path: Path) -> None:
+    result = _run_mlflow(server, SEED, tmp_path)
+    assert result["version"] == "1"
+    assert result["same_predictions"] is True
+    assert result["found"] == [result["run_id"]]
+    assert result["none"] == 0
+    assert result["history"] and 0.5 < result["history"][0] <= 1.0  # type: ignore[index, operator]
+    assert result["nan"] is True
+    assert result["params"] == {"learning_rate": "0.01"}
+    assert result["status"] == "FINISHED"
+    assert result["artifacts"] == ["config"]
+    assert result["config"] == {"C": 1.0}
+    assert result["alias_version"] == "1"
+    assert result["models"] == ["churn"]
+
+    # Loopline's own client reads what the mlflow client wrote, and loads the model it logged.
+    probe = textwrap.dedent(
+        """
+        import numpy as np, loopline
+        runs = loopline.search_runs(experiment_names=["customer_churn"], output_format="list")
+        model = loopline.pyfunc.load_model("models:/churn@champion")
+        shape = model.predict(np.zeros((2, 4))).shape
+        print(len(runs), runs[0].data.params["learning_rate"], shape)
+        """
+    )
+    env = {
+        **os.environ,
+        "LOOPLINE_TRACKING_URI": server.store_url,
+        "LOOPLINE_ARTIFACT_ROOT": str(server.artifacts),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "0.01", "(2,)"]
+
+
+def _call(
+    server: Server,
+    method: str,
+    path: str,
+    body: object = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, object]]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    conn.request(
+        method, path, body=payload, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    response = conn.getresponse()
+    text = response.read()
+    conn.close()
+    try:
+        return response.status, json.loads(text) if text else {}
+    except ValueError:
+        return response.status, {"raw": text.decode(errors="replace")}
+
+
+def test_errors_follow_mlflow_shape_and_are_never_500(server: Server) -> None:
+    status, body = _call(server, "GET", "/api/2.0/mlflow/runs/get?run_id=" + "a" * 32)
+    assert status == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    status, body = _call(server, "GET", "/api/2.0/mlflow/experiments/get?experiment_id=4242")
+    assert status == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    status, body = _call(
+        server, "GET", "/api/2.0/mlflow/experiments/get-by-name?experiment_name=nope"
+    )
+    assert status == 404
+    status, body = _call(server, "POST", "/api/2.0/mlflow/experiments/create", raw=b"{not json")
+    assert status == 400 and "Malformed" in str(body["message"])
+    status, body = _call(
+        server, "POST", "/api/2.0/mlflow/experiments/create", body={"name": ["a", "list"]}
+    )
+    assert status == 400
+    status, body = _call(server, "POST", "/api/2.0/mlflow/experiments/create", body={})
+    assert status == 400 and "name" in str(body["message"])
+
+    status, body = _call(server, "POST", "/api/2.0/mlflow/experiments/create", body={"name": "e"})
+    exp = body["experiment_id"]
+    status, body = _call(server, "POST", "/api/2.0/mlflow/experiments/create", body={"name": "e"})
+    assert status == 400 and body["error_code"] == "RESOURCE_ALREADY_EXISTS"
+    status, body = _call(server, "POST", "/api/2.0/mlflow/runs/create", body={"experiment_id": exp})
+    run_id = body["run"]["info"]["run_id"]  # type: ignore[index]
+    log = "/api/2.0/mlflow/runs/log-parameter"
+    assert (
+        _call(server, "POST", log, body={"run_id": run_id, "key": "lr", "value": "0.1"})[0] == 200
+    )
+    status, body = _call(server, "POST", log, body={"run_id": run_id, "key": "lr", "value": "0.2"})
+    assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE"
+    status, body = _call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/runs/log-metric",
+        body={"run_id": run_id, "key": "acc", "value": "high", "timestamp": 1, "step": 0},
+    )
+    assert status == 400 and "non-numeric" in str(body["message"])
+    status, body = _call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/runs/log-metric",
+        body={"run_id": run_id, "key": "k" * 300, "value": 1, "timestamp": 1, "step": 0},
+    )
+    assert status == 400 and "limit is 250" in str(body["message"])
+    status, body = _call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/runs/search",
+        body={"experiment_ids": [exp], "filter": "metrics.a >> 1"},
+    )
+    assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE"
+    status, body = _call(server, "GET", "/api/2.0/mlflow/no-such-endpoint")
+    assert status == 404 and body["error_code"] == "ENDPOINT_NOT_FOUND"
+
+
+def test_artifact_paths_cannot_escape(server: Server, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret")
+    for path in ("../outside.txt", "a/../../outside.txt", "%2e%2e/outside.txt", "/etc/passwd"):
+        status, body = _call(server, "PUT", "/api/2.0/mlflow-artifacts/artifacts/" + path, raw=b"x")
+        assert status in (400, 404), (path, status, body)
+        status, body = _call(server, "GET", "/api/2.0/mlflow-artifacts/artifacts/" + path)
+        assert status in (400, 404), (path, status, body)
+        assert "secret" not in json.dumps(body)
+    server.artifacts.mkdir(parents=True, exist_ok=True)
+    (server.artifacts / "link").symlink_to(tmp_path)
+    status, body = _call(server, "GET", "/api/2.0/mlflow-artifacts/artifacts/link/outside.txt")
+    assert status == 400 and "symlink" in str(body["message"])
+    assert (
+        _call(
+            server, "PUT", "/api/2.0/mlflow-artifacts/artifacts/1/r/artifacts/ok.txt", raw=b"fine"
+        )[0]
+        == 200
+    )
+    assert (server.artifacts / "1" / "r" / "artifacts" / "ok.txt").read_bytes() == b"fine"
+
+
+def test_token_is_required_when_set(tmp_path: Path) -> None:
+    proc, srv = _start(f"sqlite:///{tmp_path / 'store.db'}", tmp_path, token="s3cret")
+    try:
+        status, body = _call(srv, "GET", "/api/2.0/mlflow/experiments/search")
+        assert status == 401 and body["error_code"] == "UNAUTHENTICATED"
+        status, _ = _call(
+            srv,
+            "GET",
+            "/api/2.0/mlflow/experiments/search",
+            headers={"Authorization": "Bearer nope"},
+        )
+        assert status == 401
+        status, body = _call(
+            srv,
+            "GET",
+            "/api/2.0/mlflow/experiments/search",
+            headers={"Authorization": "Bearer s3cret"},
+        )
+        assert status == 200 and body["experiments"][0]["name"] == "Default"  # type: ignore[index]
+        script = (
+            "import mlflow\nmlflow.set_experiment('x')\n"
+            "with mlflow.start_run():\n    mlflow.log_metric('m', 1)\nprint('{}')\n"
+        )
+        _run_mlflow(srv, script, tmp_path)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_native_api_and_openapi(server: Server) -> None:
+    status, schema = _call(server, "GET", "/api/v1/openapi.json")
+    assert status == 200 and schema["openapi"].startswith("3.")  # type: ignore[union-attr]
+    assert "/api/v1/runs/{run_id}" in schema["paths"]  # type: ignore[operator]
+    status, body = _call(server, "GET", "/api/v1/experiments")
+    assert status == 200 and body["experiments"][0]["experiment_id"] == "0"  # type: ignore[index]
+    status, body = _call(server, "GET", "/api/v1/runs/nope")
+    assert status == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
