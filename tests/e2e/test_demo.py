@@ -22,3 +22,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Demo complete" in done.stdout
     assert "files summary: 1 added, 0 deleted, 0 modified" in done.stdout
+    assert "Registered runs:/" in done.stdout and "churn@champion -> version 1" in done.stdout
+    assert "  data       data/raw @ " in done.stdout  # lineage reaches the data version
+    probabilities = done.stdout.split("churn probability: [")[1].split("]")[0].split(", ")
+    high, low = (float(p) for p in probabilities)
+    assert high > low  # a new, unhappy monthly customer is likelier to leave than a loyal one
