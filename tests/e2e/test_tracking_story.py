@@ -172,3 +172,43 @@ def test_models_cli_register_alias_lineage(project: Path) -> None:
     assert missing.exit_code == 3 and "has no version 7" in missing.stderr
     bad = run_cli("models", "register", "runs:/nothex/model", "--name", "x")
     assert bad.exit_code == 2 and "not valid" in bad.stderr
+
+
+EXIT_WITHOUT_FLUSH = textwrap.dedent(
+    """
+    import loopline
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.datasets import make_classification
+    from sklearn.tree import DecisionTreeClassifier
+
+    loopline.set_experiment("habits")
+    run = loopline.start_run(run_name="no-flush")
+    for step in range(3000):
+        loopline.log_metric("loss", 1.0 / (step + 1), step=step)
+    figure, axis = plt.subplots()
+    axis.plot([1, 2, 3])
+    loopline.log_figure(figure, "plots/curve.png")
+    loopline.sklearn.autolog()
+    X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+    DecisionTreeClassifier(max_depth=3).fit(X, y)
+    print(run.info.run_id)
+    """
+)
+
+
+def test_exit_flushes_metrics_and_autolog_logs_fits(project: Path) -> None:
+    (project / "habits.py").write_text(EXIT_WITHOUT_FLUSH)
+    done = subprocess.run(
+        [sys.executable, "habits.py"], cwd=project, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    shown = json.loads(run_cli("runs", "show", run_id, "--json").stdout)
+    assert shown["data"]["metrics"]["loss"] == 1.0 / 3000  # the last point, written at exit
+    assert shown["data"]["params"]["max_depth"] == "3"  # autolog recorded the fit
+    assert shown["data"]["metrics"]["training_score"] > 0.8
+    artifacts = Path(shown["info"]["artifact_uri"])
+    assert (artifacts / "plots" / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert (artifacts / "model" / "MLmodel").is_file()

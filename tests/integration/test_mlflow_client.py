@@ -318,3 +318,79 @@ def test_native_api_and_openapi(server: Server) -> None:
     assert status == 200 and body["experiments"][0]["experiment_id"] == "0"  # type: ignore[index]
     status, body = _call(server, "GET", "/api/v1/runs/nope")
     assert status == 404 and body["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+LOOPLINE_CLIENT = textwrap.dedent(
+    """
+    import json, loopline, loopline.registry
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = make_classification(n_samples=100, n_features=4, random_state=0)
+    loopline.set_experiment("through-the-server")
+    with loopline.start_run() as run:
+        loopline.log_param("C", 1.0)
+        for step in range(2500):
+            loopline.log_metric("loss", 1 / (step + 1), step=step)
+        loopline.log_text("hi", "notes.txt")
+        fitted = LogisticRegression().fit(X, y)
+        loopline.sklearn.log_model(fitted, "model", registered_model_name="remote")
+    model = loopline.pyfunc.load_model("models:/remote/1")
+    found = loopline.search_runs(filter_string="params.C = '1.0'", output_format="list")
+    print(json.dumps({
+        "history": len(loopline.get_metric_history(run.info.run_id, "loss")),
+        "status": loopline.get_run(run.info.run_id).info.status,
+        "found": [r.info.run_id for r in found] == [run.info.run_id],
+        "predictions": model.predict(X[:4]).tolist() == fitted.predict(X[:4]).tolist(),
+        "data": [list(d) for d in loopline.registry.lineage("remote", 1).data],
+    }))
+    """
+)
+
+
+def test_loopline_client_through_the_server(server: Server, tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run([LOOPLINE, "init", "-q"], cwd=project, check=True)
+    (project / "data").mkdir()
+    (project / "data" / "rows.csv").write_text("a\n1\n")
+    subprocess.run([LOOPLINE, "add", "data"], cwd=project, check=True, capture_output=True)
+    (project / "client.py").write_text(LOOPLINE_CLIENT)
+    env = {**os.environ, "LOOPLINE_TRACKING_URI": server.url}
+    done = subprocess.run(
+        [sys.executable, "client.py"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {
+        "history": 2500,
+        "status": "FINISHED",
+        "found": True,
+        "predictions": True,
+        "data": [["data", result["data"][0][1]]],
+    }
+    assert result["data"][0][1].endswith(".dir")
+    listed = subprocess.run(
+        [LOOPLINE, "models", "list", "--json", "--tracking-uri", server.url],
+        capture_output=True,
+        text=True,
+    )
+    assert json.loads(listed.stdout)[0]["name"] == "remote"
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    port = _free_port()
+    done = subprocess.run(
+        [LOOPLINE, "runs", "list", "--tracking-uri", f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 6
+    assert "cannot reach the tracking server" in done.stderr and "Traceback" not in done.stderr

@@ -7,9 +7,11 @@ import hashlib
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from loopline.core.errors import InvalidInput, NotFound
 from loopline.core.uris import parse_model_uri
+from loopline.registry._rest import RestRegistry
 from loopline.registry._sql import SqlRegistry
 from loopline.registry.entities import Lineage, ModelVersion
 from loopline.tracking.artifacts import proxied_to
@@ -19,14 +21,23 @@ __all__ = ["RegistryClient", "lineage", "register_model", "resolve_model_uri"]
 _LOGGED_MODEL = re.compile(r"^m-[0-9a-f]{32}$")
 
 
-class RegistryClient(SqlRegistry):
-    """Registry operations on the store behind ``tracking_uri`` (default: as for tracking)."""
+class RegistryClient:
+    """Registry operations on the store behind ``tracking_uri`` (default: as for tracking):
+    the SQL database itself, or a tracking server's REST API. Every method of
+    :class:`~loopline.registry._sql.SqlRegistry` is available here."""
 
     def __init__(self, tracking_uri: str | None = None) -> None:
         from loopline.tracking.client import TrackingClient
 
         self.tracking = TrackingClient.for_uri(tracking_uri)
-        super().__init__(self.tracking.sql.store)
+        session = self.tracking.session
+        if session is not None:
+            self.backend: SqlRegistry | RestRegistry = RestRegistry(session)
+        else:
+            self.backend = SqlRegistry(self.tracking.sql.store)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.backend, name)
 
     def register(
         self, model_uri: str, name: str, tags: dict[str, str] | None = None
@@ -46,25 +57,25 @@ class RegistryClient(SqlRegistry):
                 raise NotFound(f"{parsed.path} is not a model folder (no MLmodel file)")
             source = str(folder)
         try:
-            self.get_registered_model(name)
+            self.backend.get_registered_model(name)
         except NotFound:
             from contextlib import suppress
 
             from loopline.core.errors import Conflict
 
             with suppress(Conflict):  # registered concurrently by someone else: fine
-                self.create_registered_model(name)
-        return self.create_model_version(name, source, run_id=run_id, tags=tags)
+                self.backend.create_registered_model(name)
+        return self.backend.create_model_version(name, source, run_id=run_id, tags=tags)
 
     def resolve_version(self, model_uri: str) -> ModelVersion:
         parsed = parse_model_uri(model_uri)
         if parsed.kind != "registry" or parsed.name is None:
             raise InvalidInput(f"{model_uri} is not a models:/ URI")
         if parsed.alias:
-            return self.get_version_by_alias(parsed.name, parsed.alias)
+            return self.backend.get_version_by_alias(parsed.name, parsed.alias)
         if parsed.version is not None:
-            return self.get_model_version(parsed.name, parsed.version)
-        return self.latest_version(parsed.name)
+            return self.backend.get_model_version(parsed.name, parsed.version)
+        return self.backend.latest_version(parsed.name)
 
     def resolve(self, model_uri: str) -> Path:
         """A local folder holding the model that ``model_uri`` names (downloaded if remote)."""
@@ -76,45 +87,54 @@ class RegistryClient(SqlRegistry):
             return folder
         if parsed.kind == "registry":
             if parsed.name and _LOGGED_MODEL.match(parsed.name) and parsed.version is None:
-                return self._logged_model_folder(parsed.name)
+                return self._materialize(self._logged_model_location(parsed.name), model_uri)
             return self.resolve(self.resolve_version(model_uri).source)
         run = self.tracking.get_run(parsed.run_id or "")
-        artifacts = proxied_to(run.info.artifact_uri, self.tracking.target.artifact_root).rstrip(
-            "/"
-        )
-        sub = parsed.artifact_path or ""
-        if "://" not in artifacts or artifacts.startswith("file://"):
-            folder = Path(artifacts.removeprefix("file://")) / sub
-            if not folder.is_dir():
-                raise NotFound(
-                    f"run {parsed.run_id} has no artifact folder {sub!r}",
-                    hint="check the artifact path the model was logged under",
-                )
-            return folder
-        cache = (
-            Path(tempfile.gettempdir())
-            / "loopline-models"
-            / hashlib.sha256(model_uri.encode()).hexdigest()[:16]
-        )
-        if not (cache / "MLmodel").is_file():
-            self.tracking.artifacts(run.info.run_id).download(sub, cache.parent / "dl")
-            (cache.parent / "dl" / Path(sub).name).replace(cache)
-        return cache
+        location = run.info.artifact_uri.rstrip("/")
+        if parsed.artifact_path:
+            location += "/" + parsed.artifact_path
+        return self._materialize(location, model_uri)
 
-    def _logged_model_folder(self, model_id: str) -> Path:
+    def _logged_model_location(self, model_id: str) -> str:
+        session = self.tracking.session
+        if session is not None:
+            data = session.call("GET", f"/api/2.0/mlflow/logged-models/{model_id}")
+            return str(data["model"]["info"]["artifact_uri"])
         from loopline.tracking.logged_models import SqlLoggedModels
 
-        model = SqlLoggedModels(self.store, self.tracking.target.artifact_root).get(model_id)
-        location = proxied_to(model.artifact_location, self.tracking.target.artifact_root)
-        folder = Path(location.removeprefix("file://"))
-        if "://" in location and not location.startswith("file://"):
-            raise InvalidInput(f"logged model {model_id} lives at {location}; download it first")
-        if not (folder / "MLmodel").is_file():
-            raise NotFound(f"logged model {model_id} has no MLmodel file at {folder}")
-        return folder
+        assert isinstance(self.backend, SqlRegistry)
+        return SqlLoggedModels(self.backend.store, "").get(model_id).artifact_location
+
+    def _materialize(self, location: str, model_uri: str) -> Path:
+        """A local path for an artifact location: itself if on this disk, else a download."""
+        root = self.tracking.target.artifact_root or None
+        if self.tracking.session is None or not location.startswith("mlflow-artifacts:"):
+            local = proxied_to(location, root)
+            if "://" not in local or local.startswith("file://"):
+                folder = Path(local.removeprefix("file://"))
+                if not (folder / "MLmodel").is_file():
+                    raise NotFound(
+                        f"{model_uri} has no model files at {folder}",
+                        hint="check the artifact path the model was logged under",
+                    )
+                return folder
+        digest = hashlib.sha256(f"{self.tracking.target.uri}|{location}".encode()).hexdigest()[:16]
+        cache = Path(tempfile.gettempdir()) / "loopline-models" / digest
+        if not (cache / "MLmodel").is_file():
+            scratch = Path(
+                tempfile.mkdtemp(
+                    prefix="download-", dir=cache.parent if cache.parent.exists() else None
+                )
+            )
+            self.tracking.artifacts_at(location).download("", scratch)
+            if not (scratch / "MLmodel").is_file():
+                raise NotFound(f"{model_uri} has no MLmodel file at {location}")
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            scratch.replace(cache)
+        return cache
 
     def lineage(self, name: str, version: int | str) -> Lineage:
-        mv = self.get_model_version(name, version)
+        mv = self.backend.get_model_version(name, version)
         if mv.run_id is None:
             return Lineage(mv, None, None, None, {}, {}, (), None, None, None, mv.source)
         run = self.tracking.get_run(mv.run_id)

@@ -65,7 +65,21 @@ def run_json(run: Run) -> dict[str, Any]:
             "params": _pairs(run.data.params),
             "tags": _pairs(run.data.tags),
         },
-        "inputs": {},
+        "inputs": {
+            "dataset_inputs": [
+                {
+                    "dataset": {
+                        "name": d.path,
+                        "digest": d.oid,
+                        "source_type": "loopline",
+                        "source": d.path,
+                    }
+                }
+                for d in run.inputs
+            ]
+        }
+        if run.inputs
+        else {},
         "outputs": {},
     }
 

@@ -192,7 +192,18 @@ def log_outputs(ctx: ServerContext, p: Params) -> None:
 
 
 def log_inputs(ctx: ServerContext, p: Params) -> None:
-    ctx.tracking.get_run(_run_id(p))
+    """Datasets a Loopline client reports (source_type "loopline") are the run's data versions;
+    other clients' dataset records are accepted and not stored."""
+    from loopline.tracking.entities import DataInput
+
+    run_id = _run_id(p)
+    ctx.tracking.get_run(run_id)
+    found = [
+        DataInput(str(d["dataset"]["name"]), str(d["dataset"]["digest"]))
+        for d in p.list("datasets")
+        if isinstance(d, dict) and d.get("dataset", {}).get("source_type") == "loopline"
+    ]
+    ctx.tracking.log_inputs(run_id, found)
 
 
 def get_metric_history(ctx: ServerContext, p: Params) -> dict[str, Any]:

@@ -12,16 +12,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from loopline.core.errors import InvalidInput
-
 __all__ = ["TrackingTarget", "resolve_tracking_uri"]
 
 
 @dataclass(frozen=True)
 class TrackingTarget:
     uri: str  # what the user configured (or the resolved default)
-    store_url: str
-    artifact_root: str
+    store_url: str  # empty for a tracking server
+    artifact_root: str  # empty for a tracking server (artifacts go through its proxy)
+    server_url: str | None = None
 
 
 def _default_root() -> Path:
@@ -48,10 +47,7 @@ def resolve_tracking_uri(explicit: str | None = None) -> TrackingTarget:
         )
         return TrackingTarget(str(root), store_url, artifact_root or str(root / "artifacts"))
     if uri.startswith(("http://", "https://")):
-        raise InvalidInput(
-            f"tracking URI {uri} points at a server; this client writes to a database directly",
-            hint="set LOOPLINE_TRACKING_URI to a database URL or a folder",
-        )
+        return TrackingTarget(uri, "", artifact_root or "", server_url=uri.rstrip("/"))
     if "://" in uri and not uri.startswith("file://"):
         default_artifacts = Path.cwd() / ".loopline" / "artifacts"
         if uri.startswith("sqlite:///"):

@@ -6,12 +6,16 @@ The fluent functions in :mod:`loopline.tracking.fluent` are a thin layer over it
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from loopline.core.errors import NotFound
+from loopline.tracking._backend import ArtifactStore, TrackingBackend
+from loopline.tracking._rest import RestSession
+from loopline.tracking._rest_store import RestTrackingStore
 from loopline.tracking._sql_store import SqlTrackingStore
 from loopline.tracking._uri import TrackingTarget, resolve_tracking_uri
 from loopline.tracking._validation import (
@@ -20,7 +24,7 @@ from loopline.tracking._validation import (
     check_tag_value,
     metric_value,
 )
-from loopline.tracking.artifacts import ArtifactInfo, ArtifactRepository
+from loopline.tracking.artifacts import PROXY_SCHEME, ArtifactInfo, ArtifactRepository
 from loopline.tracking.entities import (
     DataInput,
     Experiment,
@@ -45,10 +49,20 @@ def _ms() -> int:
 
 class TrackingClient:
     def __init__(self, tracking_uri: str | None = None) -> None:
-        from loopline.store import open_store
-
         self.target: TrackingTarget = resolve_tracking_uri(tracking_uri)
-        self._sql = SqlTrackingStore(open_store(self.target.store_url), self.target.artifact_root)
+        self._session: RestSession | None = None
+        self._sql: TrackingBackend
+        if self.target.server_url:
+            self._session = RestSession(
+                self.target.server_url, os.environ.get("LOOPLINE_TRACKING_TOKEN")
+            )
+            self._sql = RestTrackingStore(self._session)
+        else:
+            from loopline.store import open_store
+
+            self._sql = SqlTrackingStore(
+                open_store(self.target.store_url), self.target.artifact_root
+            )
 
     @classmethod
     def for_uri(cls, tracking_uri: str | None = None) -> TrackingClient:
@@ -60,8 +74,13 @@ class TrackingClient:
         return _clients[key]
 
     @property
-    def sql(self) -> SqlTrackingStore:
+    def sql(self) -> TrackingBackend:
+        """The backend: the SQL store, or the REST store of a tracking server."""
         return self._sql
+
+    @property
+    def session(self) -> RestSession | None:
+        return self._session
 
     # -- experiments ----------------------------------------------------------------------
     def create_experiment(
@@ -197,8 +216,16 @@ class TrackingClient:
         )
 
     # -- artifacts ------------------------------------------------------------------------
-    def artifacts(self, run_id: str) -> ArtifactRepository:
-        return ArtifactRepository(self.get_run(run_id).info.artifact_uri, self.target.artifact_root)
+    def artifacts(self, run_id: str) -> ArtifactStore:
+        return self.artifacts_at(self.get_run(run_id).info.artifact_uri)
+
+    def artifacts_at(self, uri: str) -> ArtifactStore:
+        """The repository at an artifact URI (through the server's proxy when there is one)."""
+        if self._session is not None and uri.startswith(PROXY_SCHEME):
+            from loopline.tracking._http_artifacts import HttpArtifactRepository
+
+            return HttpArtifactRepository(self._session, uri)
+        return ArtifactRepository(uri, self.target.artifact_root or None)
 
     def log_artifact(
         self, run_id: str, local_path: str | Path, artifact_path: str | None = None
