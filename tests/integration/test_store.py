@@ -112,3 +112,31 @@ def test_bad_urls_are_explained() -> None:
 def test_unreachable_postgres_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="cannot open the metadata store"):
         open_store("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=2")
+
+
+def test_an_older_store_is_upgraded_in_place_keeping_its_data(store_url: str) -> None:
+    """A store created by an earlier Loopline (revision 0001) opens with today's schema."""
+    from sqlalchemy import text
+
+    engine = make_engine(store_url)
+    run_alembic_upgrade(engine, "0001_data_versions")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO data_versions (path, oid, size, nfiles, git_commit, recorded_at) "
+                "VALUES ('data', :oid, 5, 1, NULL, 1.0)"
+            ),
+            {"oid": "a" * 64 + ".dir"},
+        )
+    engine.dispose()
+    store = open_store(store_url)
+    try:
+        with store.engine.connect() as conn:
+            assert (
+                conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+                == HEAD_REVISION
+            )
+        assert [v.path for v in list_data_versions(store)] == ["data"]
+        assert "runs" in inspect(store.engine).get_table_names()
+    finally:
+        store.close()

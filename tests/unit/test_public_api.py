@@ -15,6 +15,7 @@ PACKAGES = [
     "loopline.tracking",
     "loopline.models",
     "loopline.registry",
+    "loopline.server",
     "loopline.cli",
 ]
 
