@@ -8,7 +8,9 @@ May import: ``loopline.core``, ``loopline.objects``, ``loopline.store``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopline.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from loopline.data.add import AddResult, add
@@ -87,11 +89,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

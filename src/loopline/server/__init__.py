@@ -9,7 +9,9 @@ May import: every capability's API (tracking, registry, models). Nothing imports
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopline.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from loopline.server._context import ServerSettings
@@ -20,11 +22,4 @@ _LAZY = {"ServerSettings": "loopline.server._context", "create_app": "loopline.s
 __all__ = ["ServerSettings", "create_app"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

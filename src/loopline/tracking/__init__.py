@@ -10,7 +10,9 @@ data versions a run saw). pandas only when a DataFrame is asked for.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopline.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from loopline.tracking.client import TrackingClient
@@ -127,11 +129,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())

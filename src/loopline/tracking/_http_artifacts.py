@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import urllib.parse
-from pathlib import Path, PurePosixPath
 
 from loopline.core.errors import NotFound, RemoteError
 from loopline.tracking._rest import RestSession
-from loopline.tracking.artifacts import PROXY_SCHEME, ArtifactInfo, safe_artifact_path
+from loopline.tracking.artifacts import PROXY_SCHEME, ArtifactInfo, ArtifactTree, safe_artifact_path
 
 __all__ = ["HttpArtifactRepository"]
 
 _PREFIX = "/api/2.0/mlflow-artifacts/artifacts"
 
 
-class HttpArtifactRepository:
+class HttpArtifactRepository(ArtifactTree):
     """The same methods as :class:`ArtifactRepository`, over HTTP."""
 
     def __init__(self, session: RestSession, root_uri: str) -> None:
@@ -45,21 +44,6 @@ class HttpArtifactRepository:
             )
         return body
 
-    def log_file(self, local_file: Path, artifact_path: str | None = None) -> str:
-        rel = safe_artifact_path(artifact_path)
-        name = f"{rel}/{local_file.name}" if rel else local_file.name
-        self.write_bytes(name, local_file.read_bytes())
-        return name
-
-    def log_dir(self, local_dir: Path, artifact_path: str | None = None) -> list[str]:
-        rel = safe_artifact_path(artifact_path)
-        written = []
-        for file in sorted(p for p in local_dir.rglob("*") if p.is_file()):
-            sub = file.relative_to(local_dir).parent.as_posix()
-            dest = "/".join(x for x in (rel, "" if sub == "." else sub) if x)
-            written.append(self.log_file(file, dest or None))
-        return written
-
     def list_artifacts(self, artifact_path: str | None = None) -> list[ArtifactInfo]:
         rel = safe_artifact_path(artifact_path)
         data = self.session.call("GET", _PREFIX, path=self._full(rel))
@@ -71,22 +55,3 @@ class HttpArtifactRepository:
             )
             for f in data.get("files", [])
         ]
-
-    def download(self, artifact_path: str | None, destination: Path) -> Path:
-        rel = safe_artifact_path(artifact_path)
-        children = self.list_artifacts(rel)
-        if not children:
-            target = destination / (PurePosixPath(rel).name or "artifact")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self.read_bytes(rel))
-            return target
-        folder = destination / PurePosixPath(rel).name if rel else destination
-        for child in children:
-            inner = child.path[len(rel) + 1 :] if rel else child.path
-            if child.is_dir:
-                self.download(child.path, folder / PurePosixPath(inner).parent)
-            else:
-                target = folder / inner
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(self.read_bytes(child.path))
-        return folder

@@ -40,24 +40,22 @@ def check_key(kind: str, key: object) -> str:
     return key
 
 
-def check_param_value(key: str, value: object) -> str:
+def _check_length(kind: str, key: str, value: object, limit: int) -> str:
     text = str(value)
-    if len(text) > MAX_PARAM_VALUE:
+    if len(text) > limit:
         raise InvalidInput(
-            f"param {key!r} has a value of {len(text)} characters; the limit is {MAX_PARAM_VALUE}",
+            f"{kind} {key!r} has a value of {len(text)} characters; the limit is {limit}",
             hint="log long values as an artifact (log_dict / log_text) instead",
         )
     return text
 
 
+def check_param_value(key: str, value: object) -> str:
+    return _check_length("param", key, value, MAX_PARAM_VALUE)
+
+
 def check_tag_value(key: str, value: object) -> str:
-    text = str(value)
-    if len(text) > MAX_TAG_VALUE:
-        raise InvalidInput(
-            f"tag {key!r} has a value of {len(text)} characters; the limit is {MAX_TAG_VALUE}",
-            hint="log long values as an artifact (log_text) instead",
-        )
-    return text
+    return _check_length("tag", key, value, MAX_TAG_VALUE)
 
 
 def metric_value(key: str, value: object) -> float:

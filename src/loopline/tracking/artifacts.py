@@ -14,7 +14,14 @@ from typing import Any
 
 from loopline.core.errors import InvalidInput, NotFound
 
-__all__ = ["ArtifactInfo", "ArtifactRepository", "safe_artifact_path"]
+__all__ = [
+    "PROXY_SCHEME",
+    "ArtifactInfo",
+    "ArtifactRepository",
+    "ArtifactTree",
+    "proxied_to",
+    "safe_artifact_path",
+]
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,58 @@ def proxied_to(uri: str, proxy_root: str | None) -> str:
     return f"{proxy_root.rstrip('/')}/{rest}" if rest else proxy_root
 
 
-class ArtifactRepository:
+class ArtifactTree:
+    """Folder-level operations built on three primitives (``write_bytes``, ``read_bytes``,
+    ``list_artifacts``), shared by the local/fsspec repository and the HTTP proxy one."""
+
+    root_uri: str
+
+    def write_bytes(self, artifact_path: str, data: bytes) -> None:
+        raise NotImplementedError
+
+    def read_bytes(self, artifact_path: str) -> bytes:
+        raise NotImplementedError
+
+    def list_artifacts(self, artifact_path: str | None = None) -> list[ArtifactInfo]:
+        raise NotImplementedError
+
+    def log_file(self, local_file: Path, artifact_path: str | None = None) -> str:
+        rel = safe_artifact_path(artifact_path)
+        name = f"{rel}/{local_file.name}" if rel else local_file.name
+        self.write_bytes(name, local_file.read_bytes())
+        return name
+
+    def log_dir(self, local_dir: Path, artifact_path: str | None = None) -> list[str]:
+        rel = safe_artifact_path(artifact_path)
+        written = []
+        for file in sorted(p for p in local_dir.rglob("*") if p.is_file()):
+            sub = file.relative_to(local_dir).parent.as_posix()
+            dest = "/".join(x for x in (rel, "" if sub == "." else sub) if x)
+            written.append(self.log_file(file, dest or None))
+        return written
+
+    def download(self, artifact_path: str | None, destination: Path) -> Path:
+        """Copy a file or a folder of artifacts to ``destination``; returns the local path."""
+        rel = safe_artifact_path(artifact_path)
+        children = self.list_artifacts(rel)
+        if not children:
+            target = destination / (PurePosixPath(rel).name or "artifact")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self.read_bytes(rel))
+            return target
+        folder = destination / PurePosixPath(rel).name if rel else destination
+        for child in children:
+            inner = child.path[len(rel) + 1 :] if rel else child.path
+            if child.is_dir:
+                self.download(child.path, folder / PurePosixPath(inner).parent)
+            else:
+                target = folder / inner
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(self.read_bytes(child.path))
+        return folder
+
+
+class ArtifactRepository(ArtifactTree):
     """The artifacts of one run (or one logged model) at ``root_uri``."""
 
     def __init__(self, root_uri: str, proxy_root: str | None = None) -> None:
@@ -86,28 +144,17 @@ class ArtifactRepository:
         return target
 
     def log_file(self, local_file: Path, artifact_path: str | None = None) -> str:
+        """Copy the file (without reading it into memory when the repository is local)."""
+        if self._local is None:
+            return super().log_file(local_file, artifact_path)
         rel = safe_artifact_path(artifact_path)
         name = f"{rel}/{local_file.name}" if rel else local_file.name
-        self.write_bytes(
-            name, local_file.read_bytes()
-        ) if self._local is None else self._copy_local(local_file, name)
-        return name
-
-    def _copy_local(self, local_file: Path, name: str) -> None:
         target = self._resolve(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(local_file, tmp)
         os.replace(tmp, target)
-
-    def log_dir(self, local_dir: Path, artifact_path: str | None = None) -> list[str]:
-        rel = safe_artifact_path(artifact_path)
-        written = []
-        for file in sorted(p for p in local_dir.rglob("*") if p.is_file()):
-            sub = file.relative_to(local_dir).parent.as_posix()
-            dest = "/".join(x for x in (rel, "" if sub == "." else sub) if x)
-            written.append(self.log_file(file, dest or None))
-        return written
+        return name
 
     def write_bytes(self, artifact_path: str, data: bytes) -> None:
         rel = safe_artifact_path(artifact_path)
@@ -168,27 +215,6 @@ class ArtifactRepository:
             is_dir = e.get("type") == "directory"
             infos.append(ArtifactInfo(child, is_dir, None if is_dir else int(e.get("size") or 0)))
         return sorted(infos, key=lambda i: i.path)
-
-    def download(self, artifact_path: str | None, destination: Path) -> Path:
-        """Copy a file or a folder of artifacts to ``destination``; returns the local path."""
-        rel = safe_artifact_path(artifact_path)
-        children = self.list_artifacts(rel)
-        if not children:
-            data = self.read_bytes(rel)
-            target = destination / (PurePosixPath(rel).name or "artifact")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            return target
-        folder = destination / PurePosixPath(rel).name if rel else destination
-        for child in children:
-            inner = child.path[len(rel) + 1 :] if rel else child.path
-            if child.is_dir:
-                self.download(child.path, folder / PurePosixPath(inner).parent)
-            else:
-                target = folder / inner
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(self.read_bytes(child.path))
-        return folder
 
     def _fs(self) -> tuple[Any, str]:
         import fsspec.core
