@@ -58,6 +58,8 @@ class TrackingBackend(Protocol):
 
     def get_run(self, run_id: str) -> Run: ...
 
+    def artifact_uri(self, run_id: str) -> str: ...
+
     def update_run(
         self,
         run_id: str,

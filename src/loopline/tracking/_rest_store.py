@@ -177,6 +177,9 @@ class RestTrackingStore:
             payload["run_name"] = run_name
         return _run(self.session.call("POST", f"{_API}/runs/create", payload)["run"])
 
+    def artifact_uri(self, run_id: str) -> str:
+        return self.get_run(run_id).info.artifact_uri
+
     def get_run(self, run_id: str) -> Run:
         return _run(self.session.call("GET", f"{_API}/runs/get", run_id=run_id)["run"])
 

@@ -25,12 +25,12 @@ from loopline.store._schema import (
     experiment_tags,
     experiments,
     latest_metrics,
-    metrics,
     params,
     run_data_versions,
     run_tags,
     runs,
 )
+from loopline.store.raw import fetch_rows, insert_rows, placeholders
 from loopline.tracking._search_sql import apply_order, where_clause
 from loopline.tracking.entities import (
     DataInput,
@@ -250,7 +250,7 @@ class SqlTrackingStore:
         tag_map = {t.key: t.value for t in tags}
         name = run_name or tag_map.get(RUN_NAME_TAG) or _random_run_name()
         tag_map[RUN_NAME_TAG] = name
-        row = {
+        row: dict[str, Any] = {
             "run_id": run_id,
             "experiment_id": int(experiment.experiment_id),
             "run_name": name,
@@ -272,7 +272,28 @@ class SqlTrackingStore:
                 )
 
         self.store.write(change)
-        return self.get_run(run_id)
+        info = RunInfo(
+            run_id,
+            str(row["experiment_id"]),
+            name,
+            user_id,
+            row["status"],
+            row["start_time"],
+            None,
+            row["artifact_uri"],
+            row["lifecycle_stage"],
+        )
+        return Run(info, RunData({}, {}, tag_map, ()))
+
+    def artifact_uri(self, run_id: str) -> str:
+        found = self.store.read(
+            lambda c: fetch_rows(c, "SELECT artifact_uri FROM runs WHERE run_id = ?", (run_id,))
+        )
+        if not found:
+            raise NotFound(
+                f"run {run_id!r} does not exist", hint="list runs with `loopline runs list`"
+            )
+        return str(found[0][0])
 
     def get_run(self, run_id: str) -> Run:
         found = self.store.read(lambda c: self._load_runs(c, [run_id]))
@@ -283,52 +304,53 @@ class SqlTrackingStore:
         return found[0]
 
     def _load_runs(self, conn: Connection, run_ids: list[str]) -> list[Run]:
+        """Runs with their data, in the order of ``run_ids`` (five driver-level queries)."""
         if not run_ids:
             return []
+        marks = placeholders(len(run_ids))
         info_rows = {
-            r.run_id: r for r in conn.execute(select(runs).where(runs.c.run_id.in_(run_ids)))
+            r[0]: r
+            for r in fetch_rows(
+                conn,
+                "SELECT run_id, experiment_id, run_name, user_id, status, start_time, end_time, "
+                f"artifact_uri, lifecycle_stage FROM runs WHERE run_id IN ({marks})",
+                run_ids,
+            )
         }
         metric_map: dict[str, list[Metric]] = {}
-        for m in conn.execute(select(latest_metrics).where(latest_metrics.c.run_id.in_(run_ids))):
-            value = math.nan if m.is_nan else m.value
-            metric_map.setdefault(m.run_id, []).append(Metric(m.key, value, m.timestamp, m.step))
-        param_map: dict[str, dict[str, str]] = {}
-        for p in conn.execute(select(params).where(params.c.run_id.in_(run_ids))):
-            param_map.setdefault(p.run_id, {})[p.key] = p.value
-        tag_map: dict[str, dict[str, str]] = {}
-        for t in conn.execute(select(run_tags).where(run_tags.c.run_id.in_(run_ids))):
-            tag_map.setdefault(t.run_id, {})[t.key] = t.value
-        input_map: dict[str, list[DataInput]] = {}
-        for d in conn.execute(
-            select(run_data_versions).where(run_data_versions.c.run_id.in_(run_ids))
+        for run_id, key, value, is_nan, stamp, step in fetch_rows(
+            conn,
+            "SELECT run_id, key, value, is_nan, timestamp, step FROM latest_metrics "
+            f"WHERE run_id IN ({marks}) ORDER BY key",
+            run_ids,
         ):
-            input_map.setdefault(d.run_id, []).append(DataInput(d.path, d.oid))
+            metric_map.setdefault(run_id, []).append(
+                Metric(key, math.nan if is_nan else value, stamp, step)
+            )
+        param_map = _pairs(conn, "params", marks, run_ids)
+        tag_map = _pairs(conn, "run_tags", marks, run_ids)
+        input_map: dict[str, list[DataInput]] = {}
+        for run_id, path, oid in fetch_rows(
+            conn,
+            "SELECT run_id, path, oid FROM run_data_versions "
+            f"WHERE run_id IN ({marks}) ORDER BY path",
+            run_ids,
+        ):
+            input_map.setdefault(run_id, []).append(DataInput(path, oid))
         result = []
         for run_id in run_ids:
             r = info_rows.get(run_id)
             if r is None:
                 continue
-            entries = tuple(sorted(metric_map.get(run_id, []), key=lambda m: m.key))
-            info = RunInfo(
-                r.run_id,
-                str(r.experiment_id),
-                r.run_name,
-                r.user_id,
-                r.status,
-                r.start_time,
-                r.end_time,
-                r.artifact_uri,
-                r.lifecycle_stage,
-            )
+            entries = tuple(metric_map.get(run_id, ()))
+            info = RunInfo(r[0], str(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8])
             data = RunData(
                 {m.key: m.value for m in entries},
                 param_map.get(run_id, {}),
                 tag_map.get(run_id, {}),
                 entries,
             )
-            result.append(
-                Run(info, data, tuple(sorted(input_map.get(run_id, []), key=lambda d: d.path)))
-            )
+            result.append(Run(info, data, tuple(input_map.get(run_id, ()))))
         return result
 
     def update_run(
@@ -339,7 +361,6 @@ class SqlTrackingStore:
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
-        self._require_run(run_id)
         values: dict[str, Any] = {}
         if status is not None:
             values["status"] = RunStatus(status).value
@@ -348,14 +369,25 @@ class SqlTrackingStore:
         if run_name:
             values["run_name"] = run_name
 
-        def change(conn: Connection) -> None:
+        def change(conn: Connection) -> RunInfo:
             if values:
                 conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
+            found = fetch_rows(
+                conn,
+                "SELECT run_id, experiment_id, run_name, user_id, status, start_time, end_time, "
+                "artifact_uri, lifecycle_stage FROM runs WHERE run_id = ?",
+                (run_id,),
+            )
+            if not found:
+                raise NotFound(
+                    f"run {run_id!r} does not exist", hint="list runs with `loopline runs list`"
+                )
             if run_name:
                 _upsert_tags(conn, run_id, [RunTag(RUN_NAME_TAG, run_name)])
+            r = found[0]
+            return RunInfo(r[0], str(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8])
 
-        self.store.write(change)
-        return self.get_run(run_id).info
+        return self.store.write(change)
 
     def set_run_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
         self._require_run(run_id)
@@ -418,17 +450,20 @@ class SqlTrackingStore:
         )
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        self._require_run(run_id)
-
         def query(conn: Connection) -> list[Metric]:
-            rows = conn.execute(
-                select(metrics.c.value, metrics.c.is_nan, metrics.c.timestamp, metrics.c.step)
-                .where(metrics.c.run_id == run_id, metrics.c.key == key)
-                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            rows = fetch_rows(
+                conn,
+                "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_id = ? AND key = ? "
+                "ORDER BY step, timestamp, id",
+                (run_id, key),
             )
-            return [Metric(key, math.nan if n else v, t, s) for v, n, t, s in rows]
+            nan = math.nan
+            return [Metric(key, nan if n else v, t, s) for v, n, t, s in rows]
 
-        return self.store.read(query)
+        history = self.store.read(query)
+        if not history:
+            self._require_run(run_id)  # an unknown run is an error; an unknown key is empty
+        return history
 
     def log_inputs(self, run_id: str, inputs: Iterable[DataInput]) -> None:
         rows = [{"run_id": run_id, "path": d.path, "oid": d.oid} for d in inputs]
@@ -472,13 +507,24 @@ class SqlTrackingStore:
         query = apply_order(query, orders).limit(max_results + 1).offset(offset)
 
         def run_query(conn: Connection) -> tuple[list[Run], str | None]:
-            found = [r.run_id for r in conn.execute(query)]
+            found = list(conn.execute(query).scalars().all())
             more = len(found) > max_results
             page = found[:max_results]
             token = _encode_token(offset + max_results) if more else None
             return self._load_runs(conn, page), token
 
         return self.store.read(run_query)
+
+
+def _pairs(
+    conn: Connection, table: str, marks: str, run_ids: list[str]
+) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for run_id, key, value in fetch_rows(
+        conn, f"SELECT run_id, key, value FROM {table} WHERE run_id IN ({marks})", run_ids
+    ):
+        found.setdefault(run_id, {})[key] = value
+    return found
 
 
 def _insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
@@ -526,24 +572,17 @@ def _upsert_tags(conn: Connection, run_id: str, tags: Sequence[RunTag]) -> None:
 
 
 def _insert_metrics(conn: Connection, run_id: str, batch: Sequence[Metric]) -> None:
+    """Append the points (driver-level executemany) and move each key's latest value forward."""
     rows = []
     newest: dict[str, Metric] = {}
+    isnan = math.isnan
     for m in batch:
-        is_nan = math.isnan(m.value)
-        rows.append(
-            {
-                "run_id": run_id,
-                "key": m.key,
-                "value": None if is_nan else m.value,
-                "is_nan": is_nan,
-                "timestamp": m.timestamp,
-                "step": m.step,
-            }
-        )
+        is_nan = isnan(m.value)
+        rows.append((run_id, m.key, None if is_nan else m.value, is_nan, m.timestamp, m.step))
         seen = newest.get(m.key)
         if seen is None or (m.step, m.timestamp) >= (seen.step, seen.timestamp):
             newest[m.key] = m
-    conn.execute(insert(metrics), rows)
+    insert_rows(conn, "metrics", ("run_id", "key", "value", "is_nan", "timestamp", "step"), rows)
     current = {
         r.key: (r.step, r.timestamp)
         for r in conn.execute(

@@ -187,8 +187,8 @@ class TrackingClient:
         checked_tags = [
             RunTag(check_key("tag", t.key), check_tag_value(t.key, t.value)) for t in tags
         ]
-        for m in metrics:
-            check_key("metric", m.key)
+        for key in {m.key for m in metrics}:
+            check_key("metric", key)
         self._sql.log_batch(run_id, metrics, checked_params, checked_tags)
 
     def log_inputs(self, run_id: str, inputs: Iterable[DataInput]) -> None:
@@ -217,7 +217,7 @@ class TrackingClient:
 
     # -- artifacts ------------------------------------------------------------------------
     def artifacts(self, run_id: str) -> ArtifactStore:
-        return self.artifacts_at(self.get_run(run_id).info.artifact_uri)
+        return self.artifacts_at(self._sql.artifact_uri(run_id))
 
     def artifacts_at(self, uri: str) -> ArtifactStore:
         """The repository at an artifact URI (through the server's proxy when there is one)."""

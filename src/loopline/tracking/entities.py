@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = [
     "DataInput",
@@ -55,8 +56,9 @@ class ViewType(enum.StrEnum):
         return (LifecycleStage.ACTIVE.value, LifecycleStage.DELETED.value)
 
 
-@dataclass(frozen=True, slots=True)
-class Metric:
+class Metric(NamedTuple):
+    """One point; a NamedTuple because histories hold tens of thousands of them."""
+
     key: str
     value: float
     timestamp: int  # milliseconds since the epoch

@@ -198,7 +198,7 @@ def start_run(
         if environment is not None:
             client.log_inputs(run.info.run_id, environment.data)
             client.log_dict(run.info.run_id, environment.as_dict(), "environment.json")
-            run = client.get_run(run.info.run_id)
+            run = Run(run.info, run.data, tuple(environment.data))
     active = ActiveRun(run, client)
     _run_stack.set((*stack, active))
     return active
