@@ -573,15 +573,13 @@ def _upsert_tags(conn: Connection, run_id: str, tags: Sequence[RunTag]) -> None:
 
 def _insert_metrics(conn: Connection, run_id: str, batch: Sequence[Metric]) -> None:
     """Append the points (driver-level executemany) and move each key's latest value forward."""
-    rows = []
+    # Metric is a (key, value, timestamp, step) tuple; NaN is the one value unequal to itself.
+    rows = [(run_id, k, v if v == v else None, v != v, t, s) for k, v, t, s in batch]
     newest: dict[str, Metric] = {}
-    isnan = math.isnan
     for m in batch:
-        is_nan = isnan(m.value)
-        rows.append((run_id, m.key, None if is_nan else m.value, is_nan, m.timestamp, m.step))
-        seen = newest.get(m.key)
-        if seen is None or (m.step, m.timestamp) >= (seen.step, seen.timestamp):
-            newest[m.key] = m
+        seen = newest.get(m[0])
+        if seen is None or m[3] > seen[3] or (m[3] == seen[3] and m[2] >= seen[2]):
+            newest[m[0]] = m
     insert_rows(conn, "metrics", ("run_id", "key", "value", "is_nan", "timestamp", "step"), rows)
     current = {
         r.key: (r.step, r.timestamp)
