@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from loopline.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from loopline.objects.batch import ObjectBatch, store_files
     from loopline.objects.build import BuiltObject, build_object
     from loopline.objects.checkout import CheckoutStats, materialize
     from loopline.objects.manifest import DIR_SUFFIX, Manifest, ManifestEntry, is_dir_oid
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 # Public names resolve on first use, so importing one verb does not import them all.
 _LAZY = {
     "BuiltObject": "loopline.objects.build",
+    "ObjectBatch": "loopline.objects.batch",
+    "store_files": "loopline.objects.batch",
     "build_object": "loopline.objects.build",
     "CheckoutStats": "loopline.objects.checkout",
     "materialize": "loopline.objects.checkout",
@@ -47,6 +50,7 @@ __all__ = [
     "CheckoutStats",
     "Manifest",
     "ManifestEntry",
+    "ObjectBatch",
     "ObjectStore",
     "PendingObject",
     "Remote",
@@ -57,6 +61,7 @@ __all__ = [
     "materialize",
     "pull_objects",
     "push_objects",
+    "store_files",
 ]
 
 

@@ -16,7 +16,7 @@ from types import TracebackType
 from loopline.objects._copy import copy_into_object, write_object_bytes
 from loopline.objects.odb import ObjectStore, PendingObject, syncfs
 
-__all__ = ["ObjectBatch"]
+__all__ = ["ObjectBatch", "store_files"]
 
 
 class ObjectBatch:
@@ -121,3 +121,16 @@ class ObjectBatch:
     ) -> None:
         if exc_type is not None:
             self.discard()
+
+
+def store_files(
+    odb: ObjectStore,
+    pending: Iterable[PendingObject],
+    *,
+    jobs: int,
+    on_done: Callable[[int], None] | None = None,
+) -> int:
+    """Copy workspace files into the store as one batch; returns the number of new objects."""
+    with ObjectBatch(odb) as batch:
+        batch.add_files(pending, jobs=jobs, on_done=on_done)
+        return batch.commit()

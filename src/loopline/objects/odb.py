@@ -13,7 +13,7 @@ import ctypes
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,20 +82,6 @@ class ObjectStore:
         oid = manifest.oid
         self.add_bytes(manifest.to_bytes(), oid)
         return oid
-
-    def add_files(
-        self,
-        pending: Iterable[PendingObject],
-        *,
-        jobs: int,
-        on_done: Callable[[int], None] | None = None,
-    ) -> int:
-        """Copy workspace files into the store; returns the number of new objects."""
-        from loopline.objects.batch import ObjectBatch
-
-        with ObjectBatch(self) as batch:
-            batch.add_files(pending, jobs=jobs, on_done=on_done)
-            return batch.commit()
 
     def import_files(self, downloaded: list[tuple[Path, str]]) -> None:
         """Verify downloaded files against their ids and move them into the store together.

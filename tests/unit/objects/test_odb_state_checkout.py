@@ -8,6 +8,7 @@ import pytest
 import loopline.objects.build as build_module
 from loopline.core.errors import IntegrityError, NotFound
 from loopline.core.hashing import hash_bytes
+from loopline.objects.batch import store_files
 from loopline.objects.build import build_object
 from loopline.objects.checkout import materialize
 from loopline.objects.odb import ObjectStore
@@ -28,7 +29,7 @@ def state(tmp_path: Path) -> StateCache:
 
 def _store(ws: Path, rel: str, odb: ObjectStore, state: StateCache) -> str:
     built = build_object(ws, rel, state, odb=odb, with_files=True)
-    odb.add_files(built.files, jobs=4)
+    store_files(odb, built.files, jobs=4)
     if built.manifest is not None:
         odb.add_manifest(built.manifest)
     return built.oid
@@ -146,5 +147,5 @@ def test_changing_a_file_while_adding_it_is_refused(
     built = build_object(ws, "f", state, odb=odb, with_files=True)
     (ws / "f").write_text("v2")
     with pytest.raises(IntegrityError, match="changed while it was being added"):
-        odb.add_files(built.files, jobs=1)
+        store_files(odb, built.files, jobs=1)
     assert list(odb.oids()) == []
