@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 # The Alembic revision that ``metadata`` describes; a new store is created at it directly.
-HEAD_REVISION = "0004_logged_models"
+HEAD_REVISION = "0005_covering_metric_index"
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -126,7 +126,8 @@ metrics = Table(
     Column("is_nan", Boolean, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    # Covering: a metric history is read from the index alone, already in step order.
+    Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "value", "is_nan"),
 )
 
 latest_metrics = Table(

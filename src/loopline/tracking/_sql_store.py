@@ -283,14 +283,18 @@ class SqlTrackingStore(SqlExperiments):
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         def query(conn: Connection) -> list[Metric]:
+            # (key, value, timestamp, step) rows are Metric tuples as they come; only NaN
+            # (stored as NULL, flagged in is_nan) needs fixing up.
             rows = fetch_rows(
                 conn,
-                "SELECT value, is_nan, timestamp, step FROM metrics WHERE run_id = ? AND key = ? "
+                "SELECT key, value, timestamp, step FROM metrics WHERE run_id = ? AND key = ? "
                 "ORDER BY step, timestamp, id",
                 (run_id, key),
             )
-            nan = math.nan
-            return [Metric(key, nan if n else v, t, s) for v, n, t, s in rows]
+            new, nan = tuple.__new__, math.nan
+            return [
+                new(Metric, r) if r[1] is not None else Metric(key, nan, r[2], r[3]) for r in rows
+            ]
 
         history = self.store.read(query)
         if not history:
