@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _targets import Target  # bench/ is the script's own folder, so it imports
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WORK = BENCH / ".work"
@@ -116,30 +118,6 @@ class Tool:
 
     def cmd(self, *args: str) -> list[str]:
         return [str(self.exe), *args]
-
-
-@dataclass(frozen=True)
-class Target:
-    min_ratio: float | None = None
-    max_seconds: float | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.min_ratio is not None:
-            parts.append(f">={self.min_ratio:g}x")
-        if self.max_seconds is not None:
-            parts.append(f"<{self.max_seconds:g} s")
-        return ", ".join(parts)
-
-    def verdict(self, dvc: float | None, loopline: float | None) -> str:
-        if loopline is None:
-            return "ERROR"
-        ok = self.max_seconds is None or loopline < self.max_seconds
-        if self.min_ratio is not None:
-            if dvc is None:
-                return "n/a"
-            ok = ok and dvc / loopline >= self.min_ratio
-        return "PASS" if ok else "MISS"
 
 
 # (key, label, target); labels may use {big} and {nfiles}.

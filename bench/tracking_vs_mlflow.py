@@ -48,6 +48,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _targets import Target  # bench/ is the script's own folder, so it imports
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 WORK = BENCH / ".work"
@@ -422,30 +424,6 @@ class Tool:
     name: str
     python: Path
     worker: Path
-
-
-@dataclass(frozen=True)
-class Target:
-    min_ratio: float | None = None
-    max_seconds: float | None = None
-
-    def describe(self) -> str:
-        parts = []
-        if self.min_ratio is not None:
-            parts.append(f">={self.min_ratio:g}x")
-        if self.max_seconds is not None:
-            parts.append(f"<{self.max_seconds:g} s")
-        return ", ".join(parts)
-
-    def verdict(self, mlflow: float | None, loopline: float | None) -> str:
-        if loopline is None:
-            return "ERROR"
-        ok = self.max_seconds is None or loopline < self.max_seconds
-        if self.min_ratio is not None:
-            if mlflow is None:
-                return "n/a"
-            ok = ok and mlflow / loopline >= self.min_ratio
-        return "PASS" if ok else "MISS"
 
 
 # (key, label, target); labels may use the fields of Scale.
