@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopline.core.errors import LooplineError, NotFound
 from loopline.data.git import git_show_files, list_files_at, resolve_revision
-from loopline.data.pointer import POINTER_SUFFIX, Pointer, read_pointer
+from loopline.data.pointer import POINTER_SUFFIX, Pointer, parse_pointer
 from loopline.data.workspace import Workspace
 from loopline.objects.build import build_object
 from loopline.objects.manifest import is_dir_oid
@@ -63,18 +62,13 @@ def _workspace_object(ws: Workspace, pointer: Pointer) -> tuple[str | None, dict
 
 def _pointers_at(root: Path, commit: str) -> dict[str, str]:
     files = list_files_at(root, commit, POINTER_SUFFIX)
-    contents = git_show_files(root, commit, files)
     found: dict[str, str] = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for name, data in contents.items():
-            target = Path(scratch) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            try:
-                pointer = read_pointer(Path(scratch), name)
-            except LooplineError:
-                continue
-            found[pointer.path] = pointer.oid
+    for name, data in git_show_files(root, commit, files).items():
+        try:
+            pointer = parse_pointer(name, data.decode("utf-8", "replace"))
+        except LooplineError:
+            continue  # a broken pointer in history compares as absent
+        found[pointer.path] = pointer.oid
     return found
 
 

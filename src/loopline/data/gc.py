@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from loopline.core.errors import LooplineError
 from loopline.data.git import git_show_files, list_files_at
-from loopline.data.pointer import POINTER_SUFFIX, read_pointer
+from loopline.data.pointer import POINTER_SUFFIX, parse_pointer
 from loopline.data.workspace import Workspace
 from loopline.objects.manifest import is_dir_oid
 
@@ -44,22 +44,15 @@ def _oids_in_history(ws: Workspace) -> set[str]:
     for commit in done.stdout.split():
         files = list_files_at(ws.root, commit, POINTER_SUFFIX)
         for name, data in git_show_files(ws.root, commit, files).items():
-            found.update(_oid_in(ws, name, data))
+            found.update(_oid_in(name, data))
     return found
 
 
-def _oid_in(ws: Workspace, name: str, data: bytes) -> set[str]:
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as scratch:
-        target = Path(scratch) / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        try:
-            return {read_pointer(Path(scratch), name).oid}
-        except LooplineError:
-            return set()  # an old, broken pointer keeps nothing alive
+def _oid_in(name: str, data: bytes) -> set[str]:
+    try:
+        return {parse_pointer(name, data.decode("utf-8", "replace")).oid}
+    except LooplineError:
+        return set()  # an old, broken pointer keeps nothing alive
 
 
 def gc(ws: Workspace, *, all_commits: bool = False, dry_run: bool = False) -> GcResult:

@@ -23,7 +23,14 @@ from loopline.core.hashing import HASH_NAME, is_hash
 from loopline.core.project import DOT_DIR
 from loopline.objects.manifest import DIR_SUFFIX
 
-__all__ = ["POINTER_SUFFIX", "Pointer", "find_pointers", "pointer_path_for", "read_pointer"]
+__all__ = [
+    "POINTER_SUFFIX",
+    "Pointer",
+    "find_pointers",
+    "parse_pointer",
+    "pointer_path_for",
+    "read_pointer",
+]
 
 POINTER_SUFFIX = ".loopline"
 # Folders never searched for pointer files: tools' caches and environments.
@@ -80,9 +87,7 @@ def pointer_path_for(data_path: str) -> str:
 
 
 def read_pointer(root: Path, pointer_file: str) -> Pointer:
-    """Parse and validate a pointer file; a hand-edited mess gets a precise error."""
-    import yaml
-
+    """Read, parse and validate a pointer file; a hand-edited mess gets a precise error."""
     try:
         text = (root / pointer_file).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -90,6 +95,13 @@ def read_pointer(root: Path, pointer_file: str) -> Pointer:
             f"pointer file {pointer_file} does not exist",
             hint="run `loopline add PATH` to start tracking the data",
         ) from None
+    return parse_pointer(pointer_file, text)
+
+
+def parse_pointer(pointer_file: str, text: str) -> Pointer:
+    """Parse the text of ``pointer_file`` (relative to the project root), e.g. read from git."""
+    import yaml
+
     try:
         doc = yaml.load(text, Loader=_loader())
     except yaml.YAMLError as exc:

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from loopline.core.errors import Conflict, InvalidInput, LooplineError, NotFound
 
@@ -141,13 +141,3 @@ def endpoint(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
     handle.__name__ = fn.__name__
     handle.__doc__ = fn.__doc__
     return handle
-
-
-def not_found_json(request: Request, exc: Exception) -> Response:
-    return JSONResponse(
-        {
-            "error_code": "ENDPOINT_NOT_FOUND",
-            "message": f"No endpoint {request.method} {request.url.path}",
-        },
-        status_code=404,
-    )

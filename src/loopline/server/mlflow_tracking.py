@@ -13,8 +13,8 @@ from loopline.tracking._validation import (
     check_key,
     check_param_value,
     check_tag_value,
-    metric_value,
 )
+from loopline.tracking.client import make_metric
 from loopline.tracking.entities import LifecycleStage, Metric, Param, RunStatus, RunTag, ViewType
 
 __all__ = ["routes"]
@@ -126,10 +126,9 @@ def restore_run(ctx: ServerContext, p: Params) -> None:
 
 
 def _metric(item: dict[str, Any]) -> Metric:
-    key = check_key("metric", item.get("key"))
-    return Metric(
-        key,
-        metric_value(key, item.get("value")),
+    return make_metric(
+        item.get("key"),  # type: ignore[arg-type]  # make_metric checks it
+        item.get("value"),
         int(item.get("timestamp") or 0),
         int(item.get("step") or 0),
     )

@@ -230,20 +230,7 @@ class SqlTrackingStore(SqlExperiments):
         )
 
     def _require_run(self, run_id: str, *, active: bool = False) -> Any:
-        row = self.store.read(
-            lambda c: c.execute(
-                select(runs.c.run_id, runs.c.lifecycle_stage).where(runs.c.run_id == run_id)
-            ).first()
-        )
-        if row is None:
-            raise NotFound(
-                f"run {run_id!r} does not exist", hint="list runs with `loopline runs list`"
-            )
-        if active and row.lifecycle_stage != LifecycleStage.ACTIVE:
-            raise InvalidInput(
-                f"run {run_id} is deleted; nothing can be logged to it", hint="restore it first"
-            )
-        return row
+        return self.store.read(lambda c: _check_run(c, run_id, active=active))
 
     # -- logging --------------------------------------------------------------------------
     def log_batch(
@@ -254,9 +241,9 @@ class SqlTrackingStore(SqlExperiments):
         tags: Sequence[RunTag] = (),
     ) -> None:
         """Record metrics, params and tags of one run in one transaction."""
-        self._require_run(run_id, active=True)
 
         def change(conn: Connection) -> None:
+            _check_run(conn, run_id, active=True)
             if params_:
                 _insert_params(conn, run_id, params_)
             if tags:
@@ -350,6 +337,20 @@ class SqlTrackingStore(SqlExperiments):
             return self._load_runs(conn, page), token
 
         return self.store.read(run_query)
+
+
+def _check_run(conn: Connection, run_id: str, *, active: bool) -> Any:
+    """The run's row; NotFound if it does not exist, InvalidInput if deleted and ``active``."""
+    row = conn.execute(
+        select(runs.c.run_id, runs.c.lifecycle_stage).where(runs.c.run_id == run_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"run {run_id!r} does not exist", hint="list runs with `loopline runs list`")
+    if active and row.lifecycle_stage != LifecycleStage.ACTIVE:
+        raise InvalidInput(
+            f"run {run_id} is deleted; nothing can be logged to it", hint="restore it first"
+        )
+    return row
 
 
 def _pairs(

@@ -17,9 +17,8 @@ from types import TracebackType
 from typing import Any
 
 from loopline.core.errors import Conflict, InvalidInput, NotFound
-from loopline.tracking._validation import check_key, metric_value
 from loopline.tracking.buffer import MetricBuffer
-from loopline.tracking.client import TrackingClient
+from loopline.tracking.client import TrackingClient, make_metric
 from loopline.tracking.entities import (
     Experiment,
     Metric,
@@ -273,14 +272,7 @@ def set_tags(tags: dict[str, Any]) -> None:
 def log_metric(key: str, value: Any, step: int | None = None, timestamp: int | None = None) -> None:
     """Queue one metric point; it is written within a second, or at ``end_run``/``flush()``."""
     run = _active_or_new()
-    check_key("metric", key)
-    number = metric_value(key, value)
-    _buffer(run._client).add(
-        run.info.run_id,
-        Metric(
-            key, number, timestamp if timestamp is not None else int(time.time() * 1000), step or 0
-        ),
-    )
+    _buffer(run._client).add(run.info.run_id, make_metric(key, value, timestamp, step))
 
 
 def log_metrics(
