@@ -5,8 +5,9 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="${PYTHON:-python3}"
-# Debian packages the tests use (git compares revisions); installed only when missing.
-APT_PACKAGES=(git)
+# Debian packages the tests and benchmarks use (git compares revisions, promtool and prometheus
+# check metrics, wrk loads the model server); installed only when missing.
+APT_PACKAGES=(git prometheus wrk)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
