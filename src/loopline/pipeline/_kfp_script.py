@@ -58,8 +58,10 @@ def stage_script(
     lines = [f"# Loopline stage {name}: pull inputs, run the command, push outs", "set -e"]
     lines += _arguments([REMOTE_PARAMETER, *(h.parameter for h in (*inputs, *outputs))])
     lines += _configure_remote()
-    for handover in inputs:
-        lines += _write_pointer(handover)
+    folders = sorted({posixpath.dirname(h.path) for h in inputs} - {""})
+    if folders:
+        lines.append("mkdir -p " + " ".join(shlex.quote(f) for f in folders))
+    lines += [_write_pointer(handover) for handover in inputs]
     lines.append("loopline pull")
     lines += _run(commands, wdir)
     if outputs:
@@ -83,11 +85,9 @@ def _configure_remote() -> list[str]:
     ]
 
 
-def _write_pointer(handover: Handover) -> list[str]:
-    folder = posixpath.dirname(handover.path)
-    lines = [f"mkdir -p {shlex.quote(folder)}"] if folder else []
+def _write_pointer(handover: Handover) -> str:
     target = shlex.quote(handover.pointer_file)
-    return [*lines, f"printf '%s\\n' \"${handover.parameter}\" > {target}"]
+    return f"printf '%s\\n' \"${handover.parameter}\" > {target}"
 
 
 def _run(commands: Sequence[str], wdir: str) -> list[str]:
