@@ -31,6 +31,8 @@ _COMMANDS = {
     "runs": ("loopline.cli.tracking", "runs_group"),
     "models": ("loopline.cli.models", "models_group"),
     "server": ("loopline.cli.server", "server_command"),
+    "serve": ("loopline.cli.serve", "serve_command"),
+    "feedback": ("loopline.cli.serve", "feedback_command"),
 }
 
 

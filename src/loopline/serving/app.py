@@ -1,0 +1,431 @@
+"""The inference ASGI app: KServe V2, TF-Serving and MLflow endpoints on one port, plus health,
+``/metrics`` and ``/feedback``. Built by :func:`create_app`; models load at lifespan startup.
+
+Routing is a few dictionary and regex lookups rather than a framework router: every request
+pays for it, and there are only a dozen routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from loopline.core.errors import Conflict, InvalidInput, LooplineError, NotFound
+from loopline.serving._http import HttpProblem, Receive, Scope, Send, header, read_body, send_bytes
+from loopline.serving.batching import Batcher, Overloaded
+from loopline.serving.inference_log import (
+    FeedbackEntry,
+    InferenceLog,
+    default_log_root,
+    write_feedback,
+)
+from loopline.serving.metrics import CONTENT_TYPE, ServingMetrics, forget_dead_workers
+from loopline.serving.model import ServedModel
+from loopline.serving.protocols import Decoded, mlflow, tfserving, v2
+from loopline.serving.protocols._json import dumps
+from loopline.serving.repository import ModelRepository
+from loopline.serving.settings import ServeSettings
+
+__all__ = ["InferenceApp", "create_app"]
+
+log = logging.getLogger(__name__)
+
+_V2_MODEL = re.compile(
+    r"^/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<verb>/ready|/infer)?$"
+)
+_TF_MODEL = re.compile(
+    r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<verb>:predict)?$"
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_JSON = b"application/json"
+Decoder = Callable[[bytes, str, ServedModel], Decoded]
+Encoder = Callable[[ServedModel, str, Decoded, dict[str, Any]], bytes]
+
+
+def create_app(settings: ServeSettings, metrics: ServingMetrics | None = None) -> InferenceApp:
+    """The inference app for ``settings``; nothing is loaded until the ASGI lifespan starts."""
+    return InferenceApp(settings, metrics or ServingMetrics())
+
+
+class InferenceApp:
+    def __init__(self, settings: ServeSettings, metrics: ServingMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.log_root = Path(settings.log_dir) if settings.log_dir else default_log_root()
+        self.inference_log = InferenceLog(
+            self.log_root, settings.log_sample_rate, on_drop=lambda rows: self._dropped(rows)
+        )
+        self.repository = ModelRepository(settings, self._make_batcher, metrics.observe_load)
+        self.arriving = 0  # inference requests read but not yet queued: batching waits for them
+        self._version = _loopline_version()
+
+    # -- ASGI -------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except LooplineError as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.get_running_loop().run_in_executor(None, self.shutdown)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        loop = asyncio.get_running_loop()
+        forget_dead_workers()
+        await loop.run_in_executor(None, self.repository.load_all)
+
+        def retire(batcher: Batcher) -> None:
+            loop.call_soon_threadsafe(batcher.retire)
+
+        self.repository.start_polling(retire)
+        self.inference_log.start()
+
+    def shutdown(self) -> None:
+        self.repository.stop()
+        self.inference_log.close()
+
+    # -- routing ----------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if path.startswith("/v2/models/"):
+            match = _V2_MODEL.match(path)
+            if match:
+                await self._v2_model(scope, receive, send, method, match)
+                return
+        elif path.startswith("/v1/models/"):
+            match = _TF_MODEL.match(path)
+            if match:
+                await self._tf_model(scope, receive, send, method, match)
+                return
+        else:
+            route = self._routes.get(path)
+            if route is not None:
+                allowed, handler = route
+                if method not in allowed:
+                    await _method_not_allowed(send, allowed)
+                    return
+                await handler(self, scope, receive, send)
+                return
+        await _send_json(send, 404, {"error": f"no endpoint at {path}"})
+
+    async def _v2_model(
+        self, scope: Scope, receive: Receive, send: Send, method: str, match: re.Match[str]
+    ) -> None:
+        name, version, verb = match["name"], match["version"], match["verb"]
+        if verb == "/infer":
+            if method != "POST":
+                await _method_not_allowed(send, ("POST",))
+                return
+            await self._infer(scope, receive, send, "v2", name, version, _v2_decode, _v2_encode)
+            return
+        if method != "GET":
+            await _method_not_allowed(send, ("GET",))
+            return
+        try:
+            batcher = self.repository.get(name, version)
+        except NotFound as exc:
+            await _send_json(send, 404, {"error": _message(exc)})
+            return
+        served = self.repository.served(name)
+        if verb == "/ready":
+            body = {"name": name, "ready": True}
+            if served.errors:
+                body["reload_errors"] = served.errors
+            await _send_json(send, 200, body)
+            return
+        await _send_json(send, 200, v2.model_metadata(batcher.model, served.sorted_versions()))
+
+    async def _tf_model(
+        self, scope: Scope, receive: Receive, send: Send, method: str, match: re.Match[str]
+    ) -> None:
+        name, version = match["name"], match["version"]
+        if match["verb"]:
+            if method != "POST":
+                await _method_not_allowed(send, ("POST",))
+                return
+            await self._infer(
+                scope, receive, send, "tfserving", name, version, _tf_decode, _tf_encode
+            )
+            return
+        if method != "GET":
+            await _method_not_allowed(send, ("GET",))
+            return
+        try:
+            self.repository.get(name, version)
+        except NotFound as exc:
+            await _send_json(send, 404, {"error": _message(exc)})
+            return
+        served = self.repository.served(name)
+        versions = [version] if version else served.sorted_versions()
+        errors = {} if version else {v: e for v, e in served.errors.items() if v != "*"}
+        await _send_json(send, 200, tfserving.model_status(versions, errors))
+
+    # -- inference --------------------------------------------------------------------------
+
+    async def _infer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        protocol: str,
+        name: str,
+        version: str | None,
+        decode: Decoder,
+        encode: Encoder,
+    ) -> None:
+        started = time.perf_counter()
+        self.arriving += 1
+        self.metrics.in_flight.inc()
+        queued = False
+        request_id = _request_id(scope)
+        status, model_version = 200, version or ""
+        try:
+            content_type = _content_type(scope, protocol)
+            body = await read_body(scope, receive, self.settings.max_body_bytes)
+            batcher = self.repository.get(name, version)
+            model = batcher.model
+            model_version = model.version
+            decoded = decode(body, content_type, model)
+            if decoded.request_id and not header(scope, b"x-request-id"):
+                request_id = decoded.request_id
+            self.arriving -= 1
+            queued = True
+            prediction = await batcher.predict(decoded.values, frozenset(decoded.wanted))
+            payload = encode(model, request_id, decoded, prediction.outputs)
+        except Exception as exc:
+            status, payload, extra = _error(exc, protocol)
+            await send_bytes(
+                send, status, payload, _JSON, [(b"x-request-id", request_id.encode()), *extra]
+            )
+        else:
+            await send_bytes(send, 200, payload, _JSON, [(b"x-request-id", request_id.encode())])
+            self.metrics.observe_queue_wait(name, model_version, prediction.queue_wait_s)
+            self.inference_log.offer(
+                request_id,
+                name,
+                model_version,
+                model.schema.names,
+                decoded.values,
+                prediction.outputs,
+            )
+        finally:
+            if not queued:
+                self.arriving -= 1
+            self.metrics.in_flight.dec()
+        self.metrics.observe_request(
+            name, model_version, protocol, status, time.perf_counter() - started
+        )
+
+    def _make_batcher(self, model: ServedModel) -> Batcher:
+        return Batcher(
+            model,
+            max_batch_size=self.settings.max_batch_size,
+            max_delay_s=self.settings.max_batch_delay_ms / 1000.0,
+            max_queue_rows=self.settings.max_queue_rows,
+            arriving=lambda: self.arriving,
+            on_batch=self.metrics.observe_batch,
+        )
+
+    def _dropped(self, rows: int) -> None:
+        self.metrics.inference_log_dropped.inc(rows)
+
+    # -- small endpoints --------------------------------------------------------------------
+
+    async def _live(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _send_json(send, 200, {"live": True})
+
+    async def _ready(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ready = self.repository.ready
+        await _send_json(send, 200 if ready else 503, {"ready": ready})
+
+    async def _server_metadata(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = {"name": "loopline", "version": self._version, "extensions": ["model_repository"]}
+        await _send_json(send, 200, body)
+
+    async def _ping(self, scope: Scope, receive: Receive, send: Send) -> None:
+        ready = self.repository.ready
+        await send_bytes(send, 200 if ready else 503, b"\n", b"text/plain")
+
+    async def _version_text(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_bytes(send, 200, self._version.encode(), b"text/plain")
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(None, self.metrics.exposition)
+        await send_bytes(send, 200, body, CONTENT_TYPE.encode())
+
+    async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
+        name = self.repository.names()[0]
+        await self._infer(
+            scope, receive, send, "mlflow", name, None, _mlflow_decode, _mlflow_encode
+        )
+
+    async def _feedback(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            _content_type(scope, "v2")
+            body = await read_body(scope, receive, self.settings.max_body_bytes)
+            entries = parse_feedback(body)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, write_feedback, self.log_root, entries)
+        except Exception as exc:
+            status, payload, extra = _error(exc, "v2")
+            await send_bytes(send, status, payload, _JSON, extra)
+            return
+        rows = sum(len(e.labels) for e in entries)
+        await _send_json(send, 200, {"recorded": len(entries), "labels": rows})
+
+    _routes: ClassVar[dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[None]]]]] = {
+        "/v2/health/live": (("GET",), _live),
+        "/v2/health/ready": (("GET",), _ready),
+        "/v2": (("GET",), _server_metadata),
+        "/invocations": (("POST",), _invocations),
+        "/ping": (("GET",), _ping),
+        "/health": (("GET",), _ping),
+        "/version": (("GET",), _version_text),
+        "/metrics": (("GET",), _metrics),
+        "/feedback": (("POST",), _feedback),
+    }
+
+
+def parse_feedback(body: bytes) -> list[FeedbackEntry]:
+    """``{"request_id": ..., "label": ...}`` (or ``"labels": [...]`` per row), or a list of them."""
+    import orjson
+
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
+    items = data if isinstance(data, list) else [data]
+    entries = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("request_id"), str):
+            raise InvalidInput(
+                'feedback needs "request_id" (a string) and "label" or "labels"',
+                hint='e.g. {"request_id": "3f2a...", "label": 1}',
+            )
+        if "labels" in item and isinstance(item["labels"], list) and item["labels"]:
+            labels = tuple(item["labels"])
+        elif "label" in item:
+            labels = (item["label"],)
+        else:
+            raise InvalidInput(f'feedback for {item["request_id"]} has no "label" or "labels"')
+        entries.append(FeedbackEntry(item["request_id"], labels))
+    if not entries:
+        raise InvalidInput("no feedback given")
+    return entries
+
+
+# -- protocol adapters -------------------------------------------------------------------------
+
+
+def _v2_decode(body: bytes, content_type: str, model: ServedModel) -> Decoded:
+    return v2.decode_infer(body, model)
+
+
+def _v2_encode(model: ServedModel, request_id: str, decoded: Decoded, out: dict[str, Any]) -> bytes:
+    return v2.encode_infer(model, request_id, out, decoded.wanted)
+
+
+def _tf_decode(body: bytes, content_type: str, model: ServedModel) -> Decoded:
+    decoded, key = tfserving.decode_predict(body, model)
+    return Decoded(decoded.values, (key,))  # the reply key rides along in ``wanted``
+
+
+def _tf_encode(model: ServedModel, request_id: str, decoded: Decoded, out: dict[str, Any]) -> bytes:
+    return tfserving.encode_predict(decoded.wanted[0], out)
+
+
+def _mlflow_decode(body: bytes, content_type: str, model: ServedModel) -> Decoded:
+    return mlflow.decode_invocations(body, content_type, model)
+
+
+def _mlflow_encode(
+    model: ServedModel, request_id: str, decoded: Decoded, out: dict[str, Any]
+) -> bytes:
+    return mlflow.encode_invocations(out)
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _content_type(scope: Scope, protocol: str) -> str:
+    raw = header(scope, b"content-type")
+    if raw is None:
+        return "application/json"
+    kind = raw.split(";", 1)[0].strip().lower()
+    accepted = mlflow.CONTENT_TYPES if protocol == "mlflow" else ("application/json",)
+    if kind not in accepted:
+        raise HttpProblem(
+            415, f"content type {kind!r} is not accepted; send {' or '.join(accepted)}"
+        )
+    return kind
+
+
+def _request_id(scope: Scope) -> str:
+    given = header(scope, b"x-request-id")
+    if given and _REQUEST_ID.match(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def _error(exc: BaseException, protocol: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    extra: list[tuple[bytes, bytes]] = []
+    if isinstance(exc, HttpProblem):
+        status, message = exc.status, exc.message
+    elif isinstance(exc, Overloaded):
+        status, message = 503, _message(exc)
+        extra.append((b"retry-after", b"1"))
+    elif isinstance(exc, InvalidInput):
+        status, message = 400, _message(exc)
+    elif isinstance(exc, NotFound):
+        status, message = 404, _message(exc)
+    elif isinstance(exc, Conflict):
+        status, message = 409, _message(exc)
+    else:
+        log.error("inference failed", exc_info=exc)
+        status, message = 500, f"the model failed: {type(exc).__name__}: {exc}"
+    if protocol == "mlflow":
+        code = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST"}.get(status, "INTERNAL_ERROR")
+        return status, dumps({"error_code": code, "message": message}), extra
+    return status, dumps({"error": message}), extra
+
+
+def _message(exc: LooplineError) -> str:
+    return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+
+
+async def _send_json(send: Send, status: int, body: Any) -> None:
+    await send_bytes(send, status, dumps(body))
+
+
+async def _method_not_allowed(send: Send, allowed: tuple[str, ...]) -> None:
+    body = dumps({"error": f"method not allowed; use {', '.join(allowed)}"})
+    await send_bytes(send, 405, body, _JSON, [(b"allow", ", ".join(allowed).encode())])
+
+
+def _loopline_version() -> str:
+    from loopline import __version__
+
+    return __version__

@@ -1,0 +1,268 @@
+"""The inference log: a sampled share of requests (features, outputs, model version, time,
+request id) written as Parquet segments for monitoring, and ground-truth feedback joined to
+them later by request id.
+
+Sampling and queueing are the only work on the hot path; a background thread turns the queue
+into Parquet files (written aside and renamed in, so a reader never sees half a file). The queue
+is bounded in rows: when the writer falls behind, new records are dropped and counted rather than
+growing memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loopline.core.errors import InvalidInput
+
+__all__ = [
+    "FeedbackEntry",
+    "InferenceLog",
+    "default_log_root",
+    "read_feedback",
+    "read_inference_log",
+    "write_feedback",
+]
+
+log = logging.getLogger(__name__)
+_sequence = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    request_id: str
+    timestamp: float
+    model_name: str
+    model_version: str
+    columns: tuple[str, ...]
+    values: np.ndarray
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class FeedbackEntry:
+    """The true outcome for a logged request: one label, or one per row of the request."""
+
+    request_id: str
+    labels: tuple[Any, ...]
+
+
+def default_log_root() -> Path:
+    from loopline.core.errors import NotFound
+    from loopline.core.project import DOT_DIR, find_project_root
+
+    try:
+        return find_project_root() / DOT_DIR / "serving"
+    except NotFound:
+        return Path.cwd() / DOT_DIR / "serving"
+
+
+class InferenceLog:
+    def __init__(
+        self,
+        root: Path,
+        sample_rate: float,
+        *,
+        max_pending_rows: int = 200_000,
+        flush_rows: int = 20_000,
+        flush_interval_s: float = 2.0,
+        on_drop: Callable[[int], None] | None = None,
+    ) -> None:
+        self.root = root
+        self.sample_rate = sample_rate
+        self.max_pending_rows = max_pending_rows
+        self.flush_rows = flush_rows
+        self.flush_interval_s = flush_interval_s
+        self._on_drop = on_drop
+        self._pending: deque[_Record] = deque()
+        self._pending_rows = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.sample_rate > 0.0
+
+    def offer(
+        self,
+        request_id: str,
+        model_name: str,
+        model_version: str,
+        columns: tuple[str, ...],
+        values: np.ndarray,
+        outputs: dict[str, np.ndarray],
+    ) -> None:
+        """Queue one answered request if it falls in the sample (cheap; never blocks)."""
+        if self.sample_rate <= 0.0 or (
+            self.sample_rate < 1.0 and random.random() >= self.sample_rate
+        ):
+            return
+        rows = values.shape[0]
+        predictions = outputs.get("predict")
+        if predictions is None:
+            return
+        with self._lock:
+            if self._pending_rows + rows > self.max_pending_rows:
+                if self._on_drop is not None:
+                    self._on_drop(rows)
+                return
+            self._pending.append(
+                _Record(
+                    request_id,
+                    time.time(),
+                    model_name,
+                    model_version,
+                    columns,
+                    values,
+                    predictions,
+                    outputs.get("predict_proba"),
+                )
+            )
+            self._pending_rows += rows
+            if self._pending_rows >= self.flush_rows:
+                self._wake.set()
+
+    def start(self) -> None:
+        if self.enabled and self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="inference-log-writer", daemon=True
+            )
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop the writer and write what is queued."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.flush()
+
+    def flush(self) -> list[Path]:
+        with self._lock:
+            records = list(self._pending)
+            self._pending.clear()
+            self._pending_rows = 0
+        groups: dict[tuple[str, str, tuple[str, ...], int], list[_Record]] = {}
+        for record in records:
+            key = (record.model_name, record.model_version, record.columns, record.values.shape[1])
+            groups.setdefault(key, []).append(record)
+        written = []
+        for group in groups.values():
+            try:
+                written.append(self._write(group))
+            except OSError as exc:
+                log.error("could not write the inference log under %s: %s", self.root, exc)
+        return written
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            self.flush()
+
+    def _write(self, records: list[_Record]) -> Path:
+        import pyarrow as pa
+
+        first = records[0]
+        names = first.columns or tuple(f"f{i}" for i in range(first.values.shape[1]))
+        values = np.concatenate([r.values for r in records])
+        rows = [r.values.shape[0] for r in records]
+        table: dict[str, Any] = {
+            "request_id": np.repeat([r.request_id for r in records], rows),
+            "row": np.concatenate([np.arange(n, dtype=np.int32) for n in rows]),
+            "timestamp": pa.array(
+                np.repeat([int(r.timestamp * 1e6) for r in records], rows),
+                pa.timestamp("us", tz="UTC"),
+            ),
+            "model_name": np.repeat(first.model_name, len(values)),
+            "model_version": np.repeat(first.model_version, len(values)),
+        }
+        for index, name in enumerate(names):
+            table[name] = values[:, index]
+        table["prediction"] = np.concatenate([r.predictions for r in records])
+        if all(r.probabilities is not None for r in records):
+            probabilities = np.concatenate([r.probabilities for r in records])
+            table["probabilities"] = pa.array(list(probabilities))
+        folder = self.root / "inference" / _safe(first.model_name)
+        return _write_segment(pa.table(table), folder)
+
+
+def write_feedback(root: Path, entries: Sequence[FeedbackEntry]) -> Path:
+    """Record true labels for request ids (durable when this returns)."""
+    import pyarrow as pa
+
+    if not entries:
+        raise InvalidInput("no feedback given", hint='send {"request_id": ..., "label": ...}')
+    request_ids, rows, numbers, texts = [], [], [], []
+    for entry in entries:
+        for row, label in enumerate(entry.labels):
+            request_ids.append(entry.request_id)
+            rows.append(row)
+            is_number = isinstance(label, int | float) and not isinstance(label, bool)
+            numbers.append(float(label) if is_number else None)
+            texts.append(None if label is None else str(label))
+    now = int(time.time() * 1e6)
+    table = pa.table(
+        {
+            "request_id": pa.array(request_ids, pa.string()),
+            "row": pa.array(rows, pa.int32()),
+            "timestamp": pa.array([now] * len(rows), pa.timestamp("us", tz="UTC")),
+            "label": pa.array(numbers, pa.float64()),
+            "label_text": pa.array(texts, pa.string()),
+        }
+    )
+    return _write_segment(table, root / "feedback")
+
+
+def read_inference_log(root: Path, model_name: str | None = None) -> Any:
+    """All logged requests (of one model, or all) as one ``pyarrow.Table``."""
+    folder = root / "inference" / (_safe(model_name) if model_name else "")
+    return _read_segments(folder)
+
+
+def read_feedback(root: Path) -> Any:
+    return _read_segments(root / "feedback")
+
+
+def _read_segments(folder: Path) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(folder.rglob("*.parquet"))
+    if not files:
+        return pa.table({})
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+
+
+def _write_segment(table: Any, folder: Path) -> Path:
+    import pyarrow.parquet as pq
+
+    now = datetime.now(UTC)
+    day = folder / now.strftime("%Y-%m-%d")
+    day.mkdir(parents=True, exist_ok=True)
+    name = f"{now.strftime('%H%M%S%f')}-{os.getpid()}-{next(_sequence)}.parquet"
+    final = day / name
+    temp = day / f".{name}.tmp"
+    pq.write_table(table, temp)
+    os.replace(temp, final)
+    return final
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)

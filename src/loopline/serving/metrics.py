@@ -1,0 +1,151 @@
+"""Prometheus metrics of the model server, with the names users already chart.
+
+Each app gets its own ``CollectorRegistry``. With several worker processes the values live in
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode), so ``/metrics`` on any
+worker reports the whole server; files of workers that died are cleaned up when a worker starts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as prom_multiprocess
+
+from loopline.serving.batching import BatchStats
+from loopline.serving.model import ServedModel
+
+__all__ = ["CONTENT_TYPE", "ServingMetrics", "forget_dead_workers", "multiprocess_dir"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+_DB_FILE = re.compile(r"_(\d+)\.db$")
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class ServingMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.predictions = Counter(
+            "model_predictions",
+            "Predictions made, by model, version and predicted class.",
+            ["model_name", "model_version", "prediction"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "prediction_latency_seconds",
+            "Time from a request's arrival to its response, per inference request.",
+            ["model_name", "model_version"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "inference_requests",
+            "Inference requests answered, by model, protocol and HTTP status code.",
+            ["model_name", "protocol", "code"],
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "inference_batch_size",
+            "Rows per predict call after adaptive batching.",
+            ["model_name", "model_version"],
+            buckets=_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "inference_queue_wait_seconds",
+            "Time a request waited in the batching queue before its predict call started.",
+            ["model_name", "model_version"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "inference_requests_in_flight",
+            "Inference requests being handled right now.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self.load_seconds = Gauge(
+            "model_load_seconds",
+            "Seconds the last load of a model version took.",
+            ["model_name", "model_version"],
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.inference_log_dropped = Counter(
+            "inference_log_dropped_records",
+            "Sampled inference records dropped because the writer fell behind.",
+            registry=r,
+        )
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    # -- hot path: label children are cached ------------------------------------------------
+
+    def observe_request(
+        self, model: str, version: str, protocol: str, code: int, seconds: float
+    ) -> None:
+        self._child(self.requests, model, protocol, str(code)).inc()
+        if code < 300:
+            self._child(self.latency, model, version).observe(seconds)
+
+    def observe_rejected(self, model: str, protocol: str, code: int) -> None:
+        self._child(self.requests, model, protocol, str(code)).inc()
+
+    def observe_batch(self, model: ServedModel, stats: BatchStats) -> None:
+        self._child(self.batch_size, model.name, model.version).observe(stats.rows)
+        if stats.predictions is not None:
+            for label, count in model.prediction_labels(stats.predictions):
+                self._child(self.predictions, model.name, model.version, label).inc(count)
+
+    def observe_queue_wait(self, model: str, version: str, seconds: float) -> None:
+        self._child(self.queue_wait, model, version).observe(seconds)
+
+    def observe_load(self, model: ServedModel) -> None:
+        self.load_seconds.labels(model.name, model.version).set(model.load_seconds)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    # -- exposition -------------------------------------------------------------------------
+
+    def exposition(self) -> bytes:
+        folder = multiprocess_dir()
+        if folder is None:
+            return generate_latest(self.registry)
+        collecting = CollectorRegistry()
+        prom_multiprocess.MultiProcessCollector(collecting, path=folder)  # type: ignore[no-untyped-call]
+        return generate_latest(collecting)
+
+
+def forget_dead_workers() -> None:
+    """Remove live-gauge files of worker processes that no longer exist (counters are kept, so
+    totals survive a worker being replaced)."""
+    folder = multiprocess_dir()
+    if folder is None:
+        return
+    pids = {int(m.group(1)) for p in Path(folder).glob("*.db") if (m := _DB_FILE.search(p.name))}
+    for pid in pids:
+        if pid != os.getpid() and not _alive(pid):
+            prom_multiprocess.mark_process_dead(pid, folder)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,80 @@
+"""Running the inference app: one process, or N uvicorn worker processes sharing the port.
+
+uvicorn's supervisor replaces a worker that dies and drains in-flight requests on SIGTERM or
+Ctrl-C. Each worker loads the models itself; settings reach it as one environment variable. BLAS
+and OpenMP are pinned to one thread per worker: on a busy machine their default thread pools
+make a one-row prediction many times slower.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+
+from loopline.serving.settings import ENV_VAR, ServeSettings
+
+__all__ = ["app_from_environment", "pin_native_threads", "serve"]
+
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+GRACEFUL_SHUTDOWN_S = 30
+
+
+def pin_native_threads() -> None:
+    """One BLAS/OpenMP thread per process unless the user chose otherwise (before NumPy loads)."""
+    for name in _THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+
+
+def serve(settings: ServeSettings, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve until interrupted. With one worker the models are loaded here first, so a model
+    that cannot load is reported as an error before the port opens."""
+    import uvicorn
+
+    pin_native_threads()
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+        "backlog": 4096,
+        "server_header": False,
+    }
+    if settings.workers == 1:
+        from loopline.serving.app import create_app
+
+        app = create_app(settings)
+        app.repository.load_all()
+        if on_ready is not None:
+            on_ready()
+        uvicorn.run(app, **common)  # type: ignore[arg-type]
+        return
+    metrics_dir = tempfile.mkdtemp(prefix="loopline-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ[ENV_VAR] = settings.to_json()
+    try:
+        if on_ready is not None:
+            on_ready()
+        uvicorn.run(
+            "loopline.serving.runner:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            **common,  # type: ignore[arg-type]
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def app_from_environment() -> object:
+    """The app of one worker process (called by uvicorn in each worker)."""
+    from loopline.serving.app import create_app
+
+    return create_app(ServeSettings.from_json(os.environ[ENV_VAR]))
