@@ -31,6 +31,10 @@ _COMMANDS = {
     "runs": ("loopline.cli.tracking", "runs_group"),
     "models": ("loopline.cli.models", "models_group"),
     "server": ("loopline.cli.server", "server_command"),
+    "repro": ("loopline.cli.pipeline", "repro_command"),
+    "dag": ("loopline.cli.pipeline", "dag_command"),
+    "params": ("loopline.cli.pipeline", "params_group"),
+    "metrics": ("loopline.cli.pipeline", "metrics_group"),
     "serve": ("loopline.cli.serve", "serve_command"),
     "feedback": ("loopline.cli.serve", "feedback_command"),
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -91,22 +92,79 @@ def add_command(
 @json_option
 @click.pass_context
 def status_command(ctx: click.Context, targets: tuple[str, ...], as_json: bool) -> None:
-    """Show tracked data whose workspace content differs from its pointer file."""
+    """Show tracked data that differs from its pointer file, and stale pipeline stages.
+
+    TARGETS are data paths or stage names.
+    """
     from loopline.data.status import status, status_as_json
 
     with open_workspace(ctx) as ws:
-        changes = status(ws, list(targets))
+        stage_names, paths = _split_targets(ws, targets)
+        changes = status(ws, paths) if paths or not targets else []
+        stages = _stage_status(ws, stage_names, bool(targets))
     if as_json:
-        echo_json(status_as_json(changes))
+        from loopline.pipeline import stage_status_as_json
+
+        echo_json({**status_as_json(changes), **stage_status_as_json(stages or [])})
         return
-    if not changes:
-        click.echo("Data is up to date.")
+    if not changes and not stages:
+        click.echo(
+            "Data and pipelines are up to date." if stages is not None else "Data is up to date."
+        )
         return
     for change in changes:
         click.echo(f"{change.pointer.file}:")
         click.echo("\tchanged outs:")
         click.echo(f"\t\t{change.state + ':':<16}{change.pointer.path}")
-    click.echo("\n(use `loopline add` to record changes, `loopline checkout` to discard them)")
+    for stage in stages or []:
+        _echo_stage(stage)
+    if changes:
+        click.echo("\n(use `loopline add` to record changes, `loopline checkout` to discard them)")
+    if stages:
+        click.echo("\n(use `loopline repro` to bring the stale stages up to date)")
+
+
+def _split_targets(ws: Any, targets: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Stage names (or foreach/matrix group names) and data paths among ``targets``."""
+    if not targets:
+        return [], []
+    from loopline.pipeline import has_pipeline, load_pipeline
+
+    names: set[str] = set()
+    if has_pipeline(ws):
+        for name in load_pipeline(ws.root).stages:
+            names.update((name, name.split("@", 1)[0]))
+    return [t for t in targets if t in names], [t for t in targets if t not in names]
+
+
+def _stage_status(ws: Any, names: list[str], targeted: bool) -> list[Any] | None:
+    """Stale stages, or None when the project has no pipeline file."""
+    from loopline.pipeline import has_pipeline, stage_status
+
+    if not has_pipeline(ws):
+        return None
+    if targeted and not names:
+        return []
+    return stage_status(ws, names)
+
+
+def _echo_stage(stage: Any) -> None:
+    click.echo(f"{stage.name}:")
+    for title, items in (("changed deps", stage.deps), ("changed outs", stage.outs)):
+        if not items:
+            continue
+        click.echo(f"\t{title}:")
+        for path, state in items.items():
+            if isinstance(state, dict):
+                click.echo(f"\t\t{path}:")
+                for key, key_state in state.items():
+                    click.echo(f"\t\t\t{key_state + ':':<20}{key}")
+            else:
+                click.echo(f"\t\t{state + ':':<20}{path}")
+    if stage.always:
+        click.echo("\talways changed")
+    if stage.command:
+        click.echo("\tchanged command")
 
 
 @click.command("checkout")

@@ -9,6 +9,7 @@ Nothing of Loopline's own: every other package imports ``core``, never the rever
 """
 
 from loopline.core.errors import (
+    CommandFailed,
     ConfigError,
     Conflict,
     IntegrityError,
@@ -22,6 +23,7 @@ from loopline.core.errors import (
 )
 
 __all__ = [
+    "CommandFailed",
     "ConfigError",
     "Conflict",
     "IntegrityError",

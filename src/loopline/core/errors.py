@@ -11,7 +11,8 @@
     ├── IntegrityError            exit 5   stored bytes no longer match their hash
     ├── RemoteError               exit 6   a remote storage is unreachable or refuses the operation
     ├── StoreError                exit 7   the metadata store failed
-    └── MissingExtra              exit 8   an optional dependency is not installed
+    ├── MissingExtra              exit 8   an optional dependency is not installed
+    └── CommandFailed             exit 9   a user command (a pipeline stage) exited non-zero
 
 Each message says what happened, to what, and what to do about it; ``hint`` holds the last part
 so that faces (CLI, HTTP) can present it separately.
@@ -20,6 +21,7 @@ so that faces (CLI, HTTP) can present it separately.
 from __future__ import annotations
 
 __all__ = [
+    "CommandFailed",
     "ConfigError",
     "Conflict",
     "IntegrityError",
@@ -91,3 +93,13 @@ class MissingExtra(LooplineError):
         )
         self.module = module
         self.extra = extra
+
+
+class CommandFailed(LooplineError):
+    """A command Loopline ran for the user failed; ``log_tail`` holds its last output lines."""
+
+    exit_code = 9
+
+    def __init__(self, message: str, *, hint: str | None = None, log_tail: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.log_tail = log_tail

@@ -35,7 +35,7 @@ def checkout(
     verify = ws.settings.verify if verify is None else verify
     results: list[CheckoutResult] = []
     with ws.lock():
-        pointers = ws.pointers(targets)
+        pointers = ws.pointers(targets, with_pipeline=True)
         scratch = ws.fresh_scratch()
         for pointer in pointers:
             results.append(_checkout_one(ws, pointer, force, verify, progress, scratch))

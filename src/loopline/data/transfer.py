@@ -37,7 +37,7 @@ def push(
     progress: Progress = NO_PROGRESS,
 ) -> PushResult:
     target = Remote(ws.settings.remote(remote))
-    pointers = ws.pointers(targets)
+    pointers = ws.pointers(targets, with_pipeline=True)
     task = progress.task(f"pushing to {target.name}")
     try:
         result = push_objects(
@@ -70,7 +70,7 @@ def pull(
     """Fetch what the pointers need into the cache (verified), then check it out."""
     source = Remote(ws.settings.remote(remote))
     with ws.lock():
-        pointers = ws.pointers(targets)
+        pointers = ws.pointers(targets, with_pipeline=True)
         task = progress.task(f"pulling from {source.name}")
         try:
             result = pull_objects(
@@ -84,7 +84,7 @@ def pull(
         finally:
             task.close()
     outcome = (
-        checkout(ws, [p.file for p in pointers] or None, force=force, progress=progress)
+        checkout(ws, [p.path for p in pointers] or None, force=force, progress=progress)
         if pointers
         else []
     )

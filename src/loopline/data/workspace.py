@@ -70,15 +70,30 @@ class Workspace:
     def relpath(self, path: str | os.PathLike[str]) -> str:
         return relative_to_project(self.root, Path(path))
 
-    def pointers(self, targets: Iterable[str] | None = None) -> list[Pointer]:
-        """The pointers for ``targets`` (data paths or pointer files), or every pointer."""
+    def pointers(
+        self, targets: Iterable[str] | None = None, *, with_pipeline: bool = False
+    ) -> list[Pointer]:
+        """The pointers for ``targets`` (data paths or pointer files), or every pointer.
+
+        ``with_pipeline`` adds the outs of pipeline stages, whose pointers live in the lock.
+        """
+        stage_outs = self.pipeline_pointers() if with_pipeline else []
         if not targets:
-            return [read_pointer(self.root, f) for f in sorted(find_pointers(self.root))]
-        found: dict[str, Pointer] = {}
+            found = [read_pointer(self.root, f) for f in sorted(find_pointers(self.root))]
+            return found + stage_outs
+        chosen: dict[str, Pointer] = {}
         for target in targets:
-            for pointer in self._pointers_for(self.relpath(target), target):
-                found[pointer.file] = pointer
-        return list(found.values())
+            rel = self.relpath(target)
+            outs = [p for p in stage_outs if p.path == rel or p.path.startswith(rel + "/")]
+            for pointer in outs or self._pointers_for(rel, target):
+                chosen[pointer.path] = pointer
+        return list(chosen.values())
+
+    def pipeline_pointers(self, *, include_uncached: bool = False) -> list[Pointer]:
+        """The outs of pipeline stages as the lock records them (none without a lock)."""
+        from loopline.pipeline import lock_pointers  # the pipeline builds on data: import late
+
+        return lock_pointers(self.root, include_uncached=include_uncached)
 
     def _pointers_for(self, rel: str, original: str) -> list[Pointer]:
         if rel.endswith(POINTER_SUFFIX):

@@ -1,0 +1,416 @@
+"""``repro``: bring the pipeline up to date, running only what is stale, in dependency order.
+
+Each stage is judged when everything it depends on has finished, so a re-run upstream stage
+that wrote the same bytes leaves its downstream stages alone (early cut-off). A stale stage
+whose exact inputs ran before is restored from the run cache instead of running. After each
+successful stage its outs are stored, the lock is rewritten atomically and the run recorded.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loopline.core.errors import CommandFailed, NotFound
+from loopline.data.workspace import Workspace
+from loopline.pipeline._changes import stage_changes
+from loopline.pipeline._dag import select
+from loopline.pipeline._executors import Executor, LocalExecutor, StageFuture, outcome_of
+from loopline.pipeline._load import load_pipeline
+from loopline.pipeline._lock import LockedPath, LockEntry, read_lock, write_lock
+from loopline.pipeline._model import Pipeline, Stage
+from loopline.pipeline._outputs import PathHasher, objects_present, restore_outputs, store_outputs
+from loopline.pipeline._params import ParamsReader
+from loopline.pipeline._record import RunRecorder, StageRecord, now_ms
+from loopline.pipeline._run_cache import RunCache, run_key
+from loopline.pipeline._task import StageOutcome, StageTask
+
+__all__ = ["ReproResult", "StageReport", "repro"]
+
+
+@dataclass(frozen=True)
+class StageReport:
+    """What ``repro`` did with one stage."""
+
+    name: str
+    action: str  # ran, restored, unchanged, frozen, would run, failed
+    reasons: str = ""
+    duration: float = 0.0
+    exit_code: int = 0
+    log_tail: str = ""
+
+
+@dataclass
+class ReproResult:
+    stages: list[StageReport] = field(default_factory=list)
+    run_id: str | None = None  # the parent tracking run, if any stage executed
+
+    def by_action(self, action: str) -> list[str]:
+        return [s.name for s in self.stages if s.action == action]
+
+
+@dataclass
+class _Plan:
+    stage: Stage
+    task: StageTask
+    deps: list[LockedPath]
+    params: dict[str, dict[str, Any]]
+    key: str
+    start_ms: int = 0
+
+
+def repro(
+    root: Path,
+    targets: Sequence[str] = (),
+    *,
+    force: bool = False,
+    single: bool = False,
+    dry: bool = False,
+    executor: Executor | None = None,
+    on_report: Callable[[StageReport], None] | None = None,
+    on_start: Callable[[Stage], None] | None = None,
+    record: bool = True,
+) -> ReproResult:
+    """Reproduce ``targets`` (default: every stage) of the project at ``root``."""
+    with Workspace(root) as ws:
+        pipeline = load_pipeline(ws.root)
+        order = select(targets, list(pipeline.stages), pipeline.upstream, single=single)
+        driver = _Driver(ws, pipeline, force=force, dry=dry)
+        driver.on_report, driver.on_start = on_report, on_start
+        driver.check_inputs(order)
+        if dry:
+            return driver.dry_run(order)
+        own = executor is None
+        runner = executor if executor is not None else LocalExecutor(1)
+        recorder = RunRecorder(ws.root, pipeline.file, list(targets)) if record else None
+        try:
+            with ws.lock():
+                driver.scratch = ws.fresh_scratch()
+                driver.run(order, runner, recorder)
+        except BaseException:
+            runner.close(cancel=True)
+            if recorder is not None:
+                driver.result.run_id = recorder.close("KILLED")
+            raise
+        if own:
+            runner.close()
+        status = "FAILED" if driver.failed else "FINISHED"
+        driver.result.run_id = recorder.close(status) if recorder is not None else None
+        driver.raise_if_failed()
+        return driver.result
+
+
+class _Driver:
+    def __init__(self, ws: Workspace, pipeline: Pipeline, *, force: bool, dry: bool) -> None:
+        self.ws, self.pipeline, self.force, self.dry = ws, pipeline, force, dry
+        self.lock = read_lock(pipeline.lock_path)
+        self.hasher = PathHasher(ws)
+        self.params = ParamsReader(ws.root)
+        self.run_cache = RunCache(ws.paths.objects_dir)
+        self.result = ReproResult()
+        self.failed: list[StageReport] = []
+        self.scratch = ws.paths.tmp_dir
+        self.on_report: Callable[[StageReport], None] | None = None
+        self.on_start: Callable[[Stage], None] | None = None
+
+    # -- before anything runs -----------------------------------------------------------------
+    def check_inputs(self, order: list[str]) -> None:
+        """Refuse to start when a dep can never exist or a param key is missing."""
+        produced = self.pipeline.producers()
+        for name in order:
+            stage = self.pipeline.stages[name]
+            if stage.frozen:
+                continue
+            for dep in stage.deps:
+                if self.hasher(dep) is None and not _has_producer(dep, produced):
+                    raise NotFound(
+                        f"stage '{name}' depends on {dep}, which does not exist and no stage "
+                        "produces it",
+                        hint=f"create {dep}, fetch it (`loopline checkout` / `loopline pull`) "
+                        "or fix the path in the stage's deps",
+                    )
+            self.params.values(stage.params, name)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self, order: list[str], runner: Executor, recorder: RunRecorder | None) -> None:
+        self.recorder = recorder
+        pending = list(order)
+        running: dict[str, tuple[_Plan, StageFuture]] = {}
+        finished: queue.Queue[str] = queue.Queue()
+        while pending or running:
+            if not self.failed:
+                self._launch_ready(pending, running, runner, finished)
+            if not running:
+                break
+            name = finished.get()
+            plan, future = running.pop(name)
+            self._finish(plan, outcome_of(future, plan.task), runner)
+
+    def _launch_ready(
+        self,
+        pending: list[str],
+        running: dict[str, tuple[_Plan, StageFuture]],
+        runner: Executor,
+        finished: queue.Queue[str],
+    ) -> None:
+        progress = True
+        while progress and not self.failed:
+            progress = False
+            for name in list(pending):
+                if len(running) >= runner.slots:
+                    return
+                waiting = set(pending) | set(running)
+                if any(p in waiting for p in self.pipeline.upstream[name]):
+                    continue
+                pending.remove(name)
+                progress = True
+                plan = self._decide(self.pipeline.stages[name], runner)
+                if plan is None:
+                    continue
+                if self.recorder is not None:
+                    self.recorder.start()
+                if self.on_start is not None:
+                    self.on_start(plan.stage)
+                plan.start_ms = now_ms()
+                future = runner.submit(plan.task)
+                running[name] = (plan, future)
+                future.add_done_callback(_notify(finished, name))
+
+    # -- judging one stage --------------------------------------------------------------------
+    def _decide(self, stage: Stage, runner: Executor) -> _Plan | None:
+        """Report the stage as frozen, unchanged or restored, or return the plan to run it."""
+        entry = self.lock.get(stage.name)
+        if stage.frozen:
+            self._frozen(stage)
+            return None
+        changes = stage_changes(stage, entry, self.hasher, self.params)
+        if not changes and not self.force:
+            self._report(StageReport(stage.name, "unchanged"))
+            return None
+        deps = [self._dep(stage, d) for d in stage.deps]
+        params = self.params.values(stage.params, stage.name)
+        key = run_key(stage.cmd, deps, params, stage.outs)
+        if self._restore(stage, deps, params, key, changes.summary()):
+            return None
+        task = StageTask(
+            name=stage.name,
+            root=str(self.ws.root),
+            commands=stage.commands,
+            wdir=stage.wdir,
+            clean=tuple(o.path for o in stage.outs if not o.persist),
+            outs=tuple((o.path, o.cache) for o in stage.outs),
+        )
+        if runner.through_remote:
+            task = self._with_inputs(task, stage, deps, runner)
+        return _Plan(stage, task, deps, params, key)
+
+    def _dep(self, stage: Stage, path: str) -> LockedPath:
+        found = self.hasher(path)
+        if found is None:
+            raise NotFound(
+                f"stage '{stage.name}' depends on {path}, which does not exist",
+                hint="run the stage that produces it first (drop -s), or restore it",
+            )
+        return found
+
+    def _frozen(self, stage: Stage) -> None:
+        missing = [o.path for o in stage.outs if self.hasher(o.path) is None]
+        if missing:
+            raise NotFound(
+                f"stage '{stage.name}' is frozen, but its output {missing[0]} is missing",
+                hint="restore it with `loopline checkout`, or set 'frozen: false' to run it again",
+            )
+        self._report(StageReport(stage.name, "frozen"))
+
+    def _restore(
+        self, stage: Stage, deps: list[LockedPath], params: dict[str, Any], key: str, why: str
+    ) -> bool:
+        if self.force or stage.always_changed or any(o.persist for o in stage.outs):
+            return False
+        outs = self.run_cache.get(key)
+        if outs is None or not objects_present(self.ws, outs):
+            return False
+        restore_outputs(self.ws, outs, self.scratch)
+        self._commit(stage, deps, params, outs)
+        self._report(StageReport(stage.name, "restored", why))
+        return True
+
+    def _with_inputs(
+        self, task: StageTask, stage: Stage, deps: list[LockedPath], runner: Executor
+    ) -> StageTask:
+        from dataclasses import replace
+
+        from loopline.objects.remote import Remote
+        from loopline.objects.transfer import push_objects
+
+        files = [self.hasher(p.file) for p in stage.params]
+        inputs = [*deps, *(f for f in files if f is not None)]
+        missing = [i for i in inputs if not objects_present(self.ws, [i])]
+        store_outputs(self.ws, [(i.path, True) for i in missing])
+        remote_config = getattr(runner, "remote", None)
+        assert remote_config is not None
+        push_objects(
+            self.ws.odb, Remote(remote_config), [i.oid for i in inputs], jobs=self.ws.settings.jobs
+        )
+        return replace(task, inputs=tuple(inputs))
+
+    # -- after a stage ran --------------------------------------------------------------------
+    def _finish(self, plan: _Plan, outcome: StageOutcome, runner: Executor) -> None:
+        stage = plan.stage
+        missing = list(outcome.missing)
+        if outcome.exit_code == 0 and outcome.outs is None:
+            missing = [o.path for o in stage.outs if not (self.ws.root / o.path).exists()]
+        if outcome.exit_code != 0 or missing:
+            why = (
+                f"the command exited with code {outcome.exit_code}"
+                if outcome.exit_code != 0
+                else f"the command did not write its output {missing[0]}"
+            )
+            self._failed(plan, outcome, why)
+            return
+        if outcome.outs is not None:
+            outs = self._fetch(list(outcome.outs), runner)
+        else:
+            outs = store_outputs(self.ws, [(o.path, o.cache) for o in stage.outs])
+        self._commit(stage, plan.deps, plan.params, outs)
+        if not any(o.persist for o in stage.outs):
+            self.run_cache.put(plan.key, outs)
+        self._record(plan, outcome, outs, "FINISHED")
+        self._report(
+            StageReport(stage.name, "ran", duration=outcome.duration, log_tail=outcome.log_tail)
+        )
+
+    def _fetch(self, outs: list[LockedPath], runner: Executor) -> list[LockedPath]:
+        from loopline.objects.remote import Remote
+        from loopline.objects.transfer import pull_objects
+
+        remote_config = getattr(runner, "remote", None)
+        assert remote_config is not None
+        pull_objects(
+            self.ws.odb, Remote(remote_config), [o.oid for o in outs], jobs=self.ws.settings.jobs
+        )
+        restore_outputs(self.ws, outs, self.scratch)
+        return outs
+
+    def _commit(
+        self, stage: Stage, deps: list[LockedPath], params: dict[str, Any], outs: list[LockedPath]
+    ) -> None:
+        from loopline.data.gitignore import ignore_in_git
+
+        for out in outs:
+            if out.cache:
+                ignore_in_git(self.ws.root, out.path)
+        self.lock[stage.name] = LockEntry(stage.cmd, tuple(deps), params, tuple(outs))
+        ordered = {n: self.lock[n] for n in self.pipeline.stages if n in self.lock}
+        write_lock(self.pipeline.lock_path, ordered)
+        self.hasher.forget()
+
+    def _failed(self, plan: _Plan, outcome: StageOutcome, why: str) -> None:
+        report = StageReport(
+            plan.stage.name,
+            "failed",
+            why,
+            outcome.duration,
+            outcome.exit_code or 1,
+            outcome.log_tail,
+        )
+        self.failed.append(report)
+        self._record(plan, outcome, [], "FAILED")
+        self._report(report)
+        self.hasher.forget()
+
+    def _record(
+        self, plan: _Plan, outcome: StageOutcome, outs: list[LockedPath], status: str
+    ) -> None:
+        if self.recorder is None:
+            return
+        stage = plan.stage
+        metrics = _read_metrics(self.ws.root, [o.path for o in stage.outs if o.kind == "metrics"])
+        self.recorder.record(
+            StageRecord(
+                stage=stage.name,
+                cmd="\n".join(stage.commands),
+                status=status,
+                start_ms=plan.start_ms,
+                end_ms=now_ms(),
+                exit_code=outcome.exit_code,
+                log_tail=outcome.log_tail,
+                host=outcome.host,
+                params=plan.params,
+                metrics=metrics,
+                deps=tuple(plan.deps),
+                outs=tuple(outs),
+            )
+        )
+
+    def _report(self, report: StageReport) -> None:
+        self.result.stages.append(report)
+        if self.on_report is not None:
+            self.on_report(report)
+
+    def raise_if_failed(self) -> None:
+        if not self.failed:
+            return
+        first = self.failed[0]
+        raise CommandFailed(
+            f"stage '{first.name}' failed: {first.reasons}",
+            hint=f"fix it and run `loopline repro` again; {self.pipeline.lock_path.name} keeps "
+            "the stages that finished",
+            log_tail=first.log_tail,
+        )
+
+    # -- --dry --------------------------------------------------------------------------------
+    def dry_run(self, order: list[str]) -> ReproResult:
+        would: set[str] = set()
+        for name in order:
+            stage = self.pipeline.stages[name]
+            if stage.frozen:
+                self._report(StageReport(name, "frozen"))
+                continue
+            changes = stage_changes(stage, self.lock.get(name), self.hasher, self.params)
+            upstream = [p for p in self.pipeline.upstream[name] if p in would]
+            if changes or self.force or upstream:
+                why = changes.summary() or (f"upstream {upstream[0]} would run" if upstream else "")
+                would.add(name)
+                self._report(StageReport(name, "would run", why or "forced"))
+            else:
+                self._report(StageReport(name, "unchanged"))
+        return self.result
+
+
+def _notify(finished: queue.Queue[str], name: str) -> Callable[[Any], None]:
+    def done(_future: Any) -> None:
+        finished.put(name)
+
+    return done
+
+
+def _has_producer(dep: str, produced: dict[str, str]) -> bool:
+    return any(
+        dep == out or dep.startswith(out + "/") or out.startswith(dep + "/") for out in produced
+    )
+
+
+def _read_metrics(root: Path, paths: list[str]) -> dict[str, float]:
+    from loopline.core.errors import LooplineError
+    from loopline.pipeline._files import read_data
+    from loopline.pipeline._params import flatten
+
+    found: dict[str, float] = {}
+    for path in paths:
+        try:
+            data = read_data(root, path, what="metrics file")
+        except LooplineError:
+            continue
+        for key, value in flatten(data).items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found[key] = float(value)
+    return found
+
+
+def elapsed(start: float) -> float:
+    return time.perf_counter() - start
