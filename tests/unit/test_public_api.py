@@ -12,6 +12,7 @@ PACKAGES = [
     "loopline.store",
     "loopline.objects",
     "loopline.data",
+    "loopline.pipeline",
     "loopline.tracking",
     "loopline.models",
     "loopline.registry",

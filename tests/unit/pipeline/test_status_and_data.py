@@ -1,0 +1,134 @@
+"""Stale stages and why; pipeline outs as tracked data for checkout, gc; compare with git."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loopline.data.checkout import checkout
+from loopline.data.gc import gc
+from loopline.data.workspace import Workspace
+from loopline.pipeline import (
+    kfp_stages,
+    metrics_diff,
+    metrics_show,
+    params_diff,
+    read_lock,
+    repro,
+    stage_status,
+    stage_status_as_json,
+)
+from tests.conftest import git, make_tree
+
+PIPELINE = """
+stages:
+  prep:
+    cmd: cp in.txt mid.txt
+    deps: [in.txt]
+    outs: [mid.txt]
+  train:
+    cmd: "cp mid.txt out.txt && echo '{\\"acc\\": ${acc}, \\"loss\\": {\\"val\\": 1}}' > m.json"
+    deps: [mid.txt]
+    params: [lr]
+    outs: [out.txt]
+    metrics:
+      - m.json: {cache: false}
+"""
+
+
+@pytest.fixture
+def pipeline(project: Path) -> Path:
+    make_tree(project, {"dvc.yaml": PIPELINE, "params.yaml": "lr: 1\nacc: 0.5\n", "in.txt": "a\n"})
+    return project
+
+
+def _status(root: Path) -> dict[str, list[object]]:
+    with Workspace(root) as ws:
+        return stage_status_as_json(stage_status(ws))
+
+
+def test_status_before_and_after_changes_speaks_dvcs_json(pipeline: Path) -> None:
+    assert _status(pipeline) == {
+        "prep": [
+            {"changed deps": {"in.txt": "modified"}},
+            {"changed outs": {"mid.txt": "deleted"}},
+        ],
+        "train": [
+            {"changed deps": {"mid.txt": "deleted", "params.yaml": "new"}},
+            {"changed outs": {"out.txt": "deleted", "m.json": "deleted"}},
+        ],
+    }
+    repro(pipeline, record=False)
+    assert _status(pipeline) == {}
+    (pipeline / "in.txt").write_text("b\n")
+    (pipeline / "params.yaml").write_text("lr: 2\nacc: 0.5\n")
+    (pipeline / "out.txt").unlink()
+    (pipeline / "dvc.yaml").write_text(PIPELINE.replace("cp in.txt", "cp  in.txt"))
+    assert _status(pipeline) == {
+        "prep": [{"changed deps": {"in.txt": "modified"}}, "changed command"],
+        "train": [
+            {"changed deps": {"params.yaml": {"lr": "modified"}}},
+            {"changed outs": {"out.txt": "deleted"}},
+        ],
+    }
+
+
+def test_checkout_restores_pipeline_outs_from_the_lock(pipeline: Path) -> None:
+    repro(pipeline, record=False)
+    (pipeline / "out.txt").unlink()
+    (pipeline / "mid.txt").write_text("edited\n")
+    with Workspace(pipeline) as ws:
+        done = {r.pointer.path: r.action for r in checkout(ws, force=True)}
+    assert done == {"mid.txt": "modified", "out.txt": "added"}
+    assert (pipeline / "out.txt").read_text() == "a\n" and (
+        pipeline / "mid.txt"
+    ).read_text() == "a\n"
+    assert _status(pipeline) == {}
+
+
+def test_gc_keeps_what_the_lock_and_its_run_cache_need(pipeline: Path) -> None:
+    repro(pipeline, record=False)
+    (pipeline / "in.txt").write_text("version two\n")
+    repro(pipeline, record=False)  # the first version is now only in the run cache
+    with Workspace(pipeline) as ws:
+        result = gc(ws)
+        assert result.removed >= 1
+        lock = read_lock(pipeline / "loopline.lock")
+        for entry in lock.values():
+            assert all(ws.odb.exists(o.oid) for o in entry.outs)
+    (pipeline / "mid.txt").unlink()
+    assert repro(pipeline, record=False).by_action("restored") == ["prep"]  # its entry was kept
+    (pipeline / "in.txt").write_text("a\n")
+    assert repro(pipeline, record=False).by_action("ran") == ["prep", "train"]  # old one dropped
+
+
+def test_params_and_metrics_against_a_git_revision(pipeline: Path) -> None:
+    repro(pipeline, record=False)
+    git(pipeline, "add", "-A")
+    git(pipeline, "commit", "-qm", "v1")
+    (pipeline / "params.yaml").write_text("lr: 3\nacc: 0.75\n")
+    repro(pipeline, record=False)
+    assert params_diff(pipeline) == {
+        "params.yaml": {
+            "lr": {"old": 1, "new": 3, "diff": 2},
+            "acc": {"old": 0.5, "new": 0.75, "diff": 0.25},
+        }
+    }
+    assert metrics_show(pipeline) == {
+        "": {"data": {"m.json": {"data": {"acc": 0.75, "loss": {"val": 1}}}}}
+    }
+    assert metrics_diff(pipeline) == {"m.json": {"acc": {"old": 0.5, "new": 0.75, "diff": 0.25}}}
+    assert metrics_diff(pipeline, show_all=True)["m.json"]["loss.val"] == {
+        "old": 1,
+        "new": 1,
+        "diff": 0,
+    }
+
+
+def test_kfp_stages_view(pipeline: Path) -> None:
+    pytest.importorskip("loopline.pipeline._kfp")
+    stages = kfp_stages(pipeline)
+    assert [(s.name, s.upstream) for s in stages] == [("prep", ()), ("train", ("prep",))]
+    assert stages[1].outs == ("out.txt", "m.json") and stages[1].deps == ("mid.txt",)
+    assert stages[0].commands == ("cp in.txt mid.txt",) and stages[0].wdir == "."
