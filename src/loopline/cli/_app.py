@@ -37,6 +37,7 @@ _COMMANDS = {
     "metrics": ("loopline.cli.pipeline", "metrics_group"),
     "serve": ("loopline.cli.serve", "serve_command"),
     "feedback": ("loopline.cli.serve", "feedback_command"),
+    "kfp": ("loopline.cli.kfp", "kfp_group"),
 }
 
 

@@ -104,6 +104,7 @@ def compile_pipeline(
     with tempfile.TemporaryDirectory() as scratch:
         package = Path(scratch) / "pipeline.yaml"
         kfp.compiler.Compiler().compile(decorated(pipeline), str(package))
+        output.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(output, package.read_text(encoding="utf-8"))
     return output
 

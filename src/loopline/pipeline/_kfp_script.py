@@ -8,6 +8,7 @@ handed over by upstream tasks, then the files where this task writes its own out
     set -e
     loopline init -q .                        # a fresh checkout has no object cache yet
     loopline remote add kfp URL --default ...  # only when the remote URL is not empty
+    rm -f loopline.lock                       # the checkout's lock names outs of older runs
     (write each handed-over pointer file, e.g. data/features.loopline)
     loopline pull                             # every pointer file: tracked data + handed over
     (cd WDIR; cmd1; cmd2)                     # stops at the first failing command
@@ -17,7 +18,9 @@ handed over by upstream tasks, then the files where this task writes its own out
 
 Stage outs are tracked by the pipeline lock on a developer's machine; inside the cluster each
 task starts from the image, so the outs travel between tasks as pointer files (small text) in
-task parameters, and their bytes through the remote.
+task parameters, and their bytes through the remote. The lock in the image is removed first:
+``pull`` and ``push`` would otherwise use the outs it records (of an older run, maybe never
+pushed) instead of the handed-over pointers.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import posixpath
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from loopline.pipeline._model import LOCK_NAME
 
 __all__ = ["REMOTE_NAME", "REMOTE_PARAMETER", "Handover", "stage_script"]
 
@@ -58,6 +63,7 @@ def stage_script(
     lines = [f"# Loopline stage {name}: pull inputs, run the command, push outs", "set -e"]
     lines += _arguments([REMOTE_PARAMETER, *(h.parameter for h in (*inputs, *outputs))])
     lines += _configure_remote()
+    lines.append(f"rm -f {LOCK_NAME}  # outs travel as pointer files; the lock is the laptop's")
     folders = sorted({posixpath.dirname(h.path) for h in inputs} - {""})
     if folders:
         lines.append("mkdir -p " + " ".join(shlex.quote(f) for f in folders))
