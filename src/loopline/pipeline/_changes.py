@@ -71,7 +71,9 @@ def stage_changes(
         _deps(stage, entry, hasher, changes)
         _params(stage, entry, params, changes)
     _outs(stage, entry, hasher, changes)
-    changes.always = stage.always_changed and not stage.frozen
+    # A stage with nothing to compare (no deps, params or outs) runs every time, as in DVC.
+    callback = not (stage.deps or stage.params or stage.outs)
+    changes.always = (stage.always_changed or callback) and not stage.frozen
     if entry is not None and not stage.frozen:
         changes.command = (
             entry.cmd != stage.cmd

@@ -229,7 +229,12 @@ class _Driver:
     def _restore(
         self, stage: Stage, deps: list[LockedPath], params: dict[str, Any], key: str, why: str
     ) -> bool:
-        if self.force or stage.always_changed or any(o.persist for o in stage.outs):
+        if (
+            self.force
+            or stage.always_changed
+            or not stage.outs
+            or any(o.persist for o in stage.outs)
+        ):
             return False
         outs = self.run_cache.get(key)
         if outs is None or not objects_present(self.ws, outs):

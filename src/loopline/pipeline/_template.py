@@ -70,8 +70,8 @@ def lookup(context: Mapping[str, Any], name: str) -> Any:
         elif isinstance(value, Mapping) and str(part) in value:
             value = value[str(part)]
         else:
-            shown = _show(parts[: i + 1])
-            raise KeyError(f"${{{shown}}} is not defined")
+            missing = f" (no '{part}' in {_show(parts[:i])})" if i else ""
+            raise KeyError(f"${{{_show(parts)}}} is not defined{missing}")
     return value
 
 

@@ -1,0 +1,157 @@
+"""Pipelines as a user drives them: the real ``loopline`` executable in a real git project."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from loopline.pipeline import read_lock
+from tests.conftest import LOOPLINE, git, make_tree, run_cli
+
+CHURN = """
+stages:
+  prepare:
+    cmd: python3 -c "import sys; open('clean.csv','w').write(open('raw.csv').read().upper())"
+    deps: [raw.csv]
+    outs: [clean.csv]
+  train:
+    cmd: >-
+      python3 -c "import json; json.dump({'auc': ${train.auc}}, open('metrics.json','w'));
+      open('model.bin','w').write(open('clean.csv').read())"
+    deps: [clean.csv]
+    params: [train.depth]
+    outs: [model.bin]
+    metrics:
+      - metrics.json: {cache: false}
+"""
+
+
+def _one_red_line(stderr: str) -> None:
+    assert "Traceback" not in stderr
+    assert len([line for line in stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_churn_story_from_a_bare_folder(tmp_path: Path) -> None:
+    root = tmp_path / "churn"
+    make_tree(
+        root,
+        {"dvc.yaml": CHURN, "params.yaml": "train: {depth: 3, auc: 0.8}\n", "raw.csv": "a,b\n"},
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    first = run_cli("repro", cwd=root)
+    assert first.exit_code == 0, first.output
+    assert "Initialized a Loopline project" in first.stdout
+    assert "Running stage 'prepare'" in first.stdout and "Running stage 'train'" in first.stdout
+    assert (root / "model.bin").read_text() == "A,B\n"
+
+    again = run_cli("repro", cwd=root)
+    assert "Stage 'train' didn't change, skipping" in again.stdout
+    assert run_cli("status", cwd=root).stdout.strip() == "Data and pipelines are up to date."
+
+    (root / "params.yaml").write_text("train: {depth: 4, auc: 0.8}\n")
+    status = json.loads(run_cli("status", "--json", cwd=root).stdout)
+    assert status == {"train": [{"changed deps": {"params.yaml": {"train.depth": "modified"}}}]}
+    text = run_cli("status", cwd=root).stdout
+    assert "train:" in text and "modified:" in text and "train.depth" in text
+    assert run_cli("repro", cwd=root).exit_code == 0
+
+    runs = run_cli("runs", "list", "--json", cwd=root)
+    names = [r["info"]["run_name"] for r in json.loads(runs.stdout)]
+    assert names.count("train") == 2 and names.count("prepare") == 1 and names.count("repro") == 2
+
+    dag = run_cli("dag", "--mermaid", cwd=root).stdout
+    assert "flowchart TD" in dag and '["prepare"]' in dag and "-->" in dag
+    shown = json.loads(run_cli("metrics", "show", "--json", cwd=root).stdout)
+    assert shown == {"": {"data": {"metrics.json": {"data": {"auc": 0.8}}}}}
+
+    (root / "model.bin").unlink()
+    restored = run_cli("checkout", "model.bin", cwd=root)
+    assert restored.exit_code == 0 and (root / "model.bin").read_text() == "A,B\n"
+
+
+def test_params_and_metrics_diff_against_head(project: Path) -> None:
+    make_tree(
+        project,
+        {"dvc.yaml": CHURN, "params.yaml": "train: {depth: 3, auc: 0.8}\n", "raw.csv": "x\n"},
+    )
+    assert run_cli("repro").exit_code == 0
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "baseline")
+    (project / "params.yaml").write_text("train: {depth: 3, auc: 0.9}\n")
+    assert run_cli("repro").exit_code == 0
+    params = json.loads(run_cli("params", "diff", "--json").stdout)
+    assert params["params.yaml"]["train.auc"]["new"] == 0.9
+    metrics = json.loads(run_cli("metrics", "diff", "--json").stdout)
+    assert metrics["metrics.json"]["auc"]["old"] == 0.8
+    assert metrics["metrics.json"]["auc"]["diff"] == pytest.approx(0.1)
+    table = run_cli("metrics", "diff").stdout
+    assert "auc" in table and "HEAD" in table and "workspace" in table
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "code", "message"),
+    [
+        (
+            "stages:\n  a: {cmd: x, deps: [b.txt], outs: [a.txt]}\n"
+            "  b: {cmd: x, deps: [a.txt], outs: [b.txt]}\n",
+            2,
+            "cycle: a -> b -> a",
+        ),
+        ("stages:\n  a: {cmd: x, outs: [o]}\n  b: {cmd: y, outs: [o]}\n", 4, "stages 'a' and 'b'"),
+        ("stages:\n  a: {cmd: 'echo ${model.size}'}\n", 2, "${model.size} is not defined"),
+        ("stages:\n  a:\n    cmd: x\n     outs: o\n", 2, "dvc.yaml is not valid YAML at line"),
+        ("stages:\n  a: {cmd: x, deps: [missing.csv]}\n", 3, "no stage produces it"),
+        ("stages:\n  a: {cmd: 'echo oops && exit 5'}\n", 9, "stage 'a' failed"),
+    ],
+)
+def test_bad_input_is_one_red_line(project: Path, pipeline: str, code: int, message: str) -> None:
+    (project / "dvc.yaml").write_text(pipeline)
+    result = run_cli("repro")
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    _one_red_line(result.stderr)
+    if code == 9:
+        assert "oops" in result.stdout
+
+
+def test_init_quiet_prints_nothing(tmp_path: Path) -> None:
+    result = run_cli("init", "-q", cwd=tmp_path)
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_run_leaves_a_whole_lock(project: Path) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  fast: {cmd: 'echo 1 > a.txt', outs: [a.txt]}\n"
+            "  slow: {cmd: 'sleep 30 && echo 2 > b.txt', deps: [a.txt], outs: [b.txt]}\n"
+        },
+    )
+    proc = subprocess.Popen(
+        [LOOPLINE, "repro"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "fast" not in read_lock(project / "loopline.lock"):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    lock = read_lock(project / "loopline.lock")
+    assert set(lock) == {"fast"}
+    assert not list(project.glob(".loopline.lock.*"))
+    assert not (project / "b.txt").exists()
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert list(status) == ["slow"]
