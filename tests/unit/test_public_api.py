@@ -16,6 +16,7 @@ PACKAGES = [
     "loopline.tracking",
     "loopline.models",
     "loopline.registry",
+    "loopline.serving",
     "loopline.server",
     "loopline.cli",
 ]

@@ -349,12 +349,11 @@ def _v2_encode(model: ServedModel, request_id: str, decoded: Decoded, out: dict[
 
 
 def _tf_decode(body: bytes, content_type: str, model: ServedModel) -> Decoded:
-    decoded, key = tfserving.decode_predict(body, model)
-    return Decoded(decoded.values, (key,))  # the reply key rides along in ``wanted``
+    return tfserving.decode_predict(body, model)
 
 
 def _tf_encode(model: ServedModel, request_id: str, decoded: Decoded, out: dict[str, Any]) -> bytes:
-    return tfserving.encode_predict(decoded.wanted[0], out)
+    return tfserving.encode_predict(decoded.reply_key, out)
 
 
 def _mlflow_decode(body: bytes, content_type: str, model: ServedModel) -> Decoded:

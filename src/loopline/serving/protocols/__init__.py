@@ -22,3 +22,4 @@ class Decoded:
     values: np.ndarray
     wanted: tuple[str, ...] = ("predict",)
     request_id: str | None = None
+    reply_key: str = ""  # TF-Serving answers "predictions" or "outputs" by request format

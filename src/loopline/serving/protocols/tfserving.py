@@ -16,18 +16,18 @@ from loopline.serving.protocols._json import dumps, loads_object
 __all__ = ["decode_predict", "encode_predict", "model_status"]
 
 
-def decode_predict(body: bytes, model: ServedModel) -> tuple[Decoded, str]:
-    """The rows and the reply key: ``predictions`` for ``instances``, ``outputs`` for ``inputs``."""
+def decode_predict(body: bytes, model: ServedModel) -> Decoded:
+    """The rows; the reply key is ``predictions`` for ``instances``, ``outputs`` for ``inputs``."""
     request = loads_object(body)
     has_instances, has_inputs = "instances" in request, "inputs" in request
     if has_instances == has_inputs:
         raise InvalidInput('the request needs exactly one of "instances" or "inputs"')
     if has_instances:
-        return Decoded(_rows(request["instances"], model.schema)), "predictions"
+        return Decoded(_rows(request["instances"], model.schema), reply_key="predictions")
     inputs = request["inputs"]
     if isinstance(inputs, dict):
-        return Decoded(model.schema.from_columns(inputs)), "outputs"
-    return Decoded(_rows(inputs, model.schema)), "outputs"
+        return Decoded(model.schema.from_columns(inputs), reply_key="outputs")
+    return Decoded(_rows(inputs, model.schema), reply_key="outputs")
 
 
 def encode_predict(key: str, outputs: dict[str, np.ndarray]) -> bytes:
