@@ -10,12 +10,10 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopline.core.errors import NotFound
 from loopline.tracking._backend import ArtifactStore, TrackingBackend
-from loopline.tracking._rest import RestSession
-from loopline.tracking._rest_store import RestTrackingStore
 from loopline.tracking._sql_store import SqlTrackingStore
 from loopline.tracking._uri import TrackingTarget, resolve_tracking_uri
 from loopline.tracking._validation import (
@@ -38,6 +36,9 @@ from loopline.tracking.entities import (
     ViewType,
 )
 
+if TYPE_CHECKING:
+    from loopline.tracking._rest import RestSession
+
 __all__ = ["TrackingClient"]
 
 _clients: dict[str, TrackingClient] = {}
@@ -53,6 +54,10 @@ class TrackingClient:
         self._session: RestSession | None = None
         self._sql: TrackingBackend
         if self.target.server_url:
+            # The REST client (http.client, ssl) is imported only for a tracking server.
+            from loopline.tracking._rest import RestSession
+            from loopline.tracking._rest_store import RestTrackingStore
+
             self._session = RestSession(
                 self.target.server_url, os.environ.get("LOOPLINE_TRACKING_TOKEN")
             )
