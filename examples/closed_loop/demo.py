@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 GIT_ENV = {
@@ -154,9 +155,61 @@ def main(workdir: Path) -> None:
     shutil.copy(Path(__file__).with_name("predict.py"), project / "predict.py")
     run(project, python, "predict.py")
 
-    print("\nDemo complete: data versioned and shared; models trained, tracked, registered and")
-    print("loaded by alias, each traceable to the exact data and code it came from.")
+    serve_champion_then_promote(project, loopline, run_ids)
+
+    print("\nDemo complete: data versioned and shared; models trained, tracked, registered,")
+    print("served in three protocols and promoted live, each traceable to its data and code.")
+
+
+def serve_champion_then_promote(project: Path, loopline: str, run_ids: list[str]) -> None:
+    from serving import ModelServer, score_in_three_protocols, served_version, show_metrics
+
+    print("\n== 8. Serve the champion: KServe V2, MLflow and TF-Serving on one port")
+    server = ModelServer(
+        project,
+        "models:/churn@champion",
+        "--workers",
+        "2",
+        "--log-sample-rate",
+        "1",
+        "--poll-interval",
+        "1",
+    )
+    try:
+        request_id = score_in_three_protocols(server)
+        run(project, loopline, "feedback", request_id, "1", "0")
+        show_metrics(server)
+
+        print("\n== 9. Promote a challenger: the server follows the alias without a restart")
+        run(project, loopline, "models", "register", f"runs:/{run_ids[1]}/model", "--name", "churn")
+        run(project, loopline, "models", "alias", "churn", "champion", "2")
+        deadline = time.monotonic() + 60
+        while served_version(server) != "2":
+            if time.monotonic() > deadline:
+                sys.exit("demo failed: the server did not follow the alias to version 2")
+            time.sleep(0.5)
+        print("every worker now answers with version 2")
+        score_in_three_protocols(server)
+    finally:
+        server.stop()
+    show_inference_log(project)
+
+
+def show_inference_log(project: Path) -> None:
+    """What monitoring will read: every sampled request, with its model version and outcome."""
+    from loopline.serving import read_feedback, read_inference_log
+
+    root = project / ".loopline" / "serving"
+    logged = read_inference_log(root, "churn").to_pandas()
+    labels = read_feedback(root).to_pandas()
+    print(f"\ninference log: {len(logged)} rows from {logged.request_id.nunique()} requests")
+    print(logged.groupby("model_version").size().rename("rows").to_string())
+    print(
+        f"feedback: {len(labels)} labels, {labels.request_id.isin(logged.request_id).sum()} "
+        "matched to logged requests"
+    )
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
     main(Path(sys.argv[1] if len(sys.argv) > 1 else "demo-workdir").resolve())

@@ -176,7 +176,9 @@ class Batcher:
         offset = 0
         for item in batch:
             rows = item.values.shape[0]
-            mine = {k: v[offset : offset + rows] for k, v in outputs.items() if k in item.wanted}
+            # Every computed output goes back (the encoder picks what was asked for): the
+            # inference log records ``predict`` even when a client asked only for probabilities.
+            mine = {k: v[offset : offset + rows] for k, v in outputs.items()}
             offset += rows
             if not item.future.done():
                 item.future.set_result(Prediction(mine, started - item.enqueued))
