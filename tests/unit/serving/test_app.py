@@ -248,6 +248,11 @@ def test_request_ids_reach_the_inference_log_and_feedback(
     made = client.post("/v1/models/churn:predict", json={"instances": data[:1]})
     generated = made.headers["x-request-id"]
     assert len(generated) == 32
+    probabilities_only = {
+        "inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": data[0]}],
+        "outputs": [{"name": "predict_proba"}],
+    }
+    client.post("/v2/models/churn/infer", json=probabilities_only, headers={"x-request-id": "p-1"})
     reply = client.post(
         "/feedback",
         json=[{"request_id": "abc-1", "labels": [1, 0]}, {"request_id": generated, "label": 1}],
@@ -256,10 +261,14 @@ def test_request_ids_reach_the_inference_log_and_feedback(
     assert client.post("/feedback", json={"label": 1}).status_code == 400
     client.app.inference_log.flush()  # type: ignore[attr-defined]
     logged = read_inference_log(tmp_path / "log", "churn").to_pydict()
-    assert logged["request_id"] == ["abc-1", "abc-1", generated]
-    assert logged["row"] == [0, 1, 0]
-    assert logged["tenure"] == [data[0][0], data[1][0], data[0][0]]
-    assert logged["model_version"] == ["1"] * 3
+    assert logged["request_id"] == ["abc-1", "abc-1", generated, "p-1"]
+    assert logged["row"] == [0, 1, 0, 0]
+    assert logged["tenure"] == [data[0][0], data[1][0], data[0][0], data[0][0]]
+    assert logged["model_version"] == ["1"] * 4
+    assert logged["prediction"][3] in (
+        0,
+        1,
+    )  # logged even though the client asked for probabilities
     feedback = read_feedback(tmp_path / "log").to_pydict()
     assert feedback["request_id"] == ["abc-1", "abc-1", generated]
     assert feedback["label"] == [1.0, 0.0, 1.0]
