@@ -112,6 +112,8 @@ def serve_command(
       curl -d '{"inputs": [...]}' localhost:8080/v2/models/churn/infer
     """
     from loopline.core.errors import InvalidInput
+
+    _require_serving_extra()
     from loopline.serving.runner import serve
     from loopline.serving.settings import ServeSettings, VersionPolicy, parse_model_argument
 
@@ -142,6 +144,16 @@ def serve_command(
     serve(settings, on_ready=announce)
 
 
+def _require_serving_extra() -> None:
+    import importlib.util
+
+    from loopline.core.errors import MissingExtra
+
+    for module in ("numpy", "orjson", "prometheus_client", "pyarrow", "sklearn"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(module, "serve,ml")
+
+
 @click.command("feedback")
 @click.argument("request_id", required=False)
 @click.argument("labels", nargs=-1)
@@ -165,6 +177,8 @@ def feedback_command(
     Several labels are one per row of a multi-row request. Same as POST /feedback.
     """
     from loopline.core.errors import InvalidInput
+
+    _require_serving_extra()
     from loopline.serving.inference_log import FeedbackEntry, default_log_root, write_feedback
 
     entries: list[FeedbackEntry] = []

@@ -111,6 +111,14 @@ class ModelRepository:
                     f"model {served.spec.name!r} ({served.spec.uri}) could not be loaded: {why}"
                 )
 
+    def check(self) -> None:
+        """Resolve every model's versions and files without loading them: the cheap checks a
+        supervisor runs before starting worker processes that would each fail the same way."""
+        for served in self._names.values():
+            targets, _ = self._targets(served.spec)
+            for target in targets:
+                self._folder(target.uri)
+
     def start_polling(self, retire: Callable[[Batcher], None]) -> None:
         """Follow moving aliases and new versions; ``retire`` closes a replaced batcher on the
         event loop once its queue is empty."""

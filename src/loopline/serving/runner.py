@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from typing import Any
 
 from loopline.serving.settings import ENV_VAR, ServeSettings
 
@@ -57,6 +58,9 @@ def serve(settings: ServeSettings, on_ready: Callable[[], None] | None = None) -
             on_ready()
         uvicorn.run(app, **common)  # type: ignore[arg-type]
         return
+    from loopline.serving.repository import ModelRepository
+
+    ModelRepository(settings, make_batcher=_no_batcher).check()
     metrics_dir = tempfile.mkdtemp(prefix="loopline-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     os.environ[ENV_VAR] = settings.to_json()
@@ -71,6 +75,10 @@ def serve(settings: ServeSettings, on_ready: Callable[[], None] | None = None) -
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _no_batcher(model: object) -> Any:
+    raise AssertionError("check() loads no model")
 
 
 def app_from_environment() -> object:
