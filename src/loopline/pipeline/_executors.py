@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from loopline.pipeline._task import (
@@ -50,11 +49,16 @@ class LocalExecutor:
     def __init__(self, jobs: int = 1, echo: Callable[[str], None] | None = None) -> None:
         self.slots = max(1, jobs)
         self._echo = echo
-        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="stage")
+        self._pool: Any = None  # started on the first task: a no-op repro never needs it
         self._print = threading.Lock()
 
     def submit(self, task: StageTask) -> StageFuture:
-        return self._pool.submit(run_stage_task, task, self._line_printer(task.name))
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="stage")
+        future: StageFuture = self._pool.submit(run_stage_task, task, self._line_printer(task.name))
+        return future
 
     def _line_printer(self, stage: str) -> Callable[[str], None] | None:
         echo = self._echo
@@ -71,7 +75,8 @@ class LocalExecutor:
     def close(self, *, cancel: bool = False) -> None:
         if cancel:
             stop_running_commands()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def outcome_of(future: StageFuture, task: StageTask) -> StageOutcome:

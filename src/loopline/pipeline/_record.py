@@ -2,17 +2,20 @@
 
 Each child run holds the stage's param values, the metrics its metrics files hold, the content
 ids of its deps and outs (as data inputs and tags), its duration, exit status and the tail of
-its log. Writing happens on a background thread, so the tracking store (SQLAlchemy) is opened
-while the first command runs, and a no-op ``repro`` never imports it.
+its log. The writing happens in a helper process (``python -m loopline.pipeline._record``) fed
+one JSON line per stage: it opens the tracking store (SQLAlchemy) while the first command runs,
+in parallel rather than competing for the interpreter lock, and a no-op ``repro`` never starts
+it. If ``repro`` dies, the helper sees its input end and closes the parent run as KILLED.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import queue
-import threading
+import subprocess
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,78 +42,97 @@ class StageRecord:
     deps: tuple[LockedPath, ...] = ()
     outs: tuple[LockedPath, ...] = ()
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StageRecord:
+        deps = tuple(LockedPath(**p) for p in data.pop("deps"))
+        outs = tuple(LockedPath(**p) for p in data.pop("outs"))
+        return cls(**data, deps=deps, outs=outs)
+
 
 class RunRecorder:
-    """Queues records and writes them on one thread; :meth:`close` waits for the writes."""
+    """Sends records to the helper process; :meth:`close` waits until they are written."""
 
     def __init__(self, root: Path, pipeline_file: str, targets: list[str]) -> None:
         self.root = root
         self.pipeline_file = pipeline_file
         self.targets = targets
-        self.parent_run_id: str | None = None
-        self.error: str | None = None
-        self._queue: queue.Queue[StageRecord | str | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._started = threading.Event()
+        self._proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        """Begin opening the store (called when the first stage is about to run)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="run-recorder", daemon=True)
-            self._thread.start()
+        """Start the helper (called when the first stage is about to run)."""
+        if self._proc is None:
+            args = [self.pipeline_file, json.dumps(self.targets)]
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "loopline.pipeline._record", *args],
+                cwd=self.root,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,  # Ctrl-C stops repro, not the run's bookkeeping
+            )
 
     def record(self, record: StageRecord) -> None:
         self.start()
-        self._queue.put(record)
+        self._send(asdict(record))
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(message, default=str) + "\n")
+            self._proc.stdin.flush()
+        except OSError as exc:  # the helper died; its stderr says why at close
+            log.warning("tracking helper is gone: %s", exc)
 
     def close(self, status: str = "FINISHED") -> str | None:
         """End the parent run with ``status``; returns its id (None if nothing ran)."""
-        if self._thread is None:
+        if self._proc is None:
             return None
-        self._queue.put(status)
-        self._queue.put(None)
-        self._thread.join()
-        if self.error:
-            log.warning("tracking runs were not fully recorded: %s", self.error)
-        return self.parent_run_id
+        self._send({"end": status})
+        out, err = self._proc.communicate(timeout=300)
+        if self._proc.returncode != 0 or err.strip():
+            tail = err.strip().splitlines()[-1:] or [f"exit code {self._proc.returncode}"]
+            log.warning("tracking runs were not fully recorded: %s", tail[0])
+        lines = out.split()
+        return lines[0] if lines else None
 
-    def _work(self) -> None:
-        client: Any = None
-        experiment_id = ""
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            try:
-                if client is None:
-                    client, experiment_id = self._open()
-                if isinstance(item, str):
-                    client.set_terminated(self.parent_run_id, item)
-                else:
-                    _write_stage(client, experiment_id, self.parent_run_id, item)
-            except Exception as exc:  # tracking must never lose a pipeline's results
-                self.error = f"{type(exc).__name__}: {exc}"
 
-    def _open(self) -> tuple[Any, str]:
-        import os
+def _open(root: Path, pipeline_file: str, targets: list[str]) -> tuple[Any, str, str]:
+    import os
 
-        from loopline.core.config import load_settings
-        from loopline.tracking.client import TrackingClient
+    from loopline.core.config import load_settings
+    from loopline.tracking.client import TrackingClient
 
-        uri = os.environ.get("LOOPLINE_TRACKING_URI") or load_settings(self.root).store_url
-        client = TrackingClient(uri)
-        experiment = client.get_experiment_by_name(EXPERIMENT)
-        experiment_id = (
-            experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
-        )
-        tags = {
-            "loopline.pipeline": self.pipeline_file,
-            "loopline.targets": " ".join(self.targets) or "(all)",
-            "mlflow.source.type": "PIPELINE",
-        }
-        parent = client.create_run(experiment_id, run_name="repro", tags=tags)
-        self.parent_run_id = parent.info.run_id
-        return client, experiment_id
+    uri = os.environ.get("LOOPLINE_TRACKING_URI") or load_settings(root).store_url
+    client = TrackingClient(uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT)
+    tags = {
+        "loopline.pipeline": pipeline_file,
+        "loopline.targets": " ".join(targets) or "(all)",
+        "mlflow.source.type": "PIPELINE",
+    }
+    parent = client.create_run(experiment_id, run_name="repro", tags=tags)
+    return client, experiment_id, parent.info.run_id
+
+
+def _serve(pipeline_file: str, targets: list[str]) -> int:
+    """The helper: write each stage record read from stdin, then end the parent run."""
+    client, experiment_id, parent = _open(Path.cwd(), pipeline_file, targets)
+    print(parent, flush=True)
+    status, failures = "KILLED", 0
+    for line in sys.stdin:
+        message = json.loads(line)
+        if "end" in message:
+            status = message["end"]
+            break
+        try:
+            _write_stage(client, experiment_id, parent, StageRecord.from_json(message))
+        except Exception as exc:  # one bad record must not lose the others
+            failures += 1
+            print(f"stage {message.get('stage')}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    client.set_terminated(parent, status)
+    return 1 if failures else 0
 
 
 def _write_stage(client: Any, experiment_id: str, parent: str | None, rec: StageRecord) -> None:
@@ -161,3 +183,7 @@ def _params(by_file: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+if __name__ == "__main__":
+    sys.exit(_serve(sys.argv[1], json.loads(sys.argv[2])))

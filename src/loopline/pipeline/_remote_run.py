@@ -8,7 +8,6 @@ pushes them, and returns their ids; the caller pulls them into the workspace.
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,13 @@ from loopline.objects.remote import Remote
 from loopline.objects.state import StateCache
 from loopline.objects.transfer import pull_objects, push_objects
 from loopline.pipeline._lock import LockedPath
-from loopline.pipeline._task import StageOutcome, StageTask, prepare_outs, run_commands
+from loopline.pipeline._task import (
+    StageOutcome,
+    StageTask,
+    hostname,
+    prepare_outs,
+    run_commands,
+)
 
 __all__ = ["run_through_remote"]
 
@@ -67,7 +72,7 @@ def run_through_remote(task: StageTask) -> StageOutcome:
             code,
             time.perf_counter() - start,
             tail,
-            socket.gethostname(),
+            hostname(),
             outs=tuple(outs),
             missing=tuple(missing),
         )

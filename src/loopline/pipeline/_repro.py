@@ -8,12 +8,11 @@ successful stage its outs are stored, the lock is rewritten atomically and the r
 
 from __future__ import annotations
 
-import queue
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopline.core.errors import CommandFailed, NotFound
 from loopline.data.workspace import Workspace
@@ -28,6 +27,9 @@ from loopline.pipeline._params import ParamsReader
 from loopline.pipeline._record import RunRecorder, StageRecord, now_ms
 from loopline.pipeline._run_cache import RunCache, run_key
 from loopline.pipeline._task import StageOutcome, StageTask
+
+if TYPE_CHECKING:
+    import queue
 
 __all__ = ["ReproResult", "StageReport", "repro"]
 
@@ -140,6 +142,8 @@ class _Driver:
         self.recorder = recorder
         pending = list(order)
         running: dict[str, tuple[_Plan, StageFuture]] = {}
+        import queue
+
         finished: queue.Queue[str] = queue.Queue()
         while pending or running:
             if not self.failed:

@@ -11,16 +11,18 @@ import collections
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loopline.core.config import RemoteConfig
 from loopline.pipeline._lock import LockedPath
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = ["StageOutcome", "StageTask", "run_commands", "run_stage_task", "stop_running_commands"]
 
@@ -74,7 +76,13 @@ def run_stage_task(task: StageTask, on_line: Callable[[str], None] | None = None
         code, tail = run_commands(task.commands, root / task.wdir, on_line)
     except OSError as exc:  # e.g. the wdir does not exist, or the shell cannot start
         code, tail = 127, f"could not start the command: {exc}"
-    return StageOutcome(task.name, code, time.perf_counter() - start, tail, socket.gethostname())
+    return StageOutcome(task.name, code, time.perf_counter() - start, tail, hostname())
+
+
+def hostname() -> str:
+    import socket
+
+    return socket.gethostname()
 
 
 def prepare_outs(root: Path, task: StageTask) -> None:
@@ -95,6 +103,8 @@ def run_commands(
 ) -> tuple[int, str]:
     """Run each command through the user's shell in ``cwd``, stopping at the first failure;
     returns the exit code and the last lines of output."""
+    import subprocess
+
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     shell = os.environ.get("SHELL") or "/bin/sh"
     for command in commands:
