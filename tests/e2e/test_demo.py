@@ -27,3 +27,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     probabilities = done.stdout.split("churn probability: [")[1].split("]")[0].split(", ")
     high, low = (float(p) for p in probabilities)
     assert high > low  # a new, unhappy monthly customer is likelier to leave than a loyal one
+    # serving: three protocols, metrics, a live promotion, the inference log and feedback
+    assert '"model_version":"1"' in done.stdout and '{"predictions":[1,0]}' in done.stdout
+    assert 'model_predictions_total{model_name="churn",model_version="1"' in done.stdout
+    assert "every worker now answers with version 2" in done.stdout
+    assert '"model_version":"2"' in done.stdout
+    assert "feedback: 2 labels, 2 matched to logged requests" in done.stdout
