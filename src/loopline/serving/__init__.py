@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         FeedbackEntry,
         read_feedback,
         read_inference_log,
+        record_feedback,
         write_feedback,
     )
     from loopline.serving.runner import serve
@@ -37,6 +38,7 @@ _LAZY = {
     "create_app": "loopline.serving.app",
     "read_feedback": "loopline.serving.inference_log",
     "read_inference_log": "loopline.serving.inference_log",
+    "record_feedback": "loopline.serving.inference_log",
     "serve": "loopline.serving.runner",
     "write_feedback": "loopline.serving.inference_log",
 }
@@ -50,6 +52,7 @@ __all__ = [
     "create_app",
     "read_feedback",
     "read_inference_log",
+    "record_feedback",
     "serve",
     "write_feedback",
 ]

@@ -33,6 +33,7 @@ __all__ = [
     "default_log_root",
     "read_feedback",
     "read_inference_log",
+    "record_feedback",
     "write_feedback",
 ]
 
@@ -228,6 +229,15 @@ def write_feedback(root: Path, entries: Sequence[FeedbackEntry]) -> Path:
         }
     )
     return _write_segment(table, root / "feedback")
+
+
+def record_feedback(
+    request_id: str, label: Any, *, labels: Sequence[Any] | None = None, log_dir: Path | None = None
+) -> Path:
+    """The Python face of ``POST /feedback``: the true ``label`` of a served request (or
+    ``labels``, one per row), by the request id the server returned in ``x-request-id``."""
+    entry = FeedbackEntry(request_id, tuple(labels) if labels is not None else (label,))
+    return write_feedback(log_dir or default_log_root(), [entry])
 
 
 def read_inference_log(root: Path, model_name: str | None = None) -> Any:

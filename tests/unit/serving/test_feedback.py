@@ -1,0 +1,54 @@
+"""Ground truth for served requests: recorded from Python and the CLI, read back by request id."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from loopline.serving import read_feedback, record_feedback
+
+LOOPLINE = str(Path(sys.executable).with_name("loopline"))
+
+
+def test_python_and_cli_feedback_land_in_the_same_log(tmp_path: Path) -> None:
+    record_feedback("req-1", 1, log_dir=tmp_path)
+    record_feedback("req-2", None, labels=["yes", "no"], log_dir=tmp_path)
+    done = subprocess.run(
+        [LOOPLINE, "feedback", "req-3", "0.5", "--log-dir", str(tmp_path), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    table = read_feedback(tmp_path).sort_by("request_id").to_pydict()
+    assert table["request_id"] == ["req-1", "req-2", "req-2", "req-3"]
+    assert table["row"] == [0, 0, 1, 0]
+    assert table["label"] == [1.0, None, None, 0.5]
+    assert table["label_text"] == ["1", "yes", "no", "0.5"]
+
+
+def test_cli_feedback_from_a_csv_groups_rows_by_request(tmp_path: Path) -> None:
+    csv_file = tmp_path / "labels.csv"
+    csv_file.write_text("request_id,label\na,1\nb,0\na,0\n")
+    done = subprocess.run(
+        [LOOPLINE, "feedback", "--file", str(csv_file), "--log-dir", str(tmp_path / "log")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Recorded 3 label(s) for 2 request(s)" in done.stdout
+    table = read_feedback(tmp_path / "log").to_pydict()
+    assert sorted(zip(table["request_id"], table["row"], strict=True)) == [
+        ("a", 0),
+        ("a", 1),
+        ("b", 0),
+    ]
+
+
+def test_cli_feedback_without_a_label_is_a_clear_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [LOOPLINE, "feedback", "req-1", "--log-dir", str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "error: give the label after the request id" in done.stderr
+    assert "Traceback" not in done.stderr
