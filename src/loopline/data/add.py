@@ -56,6 +56,12 @@ def _check_target(ws: Workspace, path: str) -> str:
             f"{path} is inside tracked folder {owner.path}",
             hint=f"re-add the whole folder: `loopline add {owner.path}`",
         )
+    for out in ws.pipeline_pointers(include_uncached=True):
+        if rel == out.path or rel.startswith(out.path + "/") or out.path.startswith(rel + "/"):
+            raise InvalidInput(
+                f"{path} is (or holds) {out.path}, an output of a pipeline stage",
+                hint="the pipeline tracks it already: change the stage and run `loopline repro`",
+            )
     if rel.split("/")[-1] == ".git" or "/.git/" in f"/{rel}/":
         raise InvalidInput(f"{path} is part of git's own folder", hint="track data, not .git")
     return rel

@@ -132,3 +132,29 @@ def test_kfp_stages_view(pipeline: Path) -> None:
     assert [(s.name, s.upstream) for s in stages] == [("prep", ()), ("train", ("prep",))]
     assert stages[1].outs == ("out.txt", "m.json") and stages[1].deps == ("mid.txt",)
     assert stages[0].commands == ("cp in.txt mid.txt",) and stages[0].wdir == "."
+
+
+def test_pipeline_outs_travel_with_push_and_pull(pipeline: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from loopline.data.remotes import add_remote
+    from loopline.data.transfer import pull, push
+
+    repro(pipeline, record=False)
+    add_remote(Workspace(pipeline).paths, "storage", str(tmp_path / "remote"), default=True)
+    with Workspace(pipeline) as ws:
+        assert push(ws).pushed == 1  # mid.txt and out.txt hold the same bytes; m.json is git's
+    shutil.rmtree(pipeline / ".loopline" / "objects")
+    (pipeline / "out.txt").unlink()
+    with Workspace(pipeline) as ws:
+        pulled = pull(ws)
+    assert pulled.fetched >= 1 and (pipeline / "out.txt").read_text() == "a\n"
+
+
+def test_adding_a_stage_output_by_hand_is_refused(pipeline: Path) -> None:
+    from loopline.core.errors import InvalidInput
+    from loopline.data.add import add
+
+    repro(pipeline, record=False)
+    with Workspace(pipeline) as ws, pytest.raises(InvalidInput, match="output of a pipeline stage"):
+        add(ws, ["out.txt"])
