@@ -102,7 +102,7 @@ def select(
     if not targets:
         return list(order)
     chosen: set[str] = set()
-    for target in targets:
+    for target in (t.rsplit(":", 1)[-1] for t in targets):  # "dvc.yaml:train" names "train"
         matches = [n for n in order if n == target or n.split("@", 1)[0] == target]
         if not matches:
             raise NotFound(

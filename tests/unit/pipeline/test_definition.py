@@ -132,6 +132,7 @@ stages:
     order = list(pipeline.stages)  # type: ignore[attr-defined]
     assert select(["b"], order, pipeline.upstream) == ["a", "b"]  # type: ignore[attr-defined]
     assert select(["b"], order, pipeline.upstream, single=True) == ["b"]  # type: ignore[attr-defined]
+    assert select(["dvc.yaml:b"], order, pipeline.upstream, single=True) == ["b"]  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(
