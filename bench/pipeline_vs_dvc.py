@@ -185,32 +185,36 @@ class Recorder:
         return statistics.median(values) if values else None
 
 
-def bench_tool(tool: Tool, rec: Recorder) -> None:
-    """All four operations for one tool; the last project is kept for the later ones."""
+def bench_tools(tools: Sequence[Tool], rec: Recorder) -> None:
+    """All four operations, the tools interleaved so that a change in machine load hits both."""
     for i in range(FIRST_RUNS):
-        log(f"[first repro {i + 1}/{FIRST_RUNS}] {tool.name}")
-        proj = new_project(tool)
-        seconds, out = timed(tool.cmd("repro"), proj)
-        if not (proj / "model.txt").is_file():
-            rec.errors.append(f"first repro / {tool.name}: model.txt not written: {out[-300:]}")
-        rec.add("first", tool.name, seconds)
+        for tool in tools:
+            log(f"[first repro {i + 1}/{FIRST_RUNS}] {tool.name}")
+            proj = new_project(tool)
+            seconds, out = timed(tool.cmd("repro"), proj)
+            if not (proj / "model.txt").is_file():
+                rec.errors.append(f"first repro / {tool.name}: no model.txt: {out[-300:]}")
+            rec.add("first", tool.name, seconds)
     for _ in range(NOOP_RUNS):
-        seconds, out = timed(tool.cmd("repro"), proj)
-        if "Running stage" in out:
-            rec.errors.append(f"no-op repro / {tool.name} ran a stage: {out[-300:]}")
-        rec.add("noop", tool.name, seconds)
+        for tool in tools:
+            seconds, out = timed(tool.cmd("repro"), PROJECTS / tool.name)
+            if "Running stage" in out:
+                rec.errors.append(f"no-op repro / {tool.name} ran a stage: {out[-300:]}")
+            rec.add("noop", tool.name, seconds)
     for step in range(1, CHANGE_RUNS + 1):
-        write_params(proj, step)
-        seconds, out = timed(tool.cmd("repro"), proj)
-        ran = out.count("Running stage")
-        if ran != 1 or "Running stage 'train'" not in out:
-            rec.errors.append(f"param change / {tool.name}: expected only train, got {ran} stages")
-        rec.add("param", tool.name, seconds)
+        for tool in tools:
+            write_params(PROJECTS / tool.name, step)
+            seconds, out = timed(tool.cmd("repro"), PROJECTS / tool.name)
+            ran = out.count("Running stage")
+            if ran != 1 or "Running stage 'train'" not in out:
+                rec.errors.append(f"param change / {tool.name}: expected train only, ran {ran}")
+            rec.add("param", tool.name, seconds)
     for _ in range(STATUS_RUNS):
-        seconds, out = timed(tool.cmd("status"), proj)
-        if "up to date" not in out:
-            rec.errors.append(f"status / {tool.name}: not clean: {out[-300:]}")
-        rec.add("status", tool.name, seconds)
+        for tool in tools:
+            seconds, out = timed(tool.cmd("status"), PROJECTS / tool.name)
+            if "up to date" not in out:
+                rec.errors.append(f"status / {tool.name}: not clean: {out[-300:]}")
+            rec.add("status", tool.name, seconds)
 
 
 CHAIN = 10
@@ -231,15 +235,16 @@ def chain_project(tool: Tool, stages: int) -> Path:
     return proj
 
 
-def bench_chain(tool: Tool, rec: Recorder) -> None:
+def bench_chain(tools: Sequence[Tool], rec: Recorder) -> None:
     for stages in (1, CHAIN):
-        log(f"[chain of {stages}] {tool.name}")
         for _ in range(FIRST_RUNS):
-            proj = chain_project(tool, stages)
-            seconds, _ = timed(tool.cmd("repro"), proj)
-            if not (proj / f"s{stages}.txt").is_file():
-                rec.errors.append(f"chain {stages} / {tool.name}: s{stages}.txt not written")
-            rec.add(f"chain{stages}", tool.name, seconds)
+            for tool in tools:
+                log(f"[chain of {stages}] {tool.name}")
+                proj = chain_project(tool, stages)
+                seconds, _ = timed(tool.cmd("repro"), proj)
+                if not (proj / f"s{stages}.txt").is_file():
+                    rec.errors.append(f"chain {stages} / {tool.name}: s{stages}.txt not written")
+                rec.add(f"chain{stages}", tool.name, seconds)
 
 
 def command_seconds() -> float:
@@ -331,10 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for tool in (dvc, loopline):
             new_project(tool)
             run(tool.cmd("repro"), PROJECTS / tool.name)  # warm-up: bytecode compiled
-        for tool in (dvc, loopline):
-            bench_tool(tool, rec)
-        for tool in (dvc, loopline):
-            bench_chain(tool, rec)
+        bench_tools((dvc, loopline), rec)
+        bench_chain((dvc, loopline), rec)
         cmd_s = command_seconds()
     finally:
         shutil.rmtree(PROJECTS, ignore_errors=True)

@@ -9,9 +9,7 @@ from pathlib import Path
 
 from loopline.core.errors import NotFound
 from loopline.data.workspace import Workspace
-from loopline.objects.batch import ObjectBatch
 from loopline.objects.build import build_object
-from loopline.objects.checkout import materialize
 from loopline.pipeline._lock import LockedPath
 
 __all__ = ["PathHasher", "remove_path", "restore_outputs", "store_outputs"]
@@ -48,6 +46,8 @@ class PathHasher:
 def store_outputs(ws: Workspace, outs: Iterable[tuple[str, bool]]) -> list[LockedPath]:
     """Copy each ``(path, cache)`` out into the object store (``cache: false`` outs too: the run
     cache restores them) and describe it for the lock."""
+    from loopline.objects.batch import ObjectBatch  # writing modules: only when a stage ran
+
     stored: list[LockedPath] = []
     for relpath, cache in outs:
         with ObjectBatch(ws.odb) as batch:
@@ -82,6 +82,8 @@ def objects_present(ws: Workspace, outs: Iterable[LockedPath]) -> bool:
 
 def restore_outputs(ws: Workspace, outs: Iterable[LockedPath], scratch: Path) -> None:
     """Make the workspace hold ``outs`` exactly (run-cache hits, outs pulled from a remote)."""
+    from loopline.objects.checkout import materialize
+
     for out in outs:
         materialize(
             ws.root,
