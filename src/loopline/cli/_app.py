@@ -96,6 +96,9 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
     return found
 
 
+_INTERRUPTED = "interrupted: nothing half-written was kept; run the command again to finish"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one red line and a meaningful exit code instead of a traceback."""
     try:
@@ -105,16 +108,17 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             click.echo(f"hint: {exc.hint}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo(_INTERRUPTED, err=True)
+        else:
+            click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo(
-            "interrupted: nothing half-written was kept; run the command again to finish", err=True
-        )
+        click.echo(_INTERRUPTED, err=True)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)

@@ -70,8 +70,7 @@ def compile_command(
     root = find_project_root()
     package = Path(output)
     _refuse_pipeline_file(root, package)
-    from loopline.pipeline import kfp_stages
-    from loopline.pipeline._kfp import compile_pipeline
+    from loopline.pipeline import compile_pipeline, kfp_stages
 
     stages = kfp_stages(root)
     pipeline_name = name or root.name
@@ -119,7 +118,7 @@ def submit_command(
     as_json: bool,
 ) -> None:
     """Start a run of PACKAGE (default: kfp-pipeline.yaml) on a Kubeflow Pipelines server."""
-    from loopline.pipeline._kfp import submit_pipeline
+    from loopline.pipeline import submit_pipeline
     from loopline.pipeline._kfp_script import REMOTE_PARAMETER
 
     arguments = {REMOTE_PARAMETER: remote_url} if remote_url else {}

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from loopline.pipeline._dag_view import render_dag
     from loopline.pipeline._dask import DaskExecutor
     from loopline.pipeline._executors import Executor, LocalExecutor, StageFuture
+    from loopline.pipeline._kfp import KfpStage, SubmittedRun, compile_pipeline, submit_pipeline
     from loopline.pipeline._kfp_view import kfp_stages
     from loopline.pipeline._load import find_pipeline_file, load_pipeline
     from loopline.pipeline._lock import LockedPath, LockEntry, read_lock
@@ -47,6 +48,10 @@ _LAZY = {
     "Executor": "loopline.pipeline._executors",
     "LocalExecutor": "loopline.pipeline._executors",
     "StageFuture": "loopline.pipeline._executors",
+    "KfpStage": "loopline.pipeline._kfp",
+    "SubmittedRun": "loopline.pipeline._kfp",
+    "compile_pipeline": "loopline.pipeline._kfp",
+    "submit_pipeline": "loopline.pipeline._kfp",
     "kfp_stages": "loopline.pipeline._kfp_view",
     "find_pipeline_file": "loopline.pipeline._load",
     "load_pipeline": "loopline.pipeline._load",
@@ -75,6 +80,7 @@ __all__ = [
     "LOCK_NAME",
     "DaskExecutor",
     "Executor",
+    "KfpStage",
     "LocalExecutor",
     "LockEntry",
     "LockedPath",
@@ -88,6 +94,8 @@ __all__ = [
     "StageOutcome",
     "StageReport",
     "StageTask",
+    "SubmittedRun",
+    "compile_pipeline",
     "find_pipeline_file",
     "has_pipeline",
     "kfp_stages",
@@ -104,6 +112,7 @@ __all__ = [
     "run_stage_task",
     "stage_status",
     "stage_status_as_json",
+    "submit_pipeline",
 ]
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())

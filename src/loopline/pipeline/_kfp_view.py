@@ -24,7 +24,7 @@ def kfp_stages(root: Path) -> list[KfpStage]:
             commands=stage.commands,
             wdir=stage.wdir,
             deps=stage.deps,
-            outs=tuple(o.path for o in stage.outs),
+            outs=tuple(o.path for o in stage.outs if o.cache),  # the remote carries cached outs
             upstream=pipeline.upstream[name],
         )
         for name, stage in pipeline.stages.items()
