@@ -149,7 +149,7 @@ def test_ctrl_c_mid_run_leaves_a_whole_lock(project: Path) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
-    assert "interrupted: nothing half-written was kept" in stderr
+    assert b"interrupted: nothing half-written was kept" in stderr
     lock = read_lock(project / "loopline.lock")
     assert set(lock) == {"fast"}
     assert not list(project.glob(".loopline.lock.*"))
