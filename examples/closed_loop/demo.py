@@ -28,8 +28,10 @@ GIT_ENV = {
 
 def run(cwd: Path, *args: str, show: bool = True) -> str:
     print(f"\n\033[1m$ {shlex.join(args)}\033[0m", flush=True)
+    # Stage commands say `python`: the one running this demo, with Loopline installed.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     done = subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_ENV}
+        args, cwd=cwd, capture_output=True, text=True, env={**os.environ, **GIT_ENV, "PATH": path}
     )
     output = (done.stdout + done.stderr).rstrip()
     if output and show:
@@ -121,21 +123,27 @@ def main(workdir: Path) -> None:
     run(project, loopline, "checkout")
     run(project, loopline, "versions", "data/raw")
 
-    print("\n== 6. Train churn models on that data; every run is tracked with its lineage")
-    shutil.copy(Path(__file__).with_name("train.py"), project / "train.py")
-    run(project, "git", "add", "train.py")
-    run(project, "git", "commit", "-q", "-m", "Training script")
-    python = sys.executable
-    run_ids = [
-        run(project, python, "train.py", "logreg", "C=0.1").strip(),
-        run(project, python, "train.py", "logreg", "C=10").strip(),
-        run(project, python, "train.py", "forest", "n_estimators=60", "max_depth=6").strip(),
-    ]
+    print("\n== 6. Train churn models with a DVC-style pipeline; every stage run is tracked")
+    for name in ("features.py", "train.py", "dvc.yaml", "params.yaml"):
+        shutil.copy(Path(__file__).with_name(name), project / name)
+    run(project, "git", "add", "features.py", "train.py", "dvc.yaml", "params.yaml")
+    run(project, "git", "commit", "-q", "-m", "Churn pipeline")
+    run(project, loopline, "dag")
+    run(project, loopline, "repro", "-j", "2")
+    run(project, loopline, "repro")  # nothing changed: nothing runs
+    run(project, loopline, "metrics", "show")
+    run(project, "git", "add", "-A")
+    run(project, "git", "commit", "-q", "-m", "Trained models")
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("max_depth: 6", "max_depth: 8"))
+    run(project, loopline, "status")
+    run(project, loopline, "repro")  # only train@forest re-runs
+    run(project, loopline, "params", "diff")
+    run(project, loopline, "metrics", "diff")
     run(project, loopline, "runs", "list", "-e", "customer_churn", "-o", "metrics.roc_auc DESC")
-    run(project, loopline, "runs", "compare", *run_ids)
 
     print("\n== 7. Register the best run's model and make it the champion")
-    best = run(
+    ranked = run(
         project,
         loopline,
         "runs",
@@ -144,16 +152,16 @@ def main(workdir: Path) -> None:
         "customer_churn",
         "-o",
         "metrics.roc_auc DESC",
-        "-n",
-        "1",
         "--json",
+        show=False,
     )
-    best_id = json.loads(best)[0]["info"]["run_id"]
+    run_ids = [r["info"]["run_id"] for r in json.loads(ranked)]
+    best_id = run_ids[0]
     run(project, loopline, "models", "register", f"runs:/{best_id}/model", "--name", "churn")
     run(project, loopline, "models", "alias", "churn", "champion", "1")
     run(project, loopline, "models", "lineage", "churn", "1")
     shutil.copy(Path(__file__).with_name("predict.py"), project / "predict.py")
-    run(project, python, "predict.py")
+    run(project, sys.executable, "predict.py")
 
     serve_champion_then_promote(project, loopline, run_ids)
 

@@ -89,7 +89,19 @@ def _data_versions(root: Path) -> list[DataInput]:
         except LooplineError:
             continue  # a broken pointer is reported by `loopline status`, not here
         found.append(DataInput(pointer.path, pointer.oid))
-    return found
+    return found + _pipeline_outs(root)
+
+
+def _pipeline_outs(root: Path) -> list[DataInput]:
+    """Stage outs as the pipeline lock records them: a model trained inside ``repro`` names
+    the exact features it read."""
+    from loopline.core.errors import LooplineError
+    from loopline.pipeline import lock_pointers  # pipelines build on tracking: import late
+
+    try:
+        return [DataInput(p.path, p.oid) for p in lock_pointers(root)]
+    except LooplineError:
+        return []  # a broken lock is reported by `loopline status`, not here
 
 
 def capture_environment(root: Path | None = None, *, packages: bool = True) -> Environment:

@@ -159,3 +159,14 @@ def test_adding_a_stage_output_by_hand_is_refused(pipeline: Path) -> None:
     repro(pipeline, record=False)
     with Workspace(pipeline) as ws, pytest.raises(InvalidInput, match="output of a pipeline stage"):
         add(ws, ["out.txt"])
+
+
+def test_runs_started_after_repro_name_the_stage_outs_they_read(pipeline: Path) -> None:
+    """Lineage: a model trained on a stage's output records that output's content id."""
+    from loopline.tracking.environment import _data_versions
+
+    repro(pipeline, record=False)
+    lock = read_lock(pipeline / "loopline.lock")
+    seen = {d.path: d.oid for d in _data_versions(pipeline)}
+    assert seen["mid.txt"] == lock["prep"].outs[0].oid
+    assert "m.json" not in seen  # uncached metrics are git's business
