@@ -22,6 +22,15 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Demo complete" in done.stdout
     assert "files summary: 1 added, 0 deleted, 0 modified" in done.stdout
+    # the pipeline: everything runs once, a no-op repro runs nothing, a param change re-runs
+    # exactly the stage that uses it
+    assert "Stage 'train@forest' finished" in done.stdout
+    assert "Data and pipelines are up to date." in done.stdout
+    assert "modified:           models.forest" in done.stdout
+    assert "params.yaml  models.forest.max_depth  6     8" in done.stdout
+    assert done.stdout.count("Running stage 'features'") == 1
+    assert done.stdout.count("Running stage 'train@logreg_soft'") == 1
+    assert done.stdout.count("Running stage 'train@forest'") == 2
     assert "Registered runs:/" in done.stdout and "churn@champion -> version 1" in done.stdout
     assert "  data       data/raw @ " in done.stdout  # lineage reaches the data version
     probabilities = done.stdout.split("churn probability: [")[1].split("]")[0].split(", ")
