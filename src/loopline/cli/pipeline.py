@@ -201,12 +201,16 @@ def metrics_show_command(as_json: bool) -> None:
     if not files:
         click.echo("No metrics files: mark them with 'metrics:' in a stage.")
         return
+    flat: dict[str, dict[str, Any]] = {}
     for name, content in files.items():
         if "error" in content:
             click.echo(f"{name}: {content['error']['msg']}")
             continue
-        values = flatten(content["data"])
-        echo_table(("Path", *values), [(name, *values.values())])
+        flat[name] = flatten(content["data"])
+    columns = list(dict.fromkeys(key for values in flat.values() for key in values))
+    rows = [(name, *(_show(v.get(k, "-")) for k in columns)) for name, v in flat.items()]
+    if rows:  # one table, as `dvc metrics show` prints: a column per metric, "-" where absent
+        echo_table(("Path", *columns), rows)
 
 
 @metrics_group.command("diff")
