@@ -69,6 +69,8 @@ def test_churn_story_from_a_bare_folder(tmp_path: Path) -> None:
     assert "flowchart TD" in dag and '["prepare"]' in dag and "-->" in dag
     shown = json.loads(run_cli("metrics", "show", "--json", cwd=root).stdout)
     assert shown == {"": {"data": {"metrics.json": {"data": {"auc": 0.8}}}}}
+    table = run_cli("metrics", "show", cwd=root).stdout.splitlines()
+    assert table[0].split() == ["Path", "auc"] and table[1].split() == ["metrics.json", "0.8"]
 
     (root / "model.bin").unlink()
     restored = run_cli("checkout", "model.bin", cwd=root)
