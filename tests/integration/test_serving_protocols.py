@@ -582,36 +582,23 @@ REFUSED = [
 ]
 
 
-def _known_bug(case: Refused, reason: str) -> Any:
-    return pytest.param(case, id=case.id, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-REFUSED_KNOWN_BUGS = [
-    _known_bug(
-        Refused(
-            "v2-boolean-in-shape",
-            "POST",
-            "/v2/models/churn/infer",
-            lambda s: {"inputs": [{**v2_matrix(s.churn.iloc[:1]), "shape": [True, 20]}]},
-            400,
-            ("shape",),
-        ),
-        "a JSON boolean in a V2 tensor shape passes the shape check (bool is an int in "
-        "Python) and then fails in numpy's reshape: 500 'the model failed: TypeError: an "
-        "integer is required' instead of a 400 naming the shape",
+# Regression cases: each once answered wrongly (a 500, or a message naming the wrong key).
+REFUSED_REGRESSIONS = [
+    Refused(
+        "v2-boolean-in-shape",
+        "POST",
+        "/v2/models/churn/infer",
+        lambda s: {"inputs": [{**v2_matrix(s.churn.iloc[:1]), "shape": [True, 20]}]},
+        400,
+        ("shape",),
     ),
-    _known_bug(
-        Refused(
-            "tfserving-inputs-not-a-list",
-            "POST",
-            "/v1/models/churn:predict",
-            lambda s: {"inputs": "tenure_months"},
-            400,
-            ('"inputs"',),
-        ),
-        'a TF-Serving request whose "inputs" is neither an object nor a list is refused with '
-        "the message '\"instances\" must be a non-empty list', naming a key the request does "
-        "not have",
+    Refused(
+        "tfserving-inputs-not-a-list",
+        "POST",
+        "/v1/models/churn:predict",
+        lambda s: {"inputs": "tenure_months"},
+        400,
+        ('"inputs"',),
     ),
 ]
 
@@ -640,9 +627,7 @@ def test_protocol_request_predicts_as_the_estimator(served: Served, case: Predic
     assert case.predictions(answer.json()) == case.expected(served.sample)
 
 
-@pytest.mark.parametrize(
-    "case", [*(pytest.param(c, id=c.id) for c in REFUSED), *REFUSED_KNOWN_BUGS]
-)
+@pytest.mark.parametrize("case", [*REFUSED, *REFUSED_REGRESSIONS], ids=lambda c: c.id)
 def test_protocol_refuses_a_bad_request_with_a_4xx_naming_the_problem(
     served: Served, case: Refused
 ) -> None:
@@ -805,13 +790,6 @@ def test_paths_that_only_look_like_model_routes_are_404(served: Served) -> None:
         assert answer.status == 404, (path, answer.text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the V2 body's id is copied into the x-request-id response header unchecked (the "
-    "header's own value is checked against [A-Za-z0-9._:-]{1,128}): an id containing CR/LF "
-    "makes uvicorn raise 'Invalid HTTP header value' after the prediction, and the client gets "
-    "no response at all (connection closed); a non-ASCII id comes back as mojibake",
-)
 def test_a_request_id_from_the_body_never_breaks_the_response_headers(served: Served) -> None:
     body = {"id": "abc\r\nSet-Cookie: token=1", "inputs": [v2_matrix(served.sample.churn)]}
     answer = served.server.post("/v2/models/churn/infer", body)

@@ -42,6 +42,7 @@ _V2_MODEL = re.compile(
 _TF_MODEL = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<verb>:predict)?$"
 )
+UNKNOWN_MODEL = "(unknown)"  # the metric label of requests naming no served model
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _JSON = b"application/json"
 Decoder = Callable[[bytes, str, ServedModel], Decoded]
@@ -200,7 +201,7 @@ class InferenceApp:
         self.metrics.in_flight.inc()
         queued = False
         request_id = _request_id(scope)
-        status, model_version = 200, version or ""
+        status, model_version = 200, ""  # from the model served, never from the URL
         try:
             content_type = _content_type(scope, protocol)
             body = await read_body(scope, receive, self.settings.max_body_bytes)
@@ -208,8 +209,9 @@ class InferenceApp:
             model = batcher.model
             model_version = model.version
             decoded = decode(body, content_type, model)
-            if decoded.request_id and not header(scope, b"x-request-id"):
-                request_id = decoded.request_id
+            body_id = decoded.request_id
+            if body_id and _REQUEST_ID.match(body_id) and not header(scope, b"x-request-id"):
+                request_id = body_id  # only a header-safe id travels into x-request-id
             self.arriving -= 1
             queued = True
             prediction = await batcher.predict(decoded.values, frozenset(decoded.wanted))
@@ -234,9 +236,12 @@ class InferenceApp:
             if not queued:
                 self.arriving -= 1
             self.metrics.in_flight.dec()
-        self.metrics.observe_request(
-            name, model_version, protocol, status, time.perf_counter() - started
-        )
+        if model_version or name in self.repository.names():
+            self.metrics.observe_request(
+                name, model_version, protocol, status, time.perf_counter() - started
+            )
+        else:  # an invented model name must not create a new time series
+            self.metrics.observe_rejected(UNKNOWN_MODEL, protocol, status)
 
     def _make_batcher(self, model: ServedModel) -> Batcher:
         return Batcher(
@@ -273,6 +278,7 @@ class InferenceApp:
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, forget_dead_workers)  # no phantom in-flight requests
         body = await loop.run_in_executor(None, self.metrics.exposition)
         await send_bytes(send, 200, body, CONTENT_TYPE.encode())
 
@@ -320,9 +326,10 @@ def parse_feedback(body: bytes) -> list[FeedbackEntry]:
     items = data if isinstance(data, list) else [data]
     entries = []
     for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("request_id"), str):
+        if not isinstance(item, dict) or not _REQUEST_ID.match(str(item.get("request_id", ""))):
             raise InvalidInput(
-                'feedback needs "request_id" (a string) and "label" or "labels"',
+                'feedback needs "request_id" (the x-request-id of a served request: up to 128 '
+                'letters, digits or ._:-) and "label" or "labels"',
                 hint='e.g. {"request_id": "3f2a...", "label": 1}',
             )
         if "labels" in item and isinstance(item["labels"], list) and item["labels"]:
@@ -331,6 +338,12 @@ def parse_feedback(body: bytes) -> list[FeedbackEntry]:
             labels = (item["label"],)
         else:
             raise InvalidInput(f'feedback for {item["request_id"]} has no "label" or "labels"')
+        if any(isinstance(label, dict | list) for label in labels):
+            raise InvalidInput(
+                f"feedback for {item['request_id']}: a label must be a number, text, true/false "
+                "or null",
+                hint='use "labels": [...] for one label per row of the request',
+            )
         entries.append(FeedbackEntry(item["request_id"], labels))
     if not entries:
         raise InvalidInput("no feedback given")
@@ -345,7 +358,8 @@ def _v2_decode(body: bytes, content_type: str, model: ServedModel) -> Decoded:
 
 
 def _v2_encode(model: ServedModel, request_id: str, decoded: Decoded, out: dict[str, Any]) -> bytes:
-    return v2.encode_infer(model, request_id, out, decoded.wanted)
+    # The V2 response echoes the body's id as given (JSON-safe); the header holds request_id.
+    return v2.encode_infer(model, decoded.request_id or request_id, out, decoded.wanted)
 
 
 def _tf_decode(body: bytes, content_type: str, model: ServedModel) -> Decoded:

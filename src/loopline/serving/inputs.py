@@ -85,7 +85,11 @@ class InputSchema:
     def column_dtypes(self) -> dict[str, np.dtype[Any]]:
         """Per-column casts a DataFrame needs after decoding (empty when float64 is right)."""
         pairs = zip(self.names, self.types, strict=True)
-        return {n: _NUMPY[t] for n, t in pairs if t != "double"}
+        storage = self.storage
+        return {n: _NUMPY[t] for n, t in pairs if _NUMPY[t] != storage}
+
+    def is_numeric_column(self, name: str) -> bool:
+        return self.types[self.names.index(name)] in _NUMERIC
 
     def v2_datatype(self, column: int) -> str:
         return _TO_V2.get(self.types[column], "BYTES") if self.types else "FP64"
@@ -146,7 +150,7 @@ class InputSchema:
         array = self._array(data).reshape(-1) if isinstance(data, list) else None
         if array is None:
             raise InvalidInput("tensor data must be a list")
-        if any(not isinstance(d, int) or d < 0 for d in shape) or not shape:
+        if not shape or any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in shape):
             raise InvalidInput(f"shape {list(shape)} must be a list of non-negative integers")
         expected = int(np.prod(shape))
         if array.size != expected:
@@ -164,6 +168,11 @@ class InputSchema:
 
     def _array(self, data: Any) -> np.ndarray:
         try:
+            if self.storage == np.float64:
+                raw = np.asarray(data)
+                if raw.dtype.kind in "USV":  # text such as "1.5" is not a number
+                    raise ValueError("found text where numbers belong")
+                return raw.astype(np.float64, copy=False)  # null becomes NaN, refused later
             return np.asarray(data, dtype=self.storage)
         except (ValueError, TypeError) as exc:
             raise InvalidInput(

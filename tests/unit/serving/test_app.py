@@ -259,6 +259,13 @@ def test_request_ids_reach_the_inference_log_and_feedback(
     )
     assert reply.json() == {"recorded": 2, "labels": 3}
     assert client.post("/feedback", json={"label": 1}).status_code == 400
+    for bad in (
+        {"request_id": "", "label": 1},
+        {"request_id": "x" * 200, "label": 1},
+        {"request_id": "a\nb", "label": 1},
+        {"request_id": "abc-1", "label": {"nested": 1}},
+    ):
+        assert client.post("/feedback", json=bad).status_code == 400, bad
     client.app.inference_log.flush()  # type: ignore[attr-defined]
     logged = read_inference_log(tmp_path / "log", "churn").to_pydict()
     assert logged["request_id"] == ["abc-1", "abc-1", generated, "p-1"]

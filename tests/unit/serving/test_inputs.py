@@ -42,6 +42,8 @@ def test_a_row_of_the_wrong_width_says_how_many_values_are_needed() -> None:
 def test_text_where_numbers_are_expected_is_refused() -> None:
     with pytest.raises(InvalidInput, match="must be numbers"):
         SCHEMA.from_rows([[1, "x", 3]])
+    with pytest.raises(InvalidInput, match="text where numbers belong"):
+        SCHEMA.from_tensor(["1.5", "2", "3"], [1, 3])
 
 
 def test_a_null_in_a_required_column_names_the_column() -> None:
@@ -65,7 +67,7 @@ def test_string_columns_keep_their_values() -> None:
     matrix = mixed.from_records([{"plan": "pro", "monthly": 20.5}])
     assert matrix.dtype == object
     assert matrix.tolist() == [["pro", 20.5]]
-    assert mixed.column_dtypes == {"plan": np.dtype(object)}
+    assert mixed.column_dtypes == {"monthly": np.dtype("float64")}  # cast after decoding
 
 
 def test_an_unnamed_model_takes_rows_but_not_named_columns() -> None:

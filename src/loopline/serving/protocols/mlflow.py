@@ -64,6 +64,27 @@ def _from_split(payload: Any, schema: InputSchema) -> np.ndarray:
     )
 
 
+def _numbers_from_text(header: list[str], rows: list[list[str]], schema: InputSchema) -> list[Any]:
+    """CSV cells are text: turn those of numeric columns into numbers, naming a bad cell."""
+    numeric = {
+        i
+        for i, name in enumerate(header)
+        if not schema.names or (name in schema.names and schema.is_numeric_column(name))
+    }
+    converted: list[Any] = []
+    for line, row in enumerate(rows, start=2):
+        values: list[Any] = list(row)
+        for i in numeric:
+            try:
+                values[i] = float(row[i])
+            except ValueError:
+                raise InvalidInput(
+                    f"CSV line {line}, column {header[i]!r}: {row[i]!r} is not a number"
+                ) from None
+        converted.append(values)
+    return converted
+
+
 def _from_csv(body: bytes, schema: InputSchema) -> np.ndarray:
     try:
         text = body.decode("utf-8")
@@ -76,6 +97,7 @@ def _from_csv(body: bytes, schema: InputSchema) -> np.ndarray:
         raise InvalidInput("the CSV needs a header row and at least one data row")
     if any(len(row) != len(header) for row in rows):
         raise InvalidInput(f"every CSV row must have {len(header)} fields, as the header")
+    rows = _numbers_from_text(header, rows, schema)
     if not schema.names:
         return schema.from_rows(rows)
     return schema.from_columns(

@@ -23,11 +23,13 @@ def decode_predict(body: bytes, model: ServedModel) -> Decoded:
     if has_instances == has_inputs:
         raise InvalidInput('the request needs exactly one of "instances" or "inputs"')
     if has_instances:
-        return Decoded(_rows(request["instances"], model.schema), reply_key="predictions")
+        return Decoded(
+            _rows(request["instances"], model.schema, "instances"), reply_key="predictions"
+        )
     inputs = request["inputs"]
     if isinstance(inputs, dict):
         return Decoded(model.schema.from_columns(inputs), reply_key="outputs")
-    return Decoded(_rows(inputs, model.schema), reply_key="outputs")
+    return Decoded(_rows(inputs, model.schema, "inputs"), reply_key="outputs")
 
 
 def encode_predict(key: str, outputs: dict[str, np.ndarray]) -> bytes:
@@ -46,9 +48,9 @@ def model_status(versions: list[str], errors: dict[str, str]) -> dict[str, Any]:
     return {"model_version_status": status}
 
 
-def _rows(instances: Any, schema: InputSchema) -> np.ndarray:
+def _rows(instances: Any, schema: InputSchema, key: str) -> np.ndarray:
     if not isinstance(instances, list) or not instances:
-        raise InvalidInput('"instances" must be a non-empty list')
+        raise InvalidInput(f'"{key}" must be a non-empty list (or, for "inputs", an object)')
     first = instances[0]
     if isinstance(first, dict):
         return schema.from_records(instances)

@@ -44,6 +44,10 @@ def decode_infer(body: bytes, model: ServedModel) -> Decoded:
     if not isinstance(inputs, list) or not inputs:
         raise InvalidInput('the request needs "inputs": a non-empty list of tensors')
     tensors = [_tensor(t, i) for i, t in enumerate(inputs)]
+    names = [t["name"] for t in tensors]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise InvalidInput(f"input {twice[0]!r} is given more than once")
     schema = model.schema
     if schema.names and all(t["name"] in schema.names for t in tensors):
         values = _from_columns(tensors, schema)
@@ -110,9 +114,13 @@ def _tensor(raw: Any, index: int) -> dict[str, Any]:
             hint=f"use one of {', '.join(sorted(DATATYPES))}",
         )
     shape = raw["shape"]
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+    if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
         raise InvalidInput(f"input {raw['name']!r}: shape must be a list of non-negative integers")
     return raw
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _from_matrix(tensor: dict[str, Any], schema: InputSchema) -> np.ndarray:
