@@ -259,6 +259,28 @@ def test_errors_follow_mlflow_shape_and_are_never_500(server: Server) -> None:
     assert status == 404 and body["error_code"] == "ENDPOINT_NOT_FOUND"
 
 
+def test_a_failed_model_upload_is_recorded_as_mlflow_reports_it(server: Server) -> None:
+    """mlflow finalizes a logged model whose upload failed with LOGGED_MODEL_UPLOAD_FAILED;
+    refusing that status would hide the client's real error behind ours."""
+    status, created = _call(server, "POST", "/api/2.0/mlflow/experiments/create", {"name": "up"})
+    assert status == 200
+    experiment_id = created["experiment_id"]
+    status, made = _call(
+        server, "POST", "/api/2.0/mlflow/logged-models", {"experiment_id": experiment_id}
+    )
+    assert status == 200
+    model_id = made["model"]["info"]["model_id"]  # type: ignore[index]
+    assert made["model"]["info"]["status"] == "LOGGED_MODEL_PENDING"  # type: ignore[index]
+    status, done = _call(
+        server,
+        "PATCH",
+        f"/api/2.0/mlflow/logged-models/{model_id}",
+        {"model_id": model_id, "status": "LOGGED_MODEL_UPLOAD_FAILED"},
+    )
+    assert status == 200, done
+    assert done["model"]["info"]["status"] == "LOGGED_MODEL_UPLOAD_FAILED"  # type: ignore[index]
+
+
 def test_artifact_paths_cannot_escape(server: Server, tmp_path: Path) -> None:
     outside = tmp_path / "outside.txt"
     outside.write_text("secret")

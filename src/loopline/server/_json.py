@@ -125,10 +125,15 @@ def logged_model_json(m: LoggedModel) -> dict[str, Any]:
             "creation_timestamp_ms": m.creation_time,
             "last_updated_timestamp_ms": m.last_updated_time,
             "artifact_uri": m.artifact_location,
-            "status": m.status,
+            "status": _logged_model_status(m.status),
             "model_type": m.model_type or "",
             "source_run_id": m.source_run_id or "",
             "tags": _pairs(m.tags),
         },
         "data": {"params": _pairs(m.params), "metrics": []},
     }
+
+
+def _logged_model_status(status: str) -> str:
+    """The proto enum name MLflow's client parses (``LOGGED_MODEL_READY``)."""
+    return status if status.startswith("LOGGED_MODEL") else f"LOGGED_MODEL_{status}"

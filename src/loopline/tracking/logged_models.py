@@ -16,7 +16,7 @@ from loopline.store._schema import logged_model_params, logged_model_tags, logge
 
 __all__ = ["LoggedModel", "SqlLoggedModels"]
 
-_STATUSES = ("PENDING", "READY", "FAILED", "LOGGED_MODEL_STATUS_UNSPECIFIED")
+_STATUSES = ("PENDING", "READY", "UPLOAD_FAILED", "FAILED", "LOGGED_MODEL_STATUS_UNSPECIFIED")
 
 
 @dataclass(frozen=True)
