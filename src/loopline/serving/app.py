@@ -324,30 +324,33 @@ def parse_feedback(body: bytes) -> list[FeedbackEntry]:
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
     items = data if isinstance(data, list) else [data]
-    entries = []
-    for item in items:
-        if not isinstance(item, dict) or not _REQUEST_ID.match(str(item.get("request_id", ""))):
-            raise InvalidInput(
-                'feedback needs "request_id" (the x-request-id of a served request: up to 128 '
-                'letters, digits or ._:-) and "label" or "labels"',
-                hint='e.g. {"request_id": "3f2a...", "label": 1}',
-            )
-        if "labels" in item and isinstance(item["labels"], list) and item["labels"]:
-            labels = tuple(item["labels"])
-        elif "label" in item:
-            labels = (item["label"],)
-        else:
-            raise InvalidInput(f'feedback for {item["request_id"]} has no "label" or "labels"')
-        if any(isinstance(label, dict | list) for label in labels):
-            raise InvalidInput(
-                f"feedback for {item['request_id']}: a label must be a number, text, true/false "
-                "or null",
-                hint='use "labels": [...] for one label per row of the request',
-            )
-        entries.append(FeedbackEntry(item["request_id"], labels))
+    entries = [_feedback_entry(item) for item in items]
     if not entries:
         raise InvalidInput("no feedback given")
     return entries
+
+
+def _feedback_entry(item: Any) -> FeedbackEntry:
+    request_id = item.get("request_id") if isinstance(item, dict) else None
+    if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
+        raise InvalidInput(
+            'feedback needs "request_id" (the x-request-id of a served request: up to 128 '
+            'letters, digits or ._:-) and "label" or "labels"',
+            hint='e.g. {"request_id": "3f2a...", "label": 1}',
+        )
+    assert isinstance(item, dict)
+    if isinstance(item.get("labels"), list) and item["labels"]:
+        labels = tuple(item["labels"])
+    elif "label" in item:
+        labels = (item["label"],)
+    else:
+        raise InvalidInput(f'feedback for {request_id} has no "label" or "labels"')
+    if any(isinstance(label, dict | list) for label in labels):
+        raise InvalidInput(
+            f"feedback for {request_id}: a label must be a number, text, true/false or null",
+            hint='use "labels": [...] for one label per row of the request',
+        )
+    return FeedbackEntry(request_id, labels)
 
 
 # -- protocol adapters -------------------------------------------------------------------------
