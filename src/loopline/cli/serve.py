@@ -24,7 +24,7 @@ __all__ = ["feedback_command", "serve_command"]
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
 @click.option(
     "--max-batch-size",
-    default=64,
+    default=256,
     show_default=True,
     type=click.IntRange(1, 100_000),
     help="Most rows merged into one predict call.",

@@ -8,10 +8,11 @@ pays for it, and there are only a dozen routes.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,6 +43,9 @@ _V2_MODEL = re.compile(
 _TF_MODEL = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?(?P<verb>:predict)?$"
 )
+# Request ids: a random per-process prefix and a counter, unique without uuid4's cost per request.
+_ID_PREFIX = os.urandom(8).hex() + "-"
+_id_counter = itertools.count(1)
 UNKNOWN_MODEL = "(unknown)"  # the metric label of requests naming no served model
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 _JSON = b"application/json"
@@ -403,7 +407,7 @@ def _request_id(scope: Scope) -> str:
     given = header(scope, b"x-request-id")
     if given and _REQUEST_ID.match(given):
         return given
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_id_counter):x}"
 
 
 def _error(exc: BaseException, protocol: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:

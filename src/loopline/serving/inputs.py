@@ -8,6 +8,7 @@ wrong shape) because the message goes straight back to the client as a 400.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -152,7 +153,7 @@ class InputSchema:
             raise InvalidInput("tensor data must be a list")
         if not shape or any(not isinstance(d, int) or isinstance(d, bool) or d < 0 for d in shape):
             raise InvalidInput(f"shape {list(shape)} must be a list of non-negative integers")
-        expected = int(np.prod(shape))
+        expected = math.prod(shape)
         if array.size != expected:
             raise InvalidInput(
                 f"the tensor has {array.size} values but its shape {list(shape)} needs {expected}"

@@ -48,6 +48,7 @@ def serve(settings: ServeSettings, on_ready: Callable[[], None] | None = None) -
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
         "backlog": 4096,
         "server_header": False,
+        "proxy_headers": False,  # a model server answers its clients, not a proxy's
     }
     if settings.workers == 1:
         from loopline.serving.app import create_app

@@ -72,7 +72,7 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    max_batch_size: int = 64
+    max_batch_size: int = 256
     max_batch_delay_ms: float = 2.0
     max_queue_rows: int = 4096
     max_body_bytes: int = 16 * 1024 * 1024

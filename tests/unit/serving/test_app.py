@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,7 @@ def test_request_ids_reach_the_inference_log_and_feedback(
     assert given.headers["x-request-id"] == "abc-1"
     made = client.post("/v1/models/churn:predict", json={"instances": data[:1]})
     generated = made.headers["x-request-id"]
-    assert len(generated) == 32
+    assert re.fullmatch(r"[0-9a-f]{16}-[0-9a-f]+", generated)  # unique per process and request
     probabilities_only = {
         "inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": data[0]}],
         "outputs": [{"name": "predict_proba"}],
