@@ -461,15 +461,21 @@ class LooplineServe(Server):
         port = free_port()
         cmd = [str(LOOPLINE_BIN / "loopline"), "serve", str(self._folder(model.name))]
         cmd += ["--name", model.name, "--host", "127.0.0.1", "--port", str(port)]
-        cmd += ["--workers", str(workers), "--max-batch-size", str(batch.max_batch_size)]
+        cmd += ["--workers", str(workers), "--max-batch-size", str(self._rows(batch))]
         cmd += ["--max-batch-delay-ms", f"{batch.max_batch_delay_ms:g}", *self.extra_args]
         paths = {"v2": f"/v2/models/{model.name}/infer", "invocations": "/invocations"}
         return Launch(cmd, pinned_env(), self._folder(), port, paths)
 
+    @staticmethod
+    def _rows(batch: BatchSettings) -> int:
+        """MLServer's max_batch_size counts requests, Loopline's counts rows: give Loopline
+        room for as many of the 32-row requests as MLServer merges (at least its default)."""
+        return max(256, batch.max_batch_size * 4)
+
     def describe(self, workers: int, batch: BatchSettings) -> str:
         extra = f" {' '.join(self.extra_args)}" if self.extra_args else ""
         return (
-            f"--workers {workers} --max-batch-size {batch.max_batch_size} "
+            f"--workers {workers} --max-batch-size {self._rows(batch)} "
             f"--max-batch-delay-ms {batch.max_batch_delay_ms:g}{extra}"
         )
 
