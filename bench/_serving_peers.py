@@ -468,8 +468,8 @@ class LooplineServe(Server):
 
     @staticmethod
     def _rows(batch: BatchSettings) -> int:
-        """MLServer's max_batch_size counts requests, Loopline's counts rows: give Loopline
-        room for as many of the 32-row requests as MLServer merges (at least its default)."""
+        """MLServer's max_batch_size counts requests, Loopline's counts rows: Loopline gets its
+        own default (256 rows) or four times the request count, whichever is larger."""
         return max(256, batch.max_batch_size * 4)
 
     def describe(self, workers: int, batch: BatchSettings) -> str:
