@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _processes import CommandFailed, log, run_checked
 from _targets import Target  # bench/ is the script's own folder, so it imports
 
 BENCH = Path(__file__).resolve().parent
@@ -134,21 +135,8 @@ OPERATIONS: list[tuple[str, str, Target | None]] = [
 # -- processes and files -------------------------------------------------------------------
 
 
-class CommandFailed(Exception):
-    def __init__(self, cmd: Sequence[str], proc: subprocess.CompletedProcess[str]) -> None:
-        tail = (proc.stderr or proc.stdout).strip()[-2000:]
-        super().__init__(f"`{' '.join(cmd)}` exited {proc.returncode}: {tail}")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def run(cmd: Sequence[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise CommandFailed(cmd, proc)
-    return proc
+    return run_checked(cmd, cwd, ENV)
 
 
 def timed(cmd: Sequence[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:

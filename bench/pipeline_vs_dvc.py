@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _processes import log, run_checked
 from _targets import Target  # bench/ is the script's own folder, so it imports
 
 BENCH = Path(__file__).resolve().parent
@@ -108,21 +109,8 @@ class Tool:
         return [str(self.exe), *args]
 
 
-class CommandFailed(Exception):
-    def __init__(self, cmd: Sequence[str], proc: subprocess.CompletedProcess[str]) -> None:
-        tail = (proc.stderr or proc.stdout).strip()[-2000:]
-        super().__init__(f"`{' '.join(cmd)}` exited {proc.returncode}: {tail}")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def run(cmd: Sequence[str], cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise CommandFailed(cmd, proc)
-    return proc
+    return run_checked(cmd, cwd, ENV)
 
 
 def timed(cmd: Sequence[str], cwd: Path) -> tuple[float, str]:
@@ -371,16 +359,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"1-min load average: {load_before:.2f} at start, {os.getloadavg()[0]:.2f} at end.\n")
         print(format_table(rows))
         print(f"\nFirst repro of a chain of {CHAIN} cp stages / of 1 stage, medians:")
-        for tool in ("dvc", "loopline"):
-            many, one = rec.median(f"chain{CHAIN}", tool), rec.median("chain1", tool)
+        for name in ("dvc", "loopline"):
+            many, one = rec.median(f"chain{CHAIN}", name), rec.median("chain1", name)
             if many is not None and one is not None:
-                print(f"  {tool:<9}{many:.3f} s / {one:.3f} s")
+                print(f"  {name:<9}{many:.3f} s / {one:.3f} s")
         print(f"One cp command alone (sh -c): {cmd_s * 1000:.1f} ms")
-        for tool, value in overhead.items():
+        for name, value in overhead.items():
             shown = "-" if value is None else f"{value * 1000:.1f} ms"
             print(
-                f"{tool} cost per extra stage, beyond its command: {shown}"
-                + (f"  (target {STAGE_TARGET.describe()}: {verdict})" if tool == "loopline" else "")
+                f"{name} cost per extra stage, beyond its command: {shown}"
+                + (f"  (target {STAGE_TARGET.describe()}: {verdict})" if name == "loopline" else "")
             )
         if rec.errors:
             print("\nAnomalies:")
