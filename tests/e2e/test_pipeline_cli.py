@@ -127,6 +127,10 @@ def test_init_quiet_prints_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_mid_run_leaves_a_whole_lock(project: Path) -> None:
     make_tree(
@@ -143,6 +147,9 @@ def test_ctrl_c_mid_run_leaves_a_whole_lock(project: Path) -> None:
         stderr=subprocess.PIPE,
         env=os.environ.copy(),
         start_new_session=True,
+        # A job started in the background inherits SIGINT ignored, and Python then installs no
+        # Ctrl-C handler; a terminal's Ctrl-C is what this test plays, so restore the default.
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and "fast" not in read_lock(project / "loopline.lock"):

@@ -85,20 +85,26 @@ class Settings:
         return self.remotes[chosen]
 
 
+def _parse(text: str, path: Path) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{path} is not valid YAML: {exc}", hint="fix the file or delete it to use defaults"
+        ) from None
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     """The nested mapping in a YAML config file; an absent file is empty."""
-    import yaml
+    from loopline.core.parsed import parse_once, parsed_cache_dir
 
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{path} is not valid YAML: {exc}", hint="fix the file or delete it to use defaults"
-        ) from None
+    data = parse_once(text, parsed_cache_dir(path.parent.parent), lambda t: _parse(t, path))
     if data is None:
         return {}
     if not isinstance(data, dict):

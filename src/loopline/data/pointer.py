@@ -95,23 +95,31 @@ def read_pointer(root: Path, pointer_file: str) -> Pointer:
             f"pointer file {pointer_file} does not exist",
             hint="run `loopline add PATH` to start tracking the data",
         ) from None
-    return parse_pointer(pointer_file, text)
+    return parse_pointer(pointer_file, text, root)
 
 
-def parse_pointer(pointer_file: str, text: str) -> Pointer:
-    """Parse the text of ``pointer_file`` (relative to the project root), e.g. read from git."""
-    import yaml
+def parse_pointer(pointer_file: str, text: str, root: Path | None = None) -> Pointer:
+    """Parse the text of ``pointer_file`` (relative to the project root), e.g. read from git;
+    with the project ``root``, text parsed before is not parsed again."""
+    from loopline.core.parsed import parse_once, parsed_cache_dir
 
-    try:
-        doc = yaml.load(text, Loader=_loader())
-    except yaml.YAMLError as exc:
-        raise _invalid(pointer_file, f"it is not valid YAML ({_first_line(exc)})") from None
+    cache = parsed_cache_dir(root) if root is not None else None
+    doc = parse_once(text, cache, lambda t: _parse_yaml(pointer_file, t))
     if not isinstance(doc, dict) or not isinstance(doc.get("outs"), list) or len(doc["outs"]) != 1:
         raise _invalid(pointer_file, "it must hold 'outs:' with exactly one entry")
     out = doc["outs"][0]
     if not isinstance(out, dict):
         raise _invalid(pointer_file, "its 'outs' entry must be a mapping")
     return _pointer_from(pointer_file, out)
+
+
+def _parse_yaml(pointer_file: str, text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=_loader())
+    except yaml.YAMLError as exc:
+        raise _invalid(pointer_file, f"it is not valid YAML ({_first_line(exc)})") from None
 
 
 def _pointer_from(pointer_file: str, out: dict[str, Any]) -> Pointer:

@@ -15,7 +15,15 @@ from loopline.core.errors import InvalidInput, NotFound
 __all__ = ["load_yaml", "parse_data", "read_data"]
 
 
-def load_yaml(text: str, name: str) -> Any:
+def load_yaml(text: str, name: str, root: Path | None = None) -> Any:
+    """Parsed YAML; with the project ``root``, unchanged text is not parsed (or imported) again."""
+    from loopline.core.parsed import parse_once, parsed_cache_dir
+
+    cache = parsed_cache_dir(root) if root is not None else None
+    return parse_once(text, cache, lambda t: _parse_yaml(t, name))
+
+
+def _parse_yaml(text: str, name: str) -> Any:
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -31,7 +39,7 @@ def load_yaml(text: str, name: str) -> Any:
         ) from None
 
 
-def parse_data(text: str, name: str) -> Any:
+def parse_data(text: str, name: str, root: Path | None = None) -> Any:
     """The data in ``text``, by the file extension of ``name`` (YAML unless .json/.toml)."""
     suffix = Path(name).suffix.lower()
     if suffix == ".json":
@@ -51,7 +59,7 @@ def parse_data(text: str, name: str) -> Any:
             f"{name}: Python params files are not supported",
             hint="move the values to a .yaml, .json or .toml file",
         )
-    return load_yaml(text, name)
+    return load_yaml(text, name, root)
 
 
 def read_data(root: Path, relpath: str, *, what: str = "file") -> Any:
@@ -63,4 +71,4 @@ def read_data(root: Path, relpath: str, *, what: str = "file") -> Any:
         ) from None
     except IsADirectoryError:
         raise InvalidInput(f"{what} {relpath} is a folder, not a file") from None
-    return parse_data(text, relpath)
+    return parse_data(text, relpath, root)

@@ -83,13 +83,13 @@ def read_lock(path: Path) -> dict[str, LockEntry]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    return parse_lock(text, path.name)
+    return parse_lock(text, path.name, path.parent)
 
 
-def parse_lock(text: str, name: str) -> dict[str, LockEntry]:
+def parse_lock(text: str, name: str, root: Path | None = None) -> dict[str, LockEntry]:
     from loopline.pipeline._files import load_yaml
 
-    doc = load_yaml(text, name) or {}
+    doc = load_yaml(text, name, root) or {}
     stages = doc.get("stages") if isinstance(doc, dict) else None
     if not isinstance(stages, dict):
         raise _damaged(name, "it has no 'stages' mapping")
