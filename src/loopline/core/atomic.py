@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_directory", "temp_path_for"]
@@ -11,7 +10,7 @@ __all__ = ["atomic_write_bytes", "atomic_write_text", "fsync_directory", "temp_p
 
 def temp_path_for(path: Path) -> Path:
     """A unique sibling of ``path`` on the same filesystem, so that a rename can replace it."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    return path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
 
 
 def fsync_directory(directory: Path) -> None:

@@ -8,7 +8,6 @@ NaN); anything else is parsed every time. A damaged entry is parsed again and re
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -31,7 +30,9 @@ def parsed_cache_dir(root: Path) -> Path | None:
 def parse_once(text: str, cache_dir: Path | None, parse: Callable[[str], Any]) -> Any:
     if cache_dir is None:
         return parse(text)
-    entry = cache_dir / (hashlib.blake2b(text.encode(), digest_size=20).hexdigest() + ".json")
+    from blake3 import blake3  # the hash the project already loads; hashlib costs more to import
+
+    entry = cache_dir / (blake3(text.encode()).hexdigest()[:40] + ".json")
     try:
         return json.loads(entry.read_bytes())
     except (OSError, ValueError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -120,7 +119,7 @@ def _materialize_dir(
     if not fresh:
         target = dest
     elif temp_dir is not None:
-        target = temp_dir / uuid.uuid4().hex
+        target = temp_dir / os.urandom(16).hex()
     else:
         target = temp_path_for(dest)
     deleted = 0 if fresh else _delete_extra(dest, [p for p in current if p not in wanted])

@@ -6,7 +6,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import uuid
 from pathlib import Path
 
 from loopline.core.atomic import temp_path_for
@@ -107,7 +106,7 @@ def place_object(
         if not replace:
             target = dst
         elif temp_dir is not None:
-            target = temp_dir / uuid.uuid4().hex
+            target = temp_dir / os.urandom(16).hex()
         else:
             target = temp_path_for(dst)
         try:

@@ -12,7 +12,6 @@ import contextlib
 import ctypes
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,10 +115,10 @@ class ObjectStore:
         if folder not in self._made:
             folder.mkdir(parents=True, exist_ok=True)
             self._made.add(folder)
-        return folder / f"{os.getpid()}-{uuid.uuid4().hex}"
+        return folder / f"{os.getpid()}-{os.urandom(16).hex()}"
 
     def _new_tmp(self) -> Path:
-        return self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}"
+        return self.tmp_dir / f"{os.getpid()}-{os.urandom(16).hex()}"
 
     def publish(self, staged: list[tuple[Path, str]]) -> None:
         made: set[str] = set()

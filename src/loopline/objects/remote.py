@@ -5,7 +5,7 @@ A remote uses the same ``<2 hex>/<rest>`` layout as the local cache, so any tool
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,7 +143,7 @@ class Remote:
         target = self.object_path(oid)
         if self.is_local:
             # A folder remote gets the same temp + rename discipline as the local cache.
-            tmp = f"{self.root}/tmp/{uuid.uuid4().hex}"
+            tmp = f"{self.root}/tmp/{os.urandom(16).hex()}"
             self.fs.makedirs(f"{self.root}/tmp", exist_ok=True)
             self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
             self.fs.put_file(str(local), tmp)
