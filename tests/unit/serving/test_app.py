@@ -34,10 +34,9 @@ def client(churn_model_dir: Path, mixed_model_dir: Path, tmp_path: Path) -> Iter
 
 
 @pytest.fixture
-def rows(churn_frame: tuple) -> tuple[list[list[float]], list[int]]:
-
-    frame = churn_frame[0].head(5)
-    return frame.values.tolist(), []
+def rows(churn_frame: tuple) -> list[list[float]]:
+    """Five customers, as rows of the four feature values."""
+    return list(churn_frame[0].head(5).values.tolist())
 
 
 def _expected(churn_model_dir: Path, data: list[list[float]]) -> list[int]:
@@ -57,9 +56,9 @@ def _columns(data: list[list[float]]) -> list[dict[str, Any]]:
 
 
 def test_v2_infer_with_columns_or_one_matrix_predicts_as_the_estimator(
-    client: LiveServer, churn_model_dir: Path, rows: tuple
+    client: LiveServer, churn_model_dir: Path, rows: list[list[float]]
 ) -> None:
-    data = rows[0]
+    data = rows
     expected = _expected(churn_model_dir, data)
     matrix = {"name": "x", "shape": [len(data), 4], "datatype": "FP64", "data": data}
     for inputs in (_columns(data), [matrix]):
@@ -73,9 +72,9 @@ def test_v2_infer_with_columns_or_one_matrix_predicts_as_the_estimator(
         ]
 
 
-def test_v2_named_outputs_return_probabilities(client: LiveServer, rows: tuple) -> None:
+def test_v2_named_outputs_return_probabilities(client: LiveServer, rows: list[list[float]]) -> None:
     request = {
-        "inputs": [{"name": "x", "shape": [5, 4], "datatype": "FP64", "data": rows[0]}],
+        "inputs": [{"name": "x", "shape": [5, 4], "datatype": "FP64", "data": rows}],
         "outputs": [{"name": "predict_proba"}],
     }
     body = client.post("/v2/models/churn/versions/1/infer", json=request).json()
@@ -107,9 +106,9 @@ def test_v2_metadata_and_health(client: LiveServer) -> None:
 
 
 def test_tfserving_rows_objects_and_columns(
-    client: LiveServer, churn_model_dir: Path, rows: tuple
+    client: LiveServer, churn_model_dir: Path, rows: list[list[float]]
 ) -> None:
-    data = rows[0]
+    data = rows
     expected = _expected(churn_model_dir, data)
     objects = [dict(zip(COLUMNS, r, strict=True)) for r in data]
     columnar = {n: [r[i] for r in data] for i, n in enumerate(COLUMNS)}
@@ -127,9 +126,9 @@ def test_tfserving_rows_objects_and_columns(
 
 
 def test_mlflow_invocations_in_every_format(
-    client: LiveServer, churn_model_dir: Path, rows: tuple
+    client: LiveServer, churn_model_dir: Path, rows: list[list[float]]
 ) -> None:
-    data = rows[0]
+    data = rows
     expected = {"predictions": _expected(churn_model_dir, data)}
     reversed_columns = COLUMNS[::-1]
     split = {"columns": reversed_columns, "data": [r[::-1] for r in data]}
@@ -239,9 +238,9 @@ def test_transport_mistakes(client: LiveServer) -> None:
 
 
 def test_request_ids_reach_the_inference_log_and_feedback(
-    client: LiveServer, tmp_path: Path, rows: tuple
+    client: LiveServer, tmp_path: Path, rows: list[list[float]]
 ) -> None:
-    data = rows[0][:2]
+    data = rows[:2]
     given = client.post(
         "/v1/models/churn:predict", json={"instances": data}, headers={"x-request-id": "abc-1"}
     )
@@ -283,9 +282,9 @@ def test_request_ids_reach_the_inference_log_and_feedback(
 
 
 def test_metrics_count_predictions_by_class_and_requests_by_code(
-    client: LiveServer, rows: tuple
+    client: LiveServer, rows: list[list[float]]
 ) -> None:
-    client.post("/v1/models/churn:predict", json={"instances": rows[0]})
+    client.post("/v1/models/churn:predict", json={"instances": rows})
     client.post("/v1/models/churn:predict", json={"instances": [[1]]})
     text = client.get("/metrics").text
     predicted = sum(
