@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -73,16 +74,17 @@ class InputSchema:
     def unnamed(cls, width: int | None) -> InputSchema:
         return cls((), ("double",) * (width or 0), width)
 
-    @property
+    # Cached: every request asks (a frozen dataclass keeps cached_property in its __dict__).
+    @cached_property
     def numeric(self) -> bool:
         return all(t in _NUMERIC for t in self.types)
 
-    @property
+    @cached_property
     def storage(self) -> np.dtype[Any]:
         """The dtype of the 2-D array requests are decoded into."""
         return np.dtype("float64") if self.numeric else np.dtype("object")
 
-    @property
+    @cached_property
     def column_dtypes(self) -> dict[str, np.dtype[Any]]:
         """Per-column casts a DataFrame needs after decoding (empty when float64 is right)."""
         pairs = zip(self.names, self.types, strict=True)
