@@ -270,7 +270,7 @@ class InferenceApp:
         await _send_json(send, 200 if ready else 503, {"ready": ready})
 
     async def _server_metadata(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = {"name": "loopline", "version": self._version, "extensions": ["model_repository"]}
+        body = {"name": "loopline", "version": self._version, "extensions": []}
         await _send_json(send, 200, body)
 
     async def _ping(self, scope: Scope, receive: Receive, send: Send) -> None:
