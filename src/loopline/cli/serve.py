@@ -109,7 +109,7 @@ def serve_command(
     Examples:
       loopline serve models:/churn@champion
       loopline serve churn=models:/churn --versions latest:2 --workers 2
-      curl -H 'content-type: application/json' -d '{"inputs": [...]}' \
+      curl -H 'content-type: application/json' -d '{"inputs": [...]}' \\
         localhost:8080/v2/models/churn/infer
     """
     from loopline.core.errors import InvalidInput
