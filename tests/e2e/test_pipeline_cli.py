@@ -165,3 +165,39 @@ def test_ctrl_c_mid_run_leaves_a_whole_lock(project: Path) -> None:
     assert not (project / "b.txt").exists()
     status = json.loads(run_cli("status", "--json").stdout)
     assert list(status) == ["slow"]
+
+
+@pytest.mark.parametrize("out", [".", "sub/..", ".git"])
+def test_an_out_naming_the_project_or_git_is_refused_and_nothing_is_deleted(
+    tmp_path: Path, out: str
+) -> None:
+    root = tmp_path / "proj"
+    make_tree(
+        root,
+        {"dvc.yaml": f"stages:\n  a: {{cmd: echo x > o, outs: ['{out}']}}\n", "keep.txt": "k\n"},
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    result = run_cli("repro", cwd=root)
+    assert result.exit_code == 2, result.output
+    assert "stage 'a', field 'outs'" in result.stderr
+    _one_red_line(result.stderr)
+    assert (root / "keep.txt").read_text() == "k\n" and (root / ".git" / "HEAD").is_file()
+
+
+def test_an_out_holding_a_dep_of_its_stage_is_refused_before_anything_is_deleted(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "proj"
+    make_tree(
+        root,
+        {
+            "dvc.yaml": "stages:\n  a: {cmd: ls > l, deps: [data/raw.csv], outs: [data]}\n",
+            "data/raw.csv": "a,b\n",
+        },
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    result = run_cli("repro", cwd=root)
+    assert result.exit_code == 2, result.output
+    assert "output data contains its dependency data/raw.csv" in result.stderr
+    _one_red_line(result.stderr)
+    assert (root / "data" / "raw.csv").read_text() == "a,b\n"

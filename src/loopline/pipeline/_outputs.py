@@ -11,6 +11,7 @@ from loopline.core.errors import NotFound
 from loopline.data.workspace import Workspace
 from loopline.objects.build import build_object
 from loopline.pipeline._lock import LockedPath
+from loopline.pipeline._paths import check_writable
 
 __all__ = ["PathHasher", "remove_path", "restore_outputs", "store_outputs"]
 
@@ -84,6 +85,9 @@ def restore_outputs(ws: Workspace, outs: Iterable[LockedPath], scratch: Path) ->
     """Make the workspace hold ``outs`` exactly (run-cache hits, outs pulled from a remote)."""
     from loopline.objects.checkout import materialize
 
+    outs = list(outs)
+    for out in outs:
+        check_writable(ws.root, out.path, "output")
     for out in outs:
         materialize(
             ws.root,

@@ -24,6 +24,7 @@ from loopline.pipeline._lock import LockedPath, LockEntry, read_lock, write_lock
 from loopline.pipeline._model import Pipeline, Stage
 from loopline.pipeline._outputs import PathHasher, objects_present, restore_outputs, store_outputs
 from loopline.pipeline._params import ParamsReader
+from loopline.pipeline._paths import check_writable
 from loopline.pipeline._record import RunRecorder, StageRecord, now_ms
 from loopline.pipeline._run_cache import RunCache, run_key
 from loopline.pipeline._task import StageOutcome, StageTask
@@ -195,6 +196,8 @@ class _Driver:
         if not changes and not self.force:
             self._report(StageReport(stage.name, "unchanged"))
             return None
+        for out in stage.outs:
+            check_writable(self.ws.root, out.path, f"output of stage '{stage.name}'")
         deps = [self._dep(stage, d) for d in stage.deps]
         params = self.params.values(stage.params, stage.name)
         key = run_key(stage.cmd, deps, params, stage.outs)

@@ -14,6 +14,7 @@ from loopline.core.errors import InvalidInput
 from loopline.core.project import DOT_DIR
 from loopline.pipeline._context import DEFAULT_PARAMS, build_context, merge_into
 from loopline.pipeline._model import Out, ParamDep, Stage
+from loopline.pipeline._paths import path_problem
 from loopline.pipeline._template import render, to_text
 
 __all__ = ["ResolvedFile", "resolve_pipeline_file"]
@@ -174,15 +175,13 @@ def _build_stage(root: Path, name: str, body: dict[str, Any], context: dict[str,
         rendered = render(body.get(kind), context, f"{where} '{kind}'")
         outs.extend(_outs(rendered, wdir, name, kind))
     params = _params(render(body.get("params"), context, f"{where} 'params'"), wdir, name)
+    deps = _path_list(render(body.get("deps"), context, f"{where} 'deps'"), wdir, f"{where} 'deps'")
+    _check_overlap(name, deps, outs)
     return Stage(
         name=name,
         commands=commands,
         wdir=wdir,
-        deps=tuple(
-            _path_list(
-                render(body.get("deps"), context, f"{where} 'deps'"), wdir, f"{where} 'deps'"
-            )
-        ),
+        deps=tuple(deps),
         outs=tuple(outs),
         params=params,
         frozen=_flag(body, "frozen", name),
@@ -190,6 +189,25 @@ def _build_stage(root: Path, name: str, body: dict[str, Any], context: dict[str,
         desc=str(body["desc"]) if body.get("desc") is not None else None,
         cmd_is_list=isinstance(cmd, list),
     )
+
+
+def _check_overlap(name: str, deps: list[str], outs: list[Out]) -> None:
+    """An out is deleted before the command runs: it may not be, hold or lie in a dep."""
+    for out in outs:
+        for dep in deps:
+            if out.path == dep:
+                how = "is also its dependency"
+            elif dep.startswith(out.path + "/"):
+                how = f"contains its dependency {dep}"
+            elif out.path.startswith(dep + "/"):
+                how = f"lies inside its dependency {dep}"
+            else:
+                continue
+            raise InvalidInput(
+                f"stage '{name}': output {out.path} {how}",
+                hint="a stage's outputs are deleted before it runs; write the output to a path "
+                "apart from the stage's deps",
+            )
 
 
 def _commands(cmd: Any, name: str) -> tuple[str, ...]:
@@ -212,18 +230,20 @@ def _flag(body: dict[str, Any], key: str, name: str) -> bool:
 def _wdir(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"stage '{name}', field 'wdir': expected a folder, got {value!r}")
-    return normalize(".", value, f"stage '{name}', field 'wdir'")
+    return normalize(".", value, f"stage '{name}', field 'wdir'", root_ok=True)
 
 
-def normalize(wdir: str, path: str, where: str) -> str:
-    """``path`` (relative to ``wdir``) relative to the project root; refuses escapes."""
-    if posixpath.isabs(path):
-        raise InvalidInput(f"{where}: {path} is absolute", hint="use a path inside the project")
+def normalize(wdir: str, path: str, where: str, *, root_ok: bool = False) -> str:
+    """``path`` (relative to ``wdir``) relative to the project root; refuses an empty path, the
+    root itself (unless ``root_ok``), absolute paths, escapes and ``.git``/``.loopline``."""
     joined = posixpath.normpath(posixpath.join(wdir, path))
-    if joined == ".." or joined.startswith("../"):
-        raise InvalidInput(f"{where}: {path} is outside the project", hint="keep paths inside")
-    if joined.split("/")[0] == DOT_DIR:
-        raise InvalidInput(f"{where}: {path} is inside Loopline's own folder {DOT_DIR}/")
+    problem = path_problem(path) if not path or posixpath.isabs(path) else None
+    problem = problem or path_problem(joined, root_ok=root_ok)
+    if problem is not None:
+        raise InvalidInput(
+            f"{where}: {path!r} {problem}",
+            hint=f"use a path to a file or folder inside the project, outside .git/ and {DOT_DIR}/",
+        )
     return joined
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loopline.core.config import RemoteConfig
+from loopline.core.errors import LooplineError
 from loopline.pipeline._lock import LockedPath
+from loopline.pipeline._paths import check_writable
 
 if TYPE_CHECKING:
     import subprocess
@@ -76,6 +78,8 @@ def run_stage_task(task: StageTask, on_line: Callable[[str], None] | None = None
         code, tail = run_commands(task.commands, root / task.wdir, on_line)
     except OSError as exc:  # e.g. the wdir does not exist, or the shell cannot start
         code, tail = 127, f"could not start the command: {exc}"
+    except LooplineError as exc:  # an out that leads out of the project
+        code, tail = 1, str(exc)
     return StageOutcome(task.name, code, time.perf_counter() - start, tail, hostname())
 
 
@@ -88,6 +92,8 @@ def hostname() -> str:
 def prepare_outs(root: Path, task: StageTask) -> None:
     """Delete outs that are not persisted (the command starts from nothing, as in DVC) and
     create the folders the outs go into."""
+    for relpath, _cache in task.outs:
+        check_writable(root, relpath, f"output of stage '{task.name}'")
     for relpath in task.clean:
         path = root / relpath
         if path.is_dir() and not path.is_symlink():

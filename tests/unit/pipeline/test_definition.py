@@ -189,3 +189,60 @@ def test_both_pipeline_file_names_is_ambiguous(tmp_path: Path) -> None:
 def test_pipeline_yaml_is_read_too(tmp_path: Path) -> None:
     make_tree(tmp_path, {"pipeline.yaml": "stages:\n  a: {cmd: echo hi}\n"})
     assert list(load_pipeline(tmp_path).stages) == ["a"]
+
+
+@pytest.mark.parametrize("field", ["deps", "outs", "metrics", "plots"])
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        (".", "is the project root itself"),
+        ("sub/..", "is the project root itself"),
+        ("./", "is the project root itself"),
+        (".git", r"is inside \.git/"),
+        (".git/hooks/pre-commit", r"is inside \.git/"),
+        ("sub/../.git/config", r"is inside \.git/"),
+        (".loopline/cache", r"is inside \.loopline/"),
+        ("/etc/passwd", "is absolute"),
+        ("../o", "is outside the project"),
+        ("sub/../../o", "is outside the project"),
+    ],
+)
+def test_paths_that_are_not_a_file_of_the_project_are_refused(
+    tmp_path: Path, field: str, path: str, problem: str
+) -> None:
+    text = f"stages:\n  a:\n    cmd: x\n    {field}: ['{path}']\n"
+    with pytest.raises(InvalidInput, match=rf"stage 'a', field '{field}': .* {problem}") as info:
+        _load(tmp_path, text)
+    assert info.value.hint and "inside the project" in info.value.hint
+
+
+def test_an_empty_path_and_a_wdir_relative_escape_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"field 'outs'.*expected a path"):
+        _load(tmp_path, "stages:\n  a: {cmd: x, outs: ['']}\n")
+    with pytest.raises(InvalidInput, match=r"field 'outs': '\.\.' is the project root itself"):
+        _load(tmp_path, "stages:\n  a: {cmd: x, wdir: sub, outs: ['..']}\n")
+    with pytest.raises(InvalidInput, match=r"field 'wdir': '\.git' is inside \.git/"):
+        _load(tmp_path, "stages:\n  a: {cmd: x, wdir: .git}\n")
+    stage = _load(tmp_path, "stages:\n  a: {cmd: x, wdir: sub, deps: [../in], outs: [o]}\n")
+    assert stage.stages["a"].deps == ("in",) and stage.stages["a"].outs[0].path == "sub/o"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("deps", "outs", "message"),
+    [
+        ("[data/raw.csv]", "[data]", r"output data contains its dependency data/raw.csv"),
+        ("[data]", "[data]", r"output data is also its dependency"),
+        ("[data]", "[data/out.csv]", r"output data/out.csv lies inside its dependency data"),
+        ("[raw.csv]", "[{metrics: {cache: false}}]", None),
+    ],
+)
+def test_an_out_overlapping_a_dep_of_the_same_stage_is_refused(
+    tmp_path: Path, deps: str, outs: str, message: str | None
+) -> None:
+    text = f"stages:\n  a: {{cmd: x, deps: {deps}, outs: {outs}}}\n"
+    if message is None:
+        _load(tmp_path, text)
+        return
+    with pytest.raises(InvalidInput, match=rf"stage 'a': {message}") as info:
+        _load(tmp_path, text)
+    assert info.value.hint and "deleted before it runs" in info.value.hint

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from loopline.core.errors import CommandFailed, NotFound
+from loopline.core.errors import CommandFailed, InvalidInput, NotFound
 from loopline.data.workspace import Workspace
 from loopline.pipeline import LocalExecutor, read_lock, repro, stage_status
 from tests.conftest import make_tree
@@ -246,3 +246,36 @@ def test_each_execution_is_a_child_run_of_one_pipeline_run(pipeline: Path) -> No
     )
     assert [d.path for d in train.inputs] == ["feat.txt"]
     assert client.get_run(result.run_id).info.status == "FINISHED"
+
+
+def test_an_out_through_a_symlink_out_of_the_project_is_never_deleted(
+    project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.txt").write_text("keep me\n")
+    (project / "ext").symlink_to(outside)
+    make_tree(
+        project,
+        {"dvc.yaml": "stages:\n  a: {cmd: echo x > ext/victim.txt, outs: [ext/victim.txt]}\n"},
+    )
+    with pytest.raises(InvalidInput, match=r"output of stage 'a' ext/victim.txt: it leads through"):
+        _repro(project)
+    assert (outside / "victim.txt").read_text() == "keep me\n"
+    assert "a" not in read_lock(project / "loopline.lock")
+
+
+def test_a_stage_task_refuses_to_clean_an_out_through_a_symlink(tmp_path: Path) -> None:
+    from loopline.pipeline._task import StageTask, run_stage_task
+
+    outside, root = tmp_path / "outside", tmp_path / "proj"
+    outside.mkdir()
+    root.mkdir()
+    (outside / "victim.txt").write_text("keep me\n")
+    (root / "ext").symlink_to(outside)
+    task = StageTask(
+        "a", str(root), ("true",), clean=("ext/victim.txt",), outs=(("ext/victim.txt", True),)
+    )
+    outcome = run_stage_task(task)
+    assert outcome.exit_code == 1 and "outside the project" in outcome.log_tail
+    assert (outside / "victim.txt").read_text() == "keep me\n"
