@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# The log's own columns; a feature of the same name is stored as "feature:<name>".
+RESERVED_COLUMNS = frozenset(
+    {"request_id", "row", "timestamp", "model_name", "model_version", "prediction", "probabilities"}
+)
 _sequence = itertools.count()
 
 
@@ -167,15 +171,20 @@ class InferenceLog:
         for group in groups.values():
             try:
                 written.append(self._write(group))
-            except OSError as exc:
+            except Exception as exc:  # one bad segment must not stop the log for good
                 log.error("could not write the inference log under %s: %s", self.root, exc)
+                if self._on_drop is not None:
+                    self._on_drop(sum(r.values.shape[0] for r in group))
         return written
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.flush_interval_s)
             self._wake.clear()
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # keep writing later segments whatever happened to this one
+                log.exception("the inference log writer failed; it keeps running")
 
     def _write(self, records: list[_Record]) -> Path:
         import pyarrow as pa
@@ -195,13 +204,26 @@ class InferenceLog:
             "model_version": np.repeat(first.model_version, len(values)),
         }
         for index, name in enumerate(names):
-            table[name] = values[:, index]
+            column = f"feature:{name}" if name in RESERVED_COLUMNS else name
+            table[column] = _arrow_column(values[:, index])
         table["prediction"] = np.concatenate([r.predictions for r in records])
         if all(r.probabilities is not None for r in records):
             probabilities = np.concatenate([r.probabilities for r in records])
             table["probabilities"] = pa.array(list(probabilities))
         folder = self.root / "inference" / _safe(first.model_name)
         return _write_segment(pa.table(table), folder)
+
+
+def _arrow_column(values: np.ndarray) -> Any:
+    """A feature column for Parquet; mixed Python values in one column become text."""
+    import pyarrow as pa
+
+    if values.dtype != object:
+        return values
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
 
 
 def write_feedback(root: Path, entries: Sequence[FeedbackEntry]) -> Path:

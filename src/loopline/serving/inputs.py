@@ -188,11 +188,45 @@ class InputSchema:
             raise InvalidInput(
                 f"expected rows of {self.width} values, got an array of {matrix.ndim} dimensions"
             )
-        if matrix.dtype == np.float64 and np.isnan(matrix).any():
-            column = int(np.argwhere(np.isnan(matrix))[0][1])
-            label = self.names[column] if self.names else f"#{column}"
-            raise InvalidInput(f"column {label!r} has a missing value (null or NaN)")
+        if matrix.dtype == np.float64:
+            finite = np.isfinite(matrix)
+            if not finite.all():
+                raise self._missing(int(np.argwhere(~finite)[0][1]))
+        else:
+            self._check_mixed_columns(matrix)
         return matrix
+
+    def _check_mixed_columns(self, matrix: np.ndarray) -> None:
+        """Rows of text and numbers: numeric columns must hold finite numbers, required
+        columns a value."""
+        for index, kind in enumerate(self.types):
+            column = matrix[:, index]
+            if kind in _NUMERIC:
+                if any(isinstance(v, str | bytes) for v in column):
+                    raise InvalidInput(
+                        f"column {self._label(index)!r} must hold numbers ({kind}), not text",
+                        hint=self._columns_hint(),
+                    )
+                try:
+                    numbers = column.astype(np.float64)
+                except (TypeError, ValueError):
+                    raise InvalidInput(
+                        f"column {self._label(index)!r} must hold numbers ({kind})",
+                        hint=self._columns_hint(),
+                    ) from None
+                if not np.isfinite(numbers).all():
+                    raise self._missing(index)
+            elif (not self.required or self.required[index]) and any(v is None for v in column):
+                raise self._missing(index)
+
+    def _label(self, column: int) -> str:
+        return self.names[column] if self.names else f"#{column}"
+
+    def _missing(self, column: int) -> InvalidInput:
+        return InvalidInput(
+            f"column {self._label(column)!r} has a missing value (null, NaN or infinity)",
+            hint="send a finite value for every row",
+        )
 
     def _check_width(self, width: int) -> None:
         if self.width is not None and width != self.width:

@@ -154,6 +154,43 @@ def test_mlflow_invocations_in_every_format(
     ("path", "body", "status", "needle"),
     [
         ("/v2/models/churn/infer", {"inputs": []}, 400, "non-empty list of tensors"),
+        (
+            "/v2/models/churn/infer",
+            {"inputs": [{"name": "tenure", "shape": [], "datatype": "FP64", "data": [1]}]},
+            400,
+            "a column is [rows] or [rows, 1]",
+        ),
+        (
+            "/v2/models/churn/infer",
+            {"inputs": [{"name": ["x"], "shape": [1, 4], "datatype": "FP64", "data": [1] * 4}]},
+            400,
+            "name must be a non-empty string",
+        ),
+        (
+            "/v2/models/churn/infer",
+            {"inputs": [{"name": "x", "shape": [1, 4], "datatype": ["FP64"], "data": [1] * 4}]},
+            400,
+            "datatype",
+        ),
+        ("/invocations", {"dataframe_split": {"columns": 5, "data": [[1]]}}, 400, "column names"),
+        (
+            "/invocations",
+            {"dataframe_split": {"columns": [["a"], "b"], "data": [[1, 2]]}},
+            400,
+            "column names",
+        ),
+        (
+            "/v1/models/mixed:predict",
+            {"instances": [{"plan": "pro", "monthly": None}]},
+            400,
+            "column 'monthly' has a missing value",
+        ),
+        (
+            "/v1/models/mixed:predict",
+            {"instances": [{"plan": "pro", "monthly": "cheap"}]},
+            400,
+            "must hold numbers",
+        ),
         ("/v2/models/churn/infer", {"inputs": _columns([[1, 2, 3, 4]])[:3]}, 400, "missing column"),
         (
             "/v2/models/churn/infer",
@@ -297,3 +334,27 @@ def test_metrics_count_predictions_by_class_and_requests_by_code(
         'inference_requests_total{code="400",model_name="churn",protocol="tfserving"} 1.0' in text
     )
     assert 'prediction_latency_seconds_count{model_name="churn",model_version="1"} 1.0' in text
+
+
+def test_a_body_id_that_is_not_header_safe_stays_in_the_body(client: LiveServer) -> None:
+    request = {
+        "id": "abc\n",
+        "inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}],
+    }
+    reply = client.post("/v2/models/churn/infer", json=request)
+    assert reply.status_code == 200
+    assert reply.json()["id"] == "abc\n"
+    assert "\n" not in reply.headers["x-request-id"]
+
+
+def test_csv_from_a_spreadsheet_with_a_byte_order_mark_is_read(
+    client: LiveServer, churn_model_dir: Path, rows: list[list[float]]
+) -> None:
+    text = ",".join(COLUMNS) + "\n" + "\n".join(",".join(map(str, r)) for r in rows)
+    reply = client.post(
+        "/invocations", data=("\ufeff" + text).encode(), headers={"content-type": "text/csv"}
+    )
+    assert reply.json() == {"predictions": _expected(churn_model_dir, rows)}
+    infinite = ",".join(COLUMNS) + "\ninf,1,1,1\n"
+    refused = client.post("/invocations", data=infinite, headers={"content-type": "text/csv"})
+    assert refused.status_code == 400 and "missing value" in refused.json()["message"]

@@ -53,10 +53,16 @@ def _from_split(payload: Any, schema: InputSchema) -> np.ndarray:
     if not isinstance(payload, dict) or "data" not in payload:
         raise InvalidInput('"dataframe_split" needs "data" (and usually "columns")')
     columns, data = payload.get("columns"), payload["data"]
+    if columns is not None and (
+        not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)
+    ):
+        raise InvalidInput('"columns" must be a list of column names')
     if columns is None or tuple(columns) == schema.names:
         return schema.from_rows(data)
-    if not isinstance(columns, list) or not isinstance(data, list) or not data:
-        raise InvalidInput('"columns" must be a list of names and "data" a non-empty list of rows')
+    if len(set(columns)) != len(columns):
+        raise InvalidInput('"columns" names a column more than once')
+    if not isinstance(data, list) or not data:
+        raise InvalidInput('"data" must be a non-empty list of rows')
     if any(not isinstance(row, list) or len(row) != len(columns) for row in data):
         raise InvalidInput(f'every row of "data" must have {len(columns)} values, as columns')
     return schema.from_columns(
@@ -87,7 +93,7 @@ def _numbers_from_text(header: list[str], rows: list[list[str]], schema: InputSc
 
 def _from_csv(body: bytes, schema: InputSchema) -> np.ndarray:
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8-sig")  # a byte-order mark from a spreadsheet is not data
     except UnicodeDecodeError:
         raise InvalidInput("the CSV body is not UTF-8 text") from None
     reader = csv.reader(io.StringIO(text))
@@ -97,6 +103,8 @@ def _from_csv(body: bytes, schema: InputSchema) -> np.ndarray:
         raise InvalidInput("the CSV needs a header row and at least one data row")
     if any(len(row) != len(header) for row in rows):
         raise InvalidInput(f"every CSV row must have {len(header)} fields, as the header")
+    if len(set(header)) != len(header):
+        raise InvalidInput("the CSV header names a column more than once")
     rows = _numbers_from_text(header, rows, schema)
     if not schema.names:
         return schema.from_rows(rows)

@@ -108,7 +108,9 @@ def _tensor(raw: Any, index: int) -> dict[str, Any]:
     missing = [k for k in ("name", "shape", "datatype", "data") if k not in raw]
     if missing:
         raise InvalidInput(f"input #{index} lacks {', '.join(missing)}")
-    if raw["datatype"] not in DATATYPES:
+    if not isinstance(raw["name"], str) or not raw["name"]:
+        raise InvalidInput(f"input #{index}: name must be a non-empty string")
+    if not isinstance(raw["datatype"], str) or raw["datatype"] not in DATATYPES:
         raise InvalidInput(
             f"input {raw['name']!r} has datatype {raw['datatype']!r}",
             hint=f"use one of {', '.join(sorted(DATATYPES))}",
@@ -151,7 +153,7 @@ def _from_columns(tensors: list[dict[str, Any]], schema: InputSchema) -> np.ndar
                 f"the model takes {schema.types[column]} ({schema.v2_datatype(column)})"
             )
         shape = tensor["shape"]
-        if len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
+        if not shape or len(shape) > 2 or (len(shape) == 2 and shape[1] != 1):
             raise InvalidInput(f"input {name!r} has shape {shape}; a column is [rows] or [rows, 1]")
         data = tensor["data"]
         flat = _flatten(data)
@@ -178,7 +180,7 @@ def _wanted(requested: Any, model: ServedModel) -> tuple[str, ...]:
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
     ):
         raise InvalidInput('"outputs" must be a list of {"name": ...} objects')
-    names = tuple(o["name"] for o in requested)
+    names = tuple(dict.fromkeys(o["name"] for o in requested))  # each output once
     unknown = [n for n in names if n not in model.outputs]
     if unknown:
         raise InvalidInput(
