@@ -201,3 +201,32 @@ def test_an_out_holding_a_dep_of_its_stage_is_refused_before_anything_is_deleted
     assert "output data contains its dependency data/raw.csv" in result.stderr
     _one_red_line(result.stderr)
     assert (root / "data" / "raw.csv").read_text() == "a,b\n"
+
+
+def test_two_repros_of_different_stages_at_once_both_end_in_the_lock(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    make_tree(
+        root,
+        {
+            "dvc.yaml": "stages:\n"
+            "  a: {cmd: sleep 2 && echo x > a.txt, outs: [a.txt]}\n"
+            "  b: {cmd: sleep 2 && echo x > b.txt, outs: [b.txt]}\n"
+        },
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    assert run_cli("init", cwd=root).exit_code == 0
+    procs = [
+        subprocess.Popen(
+            [LOOPLINE, "repro", stage],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for stage in ("a", "b")
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, out + err
+    assert set(read_lock(root / "loopline.lock")) == {"a", "b"}
+    assert run_cli("status", cwd=root).stdout.strip() == "Data and pipelines are up to date."

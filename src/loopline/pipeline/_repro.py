@@ -92,6 +92,8 @@ def repro(
         recorder = RunRecorder(ws.root, pipeline.file, list(targets)) if record else None
         try:
             with ws.lock():
+                # another repro may have committed stages since the lock was first read
+                driver.lock = read_lock(pipeline.lock_path)
                 driver.scratch = ws.fresh_scratch()
                 driver.run(order, runner, recorder)
         except BaseException:
@@ -316,6 +318,9 @@ class _Driver:
         for out in outs:
             if out.cache:
                 ignore_in_git(self.ws.root, out.path)
+        # rewrite the lock from what the file holds now (under the project lock), so that
+        # stages committed by another run are kept
+        self.lock = read_lock(self.pipeline.lock_path)
         self.lock[stage.name] = LockEntry(stage.cmd, tuple(deps), params, tuple(outs))
         ordered = {n: self.lock[n] for n in self.pipeline.stages if n in self.lock}
         write_lock(self.pipeline.lock_path, ordered)
