@@ -230,3 +230,28 @@ def test_two_repros_of_different_stages_at_once_both_end_in_the_lock(tmp_path: P
         assert proc.returncode == 0, out + err
     assert set(read_lock(root / "loopline.lock")) == {"a", "b"}
     assert run_cli("status", cwd=root).stdout.strip() == "Data and pipelines are up to date."
+
+
+@pytest.mark.parametrize(
+    ("bad", "command"),
+    [
+        ("deps: 5", "status"),
+        ("outs: [{path: ../outside/x, hash: blake3, oid: OID, size: 2}]", "checkout"),
+    ],
+)
+def test_a_damaged_lock_is_one_red_line_and_nothing_is_written_outside(
+    tmp_path: Path, bad: str, command: str
+) -> None:
+    root = tmp_path / "proj"
+    make_tree(root, {"dvc.yaml": "stages:\n  a: {cmd: echo x > o.txt, outs: [o.txt]}\n"})
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+    assert run_cli("repro", cwd=root).exit_code == 0
+    oid = read_lock(root / "loopline.lock")["a"].outs[0].oid
+    lock = "schema: '1.0'\nstages:\n  a:\n    cmd: echo x > o.txt\n    " + bad + "\n"
+    (root / "loopline.lock").write_text(lock.replace("OID", oid))
+    result = run_cli(command, cwd=root)
+    assert result.exit_code == 2, result.output
+    assert "lock file loopline.lock is damaged" in result.stderr
+    assert "internal error" not in result.stderr
+    _one_red_line(result.stderr)
+    assert not (tmp_path / "outside").exists()

@@ -21,9 +21,10 @@ rewritten whole and atomically after each stage, so an interrupted run never lea
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from loopline.core.errors import InvalidInput
 from loopline.core.hashing import HASH_NAME, is_hash
@@ -97,39 +98,70 @@ def parse_lock(text: str, name: str, root: Path | None = None) -> dict[str, Lock
 
 
 def _entry(name: str, stage: str, raw: Any) -> LockEntry:
-    if not isinstance(raw, dict) or not isinstance(raw.get("cmd"), str | list):
-        raise _damaged(name, f"stage '{stage}' has no 'cmd'")
+    if not isinstance(raw, dict):
+        raise _damaged(name, f"stage '{stage}' is {raw!r}, not a mapping of fields")
+    cmd = raw.get("cmd")
+    if not (
+        (isinstance(cmd, str) and cmd)
+        or (isinstance(cmd, list) and cmd and all(isinstance(c, str) for c in cmd))
+    ):
+        raise _damaged(name, f"stage '{stage}' has no valid 'cmd' (got {cmd!r})")
     params = raw.get("params") or {}
-    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
-        raise _damaged(name, f"stage '{stage}' has malformed 'params'")
+    if not isinstance(params, dict) or not all(
+        isinstance(f, str) and isinstance(v, dict) for f, v in params.items()
+    ):
+        raise _damaged(name, f"stage '{stage}' has malformed 'params' {params!r}")
     return LockEntry(
-        cmd=raw["cmd"],
-        deps=tuple(_locked(name, stage, d) for d in raw.get("deps") or []),
-        params={str(k): dict(v) for k, v in params.items()},
-        outs=tuple(_locked(name, stage, o) for o in raw.get("outs") or []),
+        cmd=cmd,
+        deps=_paths(name, stage, raw, "deps"),
+        params={k: dict(v) for k, v in params.items()},
+        outs=_paths(name, stage, raw, "outs"),
     )
 
 
+def _paths(name: str, stage: str, raw: dict[str, Any], key: str) -> tuple[LockedPath, ...]:
+    rows = raw.get(key)
+    if rows is None:
+        return ()
+    if not isinstance(rows, list):
+        raise _damaged(name, f"stage '{stage}' has '{key}: {rows!r}', not a list of paths")
+    return tuple(_locked(name, stage, row) for row in rows)
+
+
 def _locked(name: str, stage: str, raw: Any) -> LockedPath:
+    from loopline.pipeline._paths import path_problem
+
     if not isinstance(raw, dict):
         raise _damaged(name, f"stage '{stage}' has a malformed path entry {raw!r}")
     path, oid, size = raw.get("path"), raw.get("oid"), raw.get("size")
+    nfiles, isexec, cache = raw.get("nfiles"), raw.get("isexec", False), raw.get("cache", True)
     if (
         not isinstance(path, str)
         or not isinstance(oid, str)
         or not is_hash(oid.removesuffix(DIR_SUFFIX))
-        or not isinstance(size, int)
+        or not _is_count(size)
+        or not (nfiles is None or _is_count(nfiles))
+        or not isinstance(isexec, bool)
+        or not isinstance(cache, bool)
     ):
-        raise _damaged(name, f"stage '{stage}' has a malformed entry for {path!r}")
-    return LockedPath(
-        path, oid, size, raw.get("nfiles"), bool(raw.get("isexec")), raw.get("cache") is not False
-    )
+        raise _damaged(name, f"stage '{stage}' has a malformed entry {raw!r}")
+    problem = path_problem(path)
+    if problem is None and posixpath.normpath(path) != path:
+        problem = "is not a normalised path"
+    if problem is not None:
+        raise _damaged(name, f"stage '{stage}' has an entry for {path!r}, which {problem}")
+    return LockedPath(path, oid, size, nfiles, isexec, cache)
+
+
+def _is_count(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _damaged(name: str, why: str) -> InvalidInput:
     return InvalidInput(
         f"lock file {name} is damaged: {why}",
-        hint=f"restore it with `git checkout -- {name}`, or delete it (every stage then re-runs)",
+        hint=f"restore it with `git checkout -- {name}`, or delete it and run `loopline repro` "
+        "(every stage then re-runs)",
     )
 
 

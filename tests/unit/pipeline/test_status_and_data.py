@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from loopline.core.errors import InvalidInput
 from loopline.data.checkout import checkout
 from loopline.data.gc import gc
 from loopline.data.workspace import Workspace
@@ -170,3 +171,52 @@ def test_runs_started_after_repro_name_the_stage_outs_they_read(pipeline: Path) 
     seen = {d.path: d.oid for d in _data_versions(pipeline)}
     assert seen["mid.txt"] == lock["prep"].outs[0].oid
     assert "m.json" not in seen  # uncached metrics are git's business
+
+
+def _damage(root: Path, edit: str) -> None:
+    import yaml
+
+    lock = root / "loopline.lock"
+    doc = yaml.safe_load(lock.read_text())
+    entry = doc["stages"]["prep"]
+    field, _, value = edit.partition("=")
+    target = entry["outs"][0] if field.startswith("out.") else entry
+    target[field.removeprefix("out.")] = yaml.safe_load(value)
+    lock.write_text(yaml.safe_dump(doc))
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        ("deps=5", r"'deps: 5', not a list of paths"),
+        ("outs=mid.txt", r"'outs: 'mid.txt'', not a list"),
+        ("params=5", r"malformed 'params'"),
+        ("params={p.yaml: 3}", r"malformed 'params'"),
+        ("cmd=5", r"no valid 'cmd'"),
+        ("cmd=[1, 2]", r"no valid 'cmd'"),
+        ("out.size=big", r"malformed entry"),
+        ("out.size=true", r"malformed entry"),
+        ("out.nfiles=two", r"malformed entry"),
+        ("out.isexec=yes please", r"malformed entry"),
+        ("out.cache=no thanks", r"malformed entry"),
+        ("out.path=[a]", r"malformed entry"),
+        ("out.path=../outside/x", r"'../outside/x', which is outside the project"),
+        ("out.path=/abs/path", r"'/abs/path', which is absolute"),
+        ("out.path=.", r"'.', which is the project root itself"),
+        ("out.path=.git/config", r"'.git/config', which is inside .git/"),
+        ("out.path=a/../mid.txt", r"which is not a normalised path"),
+    ],
+)
+def test_a_damaged_lock_is_reported_as_such_by_status_and_checkout(
+    pipeline: Path, tmp_path: Path, edit: str, why: str
+) -> None:
+    repro(pipeline, record=False)
+    (pipeline / "mid.txt").unlink()
+    _damage(pipeline, edit)
+    match = rf"lock file loopline.lock is damaged: stage 'prep' .*{why}"
+    with pytest.raises(InvalidInput, match=match) as info:
+        _status(pipeline)
+    assert info.value.hint and "loopline repro" in info.value.hint and "git" in info.value.hint
+    with Workspace(pipeline) as ws, pytest.raises(InvalidInput, match=match):
+        checkout(ws, force=True)
+    assert not (pipeline / "mid.txt").exists() and not (tmp_path / "outside").exists()
