@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from loopline.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from loopline.objects.batch import ObjectBatch, store_files
+    from loopline.objects.batch import ObjectBatch, store_files, store_path
     from loopline.objects.build import BuiltObject, build_object
     from loopline.objects.checkout import CheckoutStats, materialize
     from loopline.objects.manifest import DIR_SUFFIX, Manifest, ManifestEntry, is_dir_oid
@@ -28,6 +28,7 @@ _LAZY = {
     "BuiltObject": "loopline.objects.build",
     "ObjectBatch": "loopline.objects.batch",
     "store_files": "loopline.objects.batch",
+    "store_path": "loopline.objects.batch",
     "build_object": "loopline.objects.build",
     "CheckoutStats": "loopline.objects.checkout",
     "materialize": "loopline.objects.checkout",
@@ -62,6 +63,7 @@ __all__ = [
     "pull_objects",
     "push_objects",
     "store_files",
+    "store_path",
 ]
 
 

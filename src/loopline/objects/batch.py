@@ -14,9 +14,11 @@ from pathlib import Path
 from types import TracebackType
 
 from loopline.objects._copy import copy_into_object, write_object_bytes
+from loopline.objects.build import BuiltObject, build_object
 from loopline.objects.odb import ObjectStore, PendingObject, syncfs
+from loopline.objects.state import StateCache
 
-__all__ = ["ObjectBatch", "store_files"]
+__all__ = ["ObjectBatch", "store_files", "store_path"]
 
 
 class ObjectBatch:
@@ -134,3 +136,19 @@ def store_files(
     with ObjectBatch(odb) as batch:
         batch.add_files(pending, jobs=jobs, on_done=on_done)
         return batch.commit()
+
+
+def store_path(
+    root: Path, relpath: str, state: StateCache, odb: ObjectStore, *, jobs: int
+) -> tuple[BuiltObject, int]:
+    """Hash ``root/relpath`` and store it, with its manifest if it is a folder, as one batch
+    (small files are staged from the bytes hashing read); returns it and the new objects."""
+    with ObjectBatch(odb) as batch:
+        built = build_object(
+            root, relpath, state, odb=odb, with_files=True, jobs=jobs, stage=batch.add_bytes
+        )
+        batch.add_files(built.files, jobs=jobs)
+        new = batch.commit()
+    if built.manifest is not None:
+        odb.add_manifest(built.manifest)
+    return built, new

@@ -47,24 +47,11 @@ class PathHasher:
 def store_outputs(ws: Workspace, outs: Iterable[tuple[str, bool]]) -> list[LockedPath]:
     """Copy each ``(path, cache)`` out into the object store (``cache: false`` outs too: the run
     cache restores them) and describe it for the lock."""
-    from loopline.objects.batch import ObjectBatch  # writing modules: only when a stage ran
+    from loopline.objects.batch import store_path  # writing modules: only when a stage ran
 
     stored: list[LockedPath] = []
     for relpath, cache in outs:
-        with ObjectBatch(ws.odb) as batch:
-            built = build_object(
-                ws.root,
-                relpath,
-                ws.state,
-                odb=ws.odb,
-                with_files=True,
-                jobs=ws.settings.jobs,
-                stage=batch.add_bytes,
-            )
-            batch.add_files(built.files, jobs=ws.settings.jobs)
-            batch.commit()
-        if built.manifest is not None:
-            ws.odb.add_manifest(built.manifest)
+        built, _ = store_path(ws.root, relpath, ws.state, ws.odb, jobs=ws.settings.jobs)
         stored.append(LockedPath(relpath, built.oid, built.size, built.nfiles, built.isexec, cache))
     return stored
 

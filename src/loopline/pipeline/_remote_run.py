@@ -12,8 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loopline.objects.batch import store_files
-from loopline.objects.build import build_object
+from loopline.objects.batch import store_path
 from loopline.objects.checkout import materialize
 from loopline.objects.odb import ObjectStore
 from loopline.objects.remote import Remote
@@ -83,8 +82,5 @@ def run_through_remote(task: StageTask) -> StageOutcome:
 def _store(
     work: Path, relpath: str, cache: bool, odb: ObjectStore, state: StateCache
 ) -> LockedPath:
-    built = build_object(work, relpath, state, odb=odb, with_files=True, jobs=_JOBS)
-    store_files(odb, built.files, jobs=_JOBS)
-    if built.manifest is not None:
-        odb.add_manifest(built.manifest)
+    built, _ = store_path(work, relpath, state, odb, jobs=_JOBS)
     return LockedPath(relpath, built.oid, built.size, built.nfiles, built.isexec, cache)

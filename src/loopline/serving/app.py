@@ -64,7 +64,7 @@ class InferenceApp:
         self.metrics = metrics
         self.log_root = Path(settings.log_dir) if settings.log_dir else default_log_root()
         self.inference_log = InferenceLog(
-            self.log_root, settings.log_sample_rate, on_drop=lambda rows: self._dropped(rows)
+            self.log_root, settings.log_sample_rate, on_drop=metrics.inference_log_dropped.inc
         )
         self.repository = ModelRepository(settings, self._make_batcher, metrics.observe_load)
         self.arriving = 0  # inference requests read but not yet queued: batching waits for them
@@ -240,7 +240,7 @@ class InferenceApp:
             if not queued:
                 self.arriving -= 1
             self.metrics.in_flight.dec()
-        if model_version or name in self.repository.names():
+        if model_version or self.repository.serves(name):
             self.metrics.observe_request(
                 name, model_version, protocol, status, time.perf_counter() - started
             )
@@ -256,9 +256,6 @@ class InferenceApp:
             arriving=lambda: self.arriving,
             on_batch=self.metrics.observe_batch,
         )
-
-    def _dropped(self, rows: int) -> None:
-        self.metrics.inference_log_dropped.inc(rows)
 
     # -- small endpoints --------------------------------------------------------------------
 
@@ -287,7 +284,7 @@ class InferenceApp:
         await send_bytes(send, 200, body, CONTENT_TYPE.encode())
 
     async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name = self.repository.names()[0]
+        name = self.settings.models[0].name  # MLflow's server holds one model: the first
         await self._infer(
             scope, receive, send, "mlflow", name, None, _mlflow_decode, _mlflow_encode
         )

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from loopline.core.atomic import temp_path_for
 from loopline.core.errors import InvalidInput
 
 __all__ = [
@@ -290,7 +291,7 @@ def _write_segment(table: Any, folder: Path) -> Path:
     day.mkdir(parents=True, exist_ok=True)
     name = f"{now.strftime('%H%M%S%f')}-{os.getpid()}-{next(_sequence)}.parquet"
     final = day / name
-    temp = day / f".{name}.tmp"
+    temp = temp_path_for(final)
     pq.write_table(table, temp)
     os.replace(temp, final)
     return final

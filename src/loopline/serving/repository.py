@@ -90,8 +90,8 @@ class ModelRepository:
             raise NotFound(f"no model named {name!r} is served here")
         return self._names[name]
 
-    def names(self) -> list[str]:
-        return sorted(self._names)
+    def serves(self, name: str) -> bool:
+        return name in self._names
 
     @property
     def ready(self) -> bool:
