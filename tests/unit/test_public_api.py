@@ -17,6 +17,7 @@ PACKAGES = [
     "loopline.models",
     "loopline.registry",
     "loopline.serving",
+    "loopline.rollout",
     "loopline.server",
     "loopline.cli",
 ]

@@ -38,6 +38,7 @@ _COMMANDS = {
     "serve": ("loopline.cli.serve", "serve_command"),
     "feedback": ("loopline.cli.serve", "feedback_command"),
     "kfp": ("loopline.cli.kfp", "kfp_group"),
+    "abtest": ("loopline.cli.abtest", "abtest_group"),
 }
 
 
