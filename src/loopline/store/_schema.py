@@ -14,12 +14,15 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
 __all__ = [
     "HEAD_REVISION",
     "data_versions",
+    "deployment_events",
+    "deployments",
     "experiment_tags",
     "experiments",
     "latest_metrics",
@@ -40,7 +43,7 @@ __all__ = [
 ]
 
 # The Alembic revision that ``metadata`` describes; a new store is created at it directly.
-HEAD_REVISION = "0005_covering_metric_index"
+HEAD_REVISION = "0010_deployments"
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -239,4 +242,30 @@ logged_model_params = Table(
     Column("key", String(250), nullable=False),
     Column("value", String(6000), nullable=False),
     PrimaryKeyConstraint("model_id", "key"),
+)
+
+# A deployment: named variants (each a model URI) and the traffic policy between them, as JSON.
+# ``revision`` rises with every change so model servers poll one integer to notice it.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("variants", Text, nullable=False),
+    Column("policy", Text, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Every change of a deployment (and later every rollout decision) with its inputs, in order.
+deployment_events = Table(
+    "deployment_events",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("deployment", String(256), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_deployment_events_deployment", "deployment", "id"),
 )
