@@ -146,10 +146,14 @@ class MetricsSource(Protocol):
     """Where the controller reads what each variant did during a window."""
 
     def window(
-        self, deployment: str, champion: str, candidate: str, since: float, until: float
-    ) -> CanaryWindow: ...
+        self, deployment: str, champion: str, candidate: str, since: float, until: float,
+        *, shadow: str | None = None,
+    ) -> CanaryWindow: ...  # fmt: skip
 
     def ready(self, deployment: str, variant: str) -> bool: ...
+
+    def observe(self, deployment: str) -> None:
+        """Called on every poll: a chance to snapshot counters near each step's start."""
 
 
 def _owner() -> str:
@@ -406,9 +410,11 @@ class Controller:
             if now - row.step_started_at > spec.deadline:
                 return self._fail(row, spec, [], f"candidate not ready after {spec.deadline:g}s")
             return row
+        shadow = current.policy.shadow
         window = self.source.window(
-            deployment, current.policy.primary, row.candidate, row.step_started_at, now
-        )
+            deployment, current.policy.primary, row.candidate, row.step_started_at, now,
+            shadow=shadow.variant if shadow is not None else None,
+        )  # fmt: skip
         results = [check.evaluate(window) for check in spec.checks()]
         inputs = {
             "window": [window.since, window.until],
@@ -466,6 +472,7 @@ class Controller:
         row = self.rollouts.sql.current(deployment)
         try:
             while row.active:
+                self.source.observe(deployment)
                 row = self.tick(deployment)
                 if on_tick is not None:
                     on_tick(row)

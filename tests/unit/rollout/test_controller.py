@@ -36,8 +36,18 @@ class ScriptedSource:
     def ready(self, deployment: str, variant: str) -> bool:
         return self.is_ready
 
+    def observe(self, deployment: str) -> None:
+        pass
+
     def window(
-        self, deployment: str, champion: str, candidate: str, since: float, until: float
+        self,
+        deployment: str,
+        champion: str,
+        candidate: str,
+        since: float,
+        until: float,
+        *,
+        shadow: str | None = None,
     ) -> CanaryWindow:
         self.windows.append((since, until))
         rng = np.random.default_rng(0)
