@@ -14,6 +14,7 @@ deployment's history with its inputs (values, limits, window, sample sizes).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import time
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
 
-from loopline.core.errors import Conflict, InvalidInput, NotFound
+from loopline.core.errors import Conflict, InvalidInput, NotFound, RemoteError
 from loopline.rollout._rollouts_sql import RolloutRow, SqlRollouts
 from loopline.rollout.checks import (
     AccuracyDeltaCheck,
@@ -45,6 +46,7 @@ __all__ = [
     "steps_from",
 ]
 
+log = logging.getLogger(__name__)
 PROGRESSING, PAUSED, SUCCEEDED, FAILED = "Progressing", "Paused", "Succeeded", "Failed"
 
 
@@ -191,7 +193,10 @@ class Rollouts:
         spec: RolloutSpec,
         *,
         candidate: str = "candidate",
+        source: Mapping[str, Any] | None = None,
     ) -> RolloutRow:
+        """Add the candidate variant and give it the first step's weight. ``source`` (kept
+        with the spec) tells a resumed controller where to read metrics."""
         current = self.deployments.get(deployment)
         primary = current.policy.primary
         if candidate == primary:
@@ -220,7 +225,8 @@ class Rollouts:
         now = self.clock()
         row = RolloutRow(
             uuid.uuid4().hex, deployment, candidate, candidate_uri, PROGRESSING, 0, 0, 0,
-            spec.to_dict(), None, now, now, now, None, None, None,
+            {**spec.to_dict(), "source": dict(source or {})}, None, now, now, now, None, None,
+            None,
         )  # fmt: skip
         try:
             row = self.sql.insert(row)
@@ -411,10 +417,13 @@ class Controller:
                 return self._fail(row, spec, [], f"candidate not ready after {spec.deadline:g}s")
             return row
         shadow = current.policy.shadow
-        window = self.source.window(
-            deployment, current.policy.primary, row.candidate, row.step_started_at, now,
-            shadow=shadow.variant if shadow is not None else None,
-        )  # fmt: skip
+        try:
+            window = self.source.window(
+                deployment, current.policy.primary, row.candidate, row.step_started_at, now,
+                shadow=shadow.variant if shadow is not None else None,
+            )  # fmt: skip
+        except RemoteError as exc:  # as in Flagger, a metric that cannot be read fails the check
+            return self._fail(row, spec, [], f"metrics unavailable: {exc.message}")
         results = [check.evaluate(window) for check in spec.checks()]
         inputs = {
             "window": [window.since, window.until],
@@ -472,7 +481,10 @@ class Controller:
         row = self.rollouts.sql.current(deployment)
         try:
             while row.active:
-                self.source.observe(deployment)
+                try:
+                    self.source.observe(deployment)
+                except RemoteError as exc:  # a missed snapshot only widens the next window
+                    log.warning("%s", exc.message)
                 row = self.tick(deployment)
                 if on_tick is not None:
                     on_tick(row)

@@ -87,6 +87,7 @@ class Deployments:
     """
 
     def __init__(self, store: Store, check_model: Callable[[str], None] | None = None) -> None:
+        self.store = store
         self._sql = SqlDeployments(store)
         self._check_model = check_model
 
