@@ -73,3 +73,39 @@ def test_rollout_bad_input(project: Path) -> None:
     assert missing.exit_code == 3 and "has no rollout" in missing.stderr
     no_deployment = run_cli("rollout", "start", "nope", "--candidate", champion)
     assert no_deployment.exit_code == 3
+
+
+@pytest.mark.slow
+def test_run_all_drives_every_active_rollout_then_returns(project: Path) -> None:
+    champion, candidate = _model(project, "v1"), _model(project, "v2")
+    for name in ("a", "b"):
+        run_cli("deploy", "create", name, "--model", champion)
+        started = run_cli(
+            "rollout", "start", name, "--candidate", candidate, "--interval", "1s",
+            "--no-data-deadline", "1s", "--threshold", "1",
+            "--metrics-url", "http://127.0.0.1:9/metrics",
+        )  # fmt: skip
+        assert started.exit_code == 0, started.output
+    driven = run_cli("rollout", "run", "--all")
+    assert driven.exit_code == 0, driven.output
+    assert "a: Failed" in driven.stdout and "b: Failed" in driven.stdout
+    assert run_cli("rollout", "run", "a", "--all").exit_code == 2
+
+
+def test_k8s_render_and_dockerfile_from_the_command_line(project: Path) -> None:
+    champion = _model(project, "v1")
+    run_cli("deploy", "create", "churn", "--model", champion)
+    rendered = run_cli("k8s", "render", "churn", "-o", "k8s", "--istio", "--namespace", "ml")
+    assert rendered.exit_code == 0, rendered.output
+    names = sorted(p.name for p in (project / "k8s").iterdir())
+    assert names == [
+        "controller.yaml", "istio.yaml", "kustomization.yaml", "service.yaml",
+        "serving-champion.yaml", "tracking-server.yaml",
+    ]  # fmt: skip
+    bad = run_cli("k8s", "render", "churn", "-o", "k8s", "--hpa-min", "5", "--hpa-max", "2")
+    assert bad.exit_code == 2 and "above --hpa-max" in bad.stderr
+    assert run_cli("k8s", "render", "nope", "-o", "x").exit_code == 3
+    assert run_cli("k8s", "dockerfile", "-o", "image").exit_code == 0
+    again = run_cli("k8s", "dockerfile", "-o", "image")
+    assert again.exit_code == 4 and "--force" in again.stderr
+    assert (project / "image" / "Dockerfile").read_text().startswith("# syntax=docker/dockerfile:1")

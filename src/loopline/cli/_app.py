@@ -41,6 +41,7 @@ _COMMANDS = {
     "abtest": ("loopline.cli.abtest", "abtest_group"),
     "deploy": ("loopline.cli.deploy", "deploy_group"),
     "rollout": ("loopline.cli.rollout", "rollout_group"),
+    "k8s": ("loopline.cli.k8s", "k8s_group"),
 }
 
 

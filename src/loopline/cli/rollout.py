@@ -163,12 +163,60 @@ def start_command(
 
 
 @rollout_group.command("run")
-@click.argument("deployment")
+@click.argument("deployment", required=False)
+@click.option("--all", "every", is_flag=True, help="Drive every deployment's active rollout.")
+@click.option("--forever", is_flag=True, help="With --all: keep watching for new rollouts.")
 @uri_option
 @json_option
-def run_command(deployment: str, tracking_uri: str | None, as_json: bool) -> None:
-    """Drive DEPLOYMENT's rollout to its end (the controller); safe to restart after a kill."""
-    _drive(_rollouts(tracking_uri), deployment, as_json)
+def run_command(
+    deployment: str | None, every: bool, forever: bool, tracking_uri: str | None, as_json: bool
+) -> None:
+    """Drive DEPLOYMENT's rollout to its end (the controller); safe to restart after a kill.
+
+    With --all it drives every active rollout of the store; with --forever as well it runs as a
+    long-lived controller (as in a Kubernetes Deployment) and stops cleanly on SIGTERM.
+    """
+    if every == (deployment is not None):
+        raise InvalidInput("give a DEPLOYMENT or --all (not both)")
+    if forever and not every:
+        raise InvalidInput("--forever goes with --all")
+    rollouts = _rollouts(tracking_uri)
+    if deployment is not None:
+        _drive(rollouts, deployment, as_json)
+        return
+    _drive_all(rollouts, forever=forever)
+
+
+def _drive_all(rollouts: Any, *, forever: bool) -> None:
+    import contextlib
+    import signal
+    import threading
+
+    from loopline.core.errors import LooplineError, RemoteError
+    from loopline.rollout.controller import Controller
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    controllers: dict[str, Any] = {}
+    while not stop.is_set():
+        active = rollouts.sql.active_deployments()
+        if not active and not forever:
+            return
+        for name in active:
+            try:
+                if name not in controllers:
+                    controllers[name] = Controller(rollouts, _source(rollouts.current(name).spec))
+                controller = controllers[name]
+                with contextlib.suppress(RemoteError):  # a missed snapshot widens a window
+                    controller.source.observe(name)
+                row = controller.tick(name)
+                if not row.active:
+                    click.echo(f"{name}: {row.phase} — {row.reason or ''}")
+                    rollouts.sql.release(row.id, controller.owner)
+                    del controllers[name]
+            except LooplineError as exc:  # one rollout's trouble must not stop the others
+                click.echo(f"{name}: {exc.message}", err=True)
+        stop.wait(1.0)
 
 
 def _drive(rollouts: Any, deployment: str, as_json: bool) -> None:

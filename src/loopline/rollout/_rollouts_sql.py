@@ -101,6 +101,12 @@ class SqlRollouts:
 
         return self.store.read(run)
 
+    def active_deployments(self) -> list[str]:
+        query = select(rollouts.c.active_deployment).where(
+            rollouts.c.active_deployment.is_not(None)
+        )
+        return self.store.read(lambda conn: sorted(r[0] for r in conn.execute(query)))
+
     def get(self, rollout_id: str) -> RolloutRow:
         def run(conn: Connection) -> RolloutRow:
             found = conn.execute(select(rollouts).where(rollouts.c.id == rollout_id)).first()
