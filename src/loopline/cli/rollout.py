@@ -69,6 +69,29 @@ def _rollouts(tracking_uri: str | None) -> Any:
     )  # fmt: skip
 
 
+def _attach_istio(rollouts: Any, source: dict[str, Any]) -> None:
+    """With an Istio namespace, every weight change also patches the VirtualService."""
+    if not source.get("istio_namespace"):
+        return
+    try:
+        from kubernetes import config
+    except ImportError:
+        from loopline.core.errors import MissingExtra
+
+        raise MissingExtra("kubernetes", "k8s") from None
+    from loopline.core.errors import RemoteError
+    from loopline.rollout.istio_backend import IstioWeights
+
+    try:
+        api_client = config.new_client_from_config(context=source.get("kube_context"))
+    except Exception as exc:  # kubernetes raises ConfigException or plain errors
+        raise RemoteError(
+            f"no usable kube config for Istio: {exc}",
+            hint="set KUBECONFIG or --kube-context, or leave out --istio-namespace",
+        ) from None
+    rollouts._on_traffic = IstioWeights(api_client, source["istio_namespace"])
+
+
 def _source(spec: dict[str, Any]) -> Any:
     from loopline.rollout.sources import PrometheusSource, ServerMetricsSource
 
@@ -117,6 +140,9 @@ def rollout_group() -> None:
 @click.option("--prometheus-url", help="Read the metrics from this Prometheus instead.")
 @click.option("--log-dir", type=click.Path(file_okay=False),
               help="The servers' inference log (drift, accuracy, shadow checks).")  # fmt: skip
+@click.option("--istio-namespace",
+              help="Also patch VirtualService DEPLOYMENT in this namespace.")  # fmt: skip
+@click.option("--kube-context", help="Kube context for --istio-namespace (default: current).")
 @click.option("--wait", is_flag=True, help="Drive the rollout here and follow it live.")
 @uri_option
 @json_option
@@ -126,7 +152,8 @@ def start_command(
     max_error_rate: float, max_latency_p99_ms: float | None, max_latency_ratio: float | None,
     max_prediction_drift: float | None, min_accuracy_delta: float | None, min_labels: int,
     max_shadow_disagreement: float | None, no_data_deadline: str | None,
-    metrics_urls: tuple[str, ...], prometheus_url: str | None, log_dir: str | None, wait: bool,
+    metrics_urls: tuple[str, ...], prometheus_url: str | None, log_dir: str | None,
+    istio_namespace: str | None, kube_context: str | None, wait: bool,
     tracking_uri: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Start a canary of CANDIDATE on DEPLOYMENT at the first step's weight."""
@@ -147,7 +174,10 @@ def start_command(
         "metrics_urls": list(metrics_urls) or None,
         "prometheus_url": prometheus_url,
         "log_dir": str(Path(log_dir).resolve()) if log_dir else None,
+        "istio_namespace": istio_namespace,
+        "kube_context": kube_context,
     }
+    _attach_istio(rollouts, source)
     row = rollouts.start(deployment, candidate_uri, spec, source=source)
     if wait:
         _drive(rollouts, deployment, as_json)
@@ -223,6 +253,7 @@ def _drive(rollouts: Any, deployment: str, as_json: bool) -> None:
     from loopline.rollout.controller import Controller
 
     row = rollouts.current(deployment)
+    _attach_istio(rollouts, row.spec.get("source") or {})
     controller = Controller(rollouts, _source(row.spec))
     live = sys.stdout.isatty() and not as_json
     view = _LiveView(rollouts, deployment) if live else None

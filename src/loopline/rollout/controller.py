@@ -177,6 +177,7 @@ class Rollouts:
         version_of: Callable[[str], tuple[str, int] | None] | None = None,
         check_candidate: Callable[[str, str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        on_traffic: Callable[[Deployment], None] | None = None,
     ) -> None:
         self.sql = SqlRollouts(store)
         self.deployments = deployments
@@ -184,6 +185,8 @@ class Rollouts:
         self._version_of = version_of
         self._check_candidate = check_candidate
         self.clock = clock
+        # Called after every weight change, e.g. to patch an Istio VirtualService.
+        self._on_traffic = on_traffic
 
     # -- starting -----------------------------------------------------------------------
     def start(
@@ -325,7 +328,7 @@ class Rollouts:
             raise Conflict(
                 f"other variants of {row.deployment!r} hold too much traffic for weight {weight}"
             )
-        self.deployments.set_traffic(row.deployment, split, reason=f"rollout: {why}")
+        self._traffic(self.deployments.set_traffic(row.deployment, split, reason=f"rollout: {why}"))
         step = row.step if weight == row.weight else _step_index(row, weight)
         row = self.sql.save(
             replace(row, weight=weight, step=step, step_started_at=self.clock(),
@@ -334,12 +337,20 @@ class Rollouts:
         self._event(row, "weight", reason=why, **detail)
         return row
 
+    def _traffic(self, deployment: Deployment) -> None:
+        if self._on_traffic is not None:
+            self._on_traffic(deployment)
+
     def _rollback(self, row: RolloutRow, reason: str, **detail: Any) -> RolloutRow:
         try:
             current = self.deployments.get(row.deployment)
             if row.candidate in current.variants:
                 split = self._split(current, row.candidate, 0)
-                self.deployments.set_traffic(row.deployment, split, reason=f"rollback: {reason}")
+                self._traffic(
+                    self.deployments.set_traffic(
+                        row.deployment, split, reason=f"rollback: {reason}"
+                    )
+                )
         except NotFound as exc:  # a deleted deployment still ends the rollout
             detail["rollback_error"] = exc.message
         row = self.sql.save(replace(row, phase=FAILED, weight=0, reason=reason))
@@ -354,7 +365,9 @@ class Rollouts:
         if moved is None:
             self.deployments.replace_variant(row.deployment, primary, row.candidate_uri)
         split = self._split(self.deployments.get(row.deployment), row.candidate, 0)
-        self.deployments.set_traffic(row.deployment, split, reason=f"promotion: {reason}")
+        self._traffic(
+            self.deployments.set_traffic(row.deployment, split, reason=f"promotion: {reason}")
+        )
         self.deployments.remove_variant(row.deployment, row.candidate)
         row = self.sql.save(replace(row, phase=SUCCEEDED, weight=100, reason=reason))
         self._event(row, "promoted", reason=reason, alias=moved, **detail)
