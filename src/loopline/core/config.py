@@ -86,14 +86,11 @@ class Settings:
 
 
 def _parse(text: str, path: Path) -> Any:
-    import yaml
+    from loopline.core.yaml_loader import load_yaml
 
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{path} is not valid YAML: {exc}", hint="fix the file or delete it to use defaults"
-        ) from None
+    return load_yaml(
+        text, str(path), hint="fix the file or delete it to use defaults", error=ConfigError
+    )
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

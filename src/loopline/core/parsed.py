@@ -19,6 +19,9 @@ from loopline.core.project import DOT_DIR
 __all__ = ["parse_once", "parsed_cache_dir"]
 
 _MAX_ENTRIES = 512  # past this, the folder is emptied: entries are cheap to make again
+# part of every key: bump it when parsing grows stricter, so text that an older parser accepted
+# (a repeated YAML key, say) is checked again rather than served from the cache
+_PARSER_VERSION = b"2\n"
 
 
 def parsed_cache_dir(root: Path) -> Path | None:
@@ -32,7 +35,7 @@ def parse_once(text: str, cache_dir: Path | None, parse: Callable[[str], Any]) -
         return parse(text)
     from blake3 import blake3  # the hash the project already loads; hashlib costs more to import
 
-    entry = cache_dir / (blake3(text.encode()).hexdigest()[:40] + ".json")
+    entry = cache_dir / (blake3(_PARSER_VERSION + text.encode()).hexdigest()[:40] + ".json")
     try:
         return json.loads(entry.read_bytes())
     except (OSError, ValueError):

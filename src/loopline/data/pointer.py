@@ -114,12 +114,12 @@ def parse_pointer(pointer_file: str, text: str, root: Path | None = None) -> Poi
 
 
 def _parse_yaml(pointer_file: str, text: str) -> Any:
-    import yaml
+    from loopline.core.yaml_loader import load_yaml
 
     try:
-        return yaml.load(text, Loader=_loader())
-    except yaml.YAMLError as exc:
-        raise _invalid(pointer_file, f"it is not valid YAML ({_first_line(exc)})") from None
+        return load_yaml(text, pointer_file)
+    except InvalidInput as exc:
+        raise _invalid(pointer_file, exc.message.removeprefix(pointer_file + ", ")) from None
 
 
 def _pointer_from(pointer_file: str, out: dict[str, Any]) -> Pointer:
@@ -152,16 +152,6 @@ def _invalid(pointer_file: str, why: str) -> InvalidInput:
         hint=f"restore it with `git checkout -- {pointer_file}`, or re-add the data "
         "with `loopline add`",
     )
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _loader() -> Any:
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def find_pointers(root: Path) -> Iterator[str]:

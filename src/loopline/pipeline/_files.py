@@ -15,28 +15,14 @@ from loopline.core.errors import InvalidInput, NotFound
 __all__ = ["load_yaml", "parse_data", "read_data"]
 
 
-def load_yaml(text: str, name: str, root: Path | None = None) -> Any:
-    """Parsed YAML; with the project ``root``, unchanged text is not parsed (or imported) again."""
+def load_yaml(text: str, name: str, root: Path | None = None, *, hint: str | None = None) -> Any:
+    """Parsed YAML (a repeated key refused); with the project ``root``, unchanged text is not
+    parsed (or imported) again."""
     from loopline.core.parsed import parse_once, parsed_cache_dir
+    from loopline.core.yaml_loader import load_yaml as parse_yaml
 
     cache = parsed_cache_dir(root) if root is not None else None
-    return parse_once(text, cache, lambda t: _parse_yaml(t, name))
-
-
-def _parse_yaml(text: str, name: str) -> Any:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidInput(
-            f"{name} is not valid YAML{where}: {problem}",
-            hint="fix the syntax; note that ${...} inside [a, b] lists must be quoted",
-        ) from None
+    return parse_once(text, cache, lambda t: parse_yaml(t, name, hint=hint))
 
 
 def parse_data(text: str, name: str, root: Path | None = None) -> Any:
@@ -44,7 +30,9 @@ def parse_data(text: str, name: str, root: Path | None = None) -> Any:
     suffix = Path(name).suffix.lower()
     if suffix == ".json":
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_keys(name))
+        except InvalidInput:
+            raise
         except ValueError as exc:
             raise InvalidInput(f"{name} is not valid JSON: {exc}", hint="fix the file") from None
     if suffix == ".toml":
@@ -60,6 +48,21 @@ def parse_data(text: str, name: str, root: Path | None = None) -> Any:
             hint="move the values to a .yaml, .json or .toml file",
         )
     return load_yaml(text, name, root)
+
+
+def _unique_keys(name: str) -> Any:
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in found:
+                raise InvalidInput(
+                    f"{name}: key '{key}' appears twice in one object",
+                    hint="remove or rename one of them: JSON readers keep only the last",
+                )
+            found[key] = value
+        return found
+
+    return build
 
 
 def read_data(root: Path, relpath: str, *, what: str = "file") -> Any:

@@ -12,6 +12,8 @@ from loopline.pipeline._resolve import resolve_pipeline_file
 
 __all__ = ["find_pipeline_file", "load_pipeline"]
 
+_TEMPLATE_HINT = "fix the syntax; note that ${...} inside [a, b] lists must be quoted"
+
 
 def find_pipeline_file(root: Path) -> str | None:
     """The name of the pipeline file in ``root``, or None if there is none."""
@@ -32,7 +34,7 @@ def load_pipeline(root: Path) -> Pipeline:
             f"no pipeline file in {root}",
             hint=f"write the stages into {PIPELINE_NAMES[0]} (DVC's format)",
         )
-    doc = load_yaml((root / name).read_text(encoding="utf-8"), name, root)
+    doc = load_yaml((root / name).read_text(encoding="utf-8"), name, root, hint=_TEMPLATE_HINT)
     resolved = resolve_pipeline_file(root, name, doc)
     names = [s.name for s in resolved.stages]
     duplicates = sorted({n for n in names if names.count(n) > 1})

@@ -1,0 +1,102 @@
+"""Every YAML file a project holds is read by one loader that refuses repeated keys."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from loopline.core.config import load_settings
+from loopline.core.errors import ConfigError, InvalidInput
+from loopline.core.yaml_loader import load_yaml
+from loopline.data.pointer import parse_pointer
+from loopline.pipeline import load_pipeline, repro
+from loopline.pipeline._lock import read_lock
+from tests.conftest import make_tree
+
+SRC = Path(__file__).resolve().parents[3] / "src" / "loopline"
+
+TWO_TRAINS = """\
+stages:
+  train:
+    cmd: echo a > a.txt
+    outs: [a.txt]
+  train:
+    cmd: echo b > b.txt
+    outs: [b.txt]
+"""
+
+
+def test_two_stages_with_one_name_are_refused_naming_file_line_and_key(project: Path) -> None:
+    make_tree(project, {"dvc.yaml": TWO_TRAINS})
+    with pytest.raises(InvalidInput) as caught:
+        load_pipeline(project)
+    assert "dvc.yaml, line 5: key 'train' appears twice (first at line 2)" in str(caught.value)
+    with pytest.raises(InvalidInput):
+        repro(project)
+    assert not (project / "dvc.lock").exists() and not (project / "a.txt").exists()
+
+
+def test_a_file_parsed_before_is_checked_again(project: Path) -> None:
+    make_tree(
+        project,
+        {"dvc.yaml": TWO_TRAINS.replace("  train:\n    cmd: echo b", "  b:\n    cmd: echo b")},
+    )
+    load_pipeline(project)  # fills the parse cache
+    make_tree(project, {"dvc.yaml": TWO_TRAINS})
+    with pytest.raises(InvalidInput, match="appears twice"):
+        load_pipeline(project)
+
+
+def test_repeated_keys_in_params_lock_config_and_pointer_files(project: Path) -> None:
+    stage = "stages:\n  s:\n    cmd: echo ${lr}\n    params: [lr]\n"
+    make_tree(project, {"dvc.yaml": stage, "params.yaml": "lr: 1\nlr: 2\n"})
+    with pytest.raises(InvalidInput, match=r"params.yaml, line 2: key 'lr' appears twice"):
+        repro(project)
+
+    make_tree(project, {"dvc.lock": "schema: '2.0'\nstages:\n  s: {cmd: a}\n  s: {cmd: b}\n"})
+    with pytest.raises(InvalidInput, match=r"dvc.lock, line 4: key 's' appears twice"):
+        read_lock(project / "dvc.lock")
+
+    config = project / ".loopline" / "config.yaml"
+    config.write_text("core:\n  jobs: 2\n  jobs: 3\n")
+    with pytest.raises(ConfigError, match=r"line 3: key 'jobs' appears twice"):
+        load_settings(project)
+
+    with pytest.raises(InvalidInput, match=r"pointer file d.ltrack is invalid: line 4: key 'oid'"):
+        parse_pointer("d.ltrack", "outs:\n- path: d\n  oid: a\n  oid: b\n  size: 1\n")
+
+
+def test_json_params_with_a_repeated_key_are_refused(project: Path) -> None:
+    stage = "stages:\n  s:\n    cmd: echo hi\n    params: [p.json: [a]]\n"
+    make_tree(project, {"dvc.yaml": stage, "p.json": '{"a": 1, "a": 2}'})
+    with pytest.raises(InvalidInput, match=r"p.json: key 'a' appears twice"):
+        repro(project)
+
+
+def test_merge_keys_may_still_be_overridden() -> None:
+    text = "base: &b {x: 1, y: 2}\nthis: {<<: *b, x: 3}\n"
+    assert load_yaml(text, "f.yaml")["this"] == {"x": 3, "y": 2}
+
+
+def test_only_the_pipeline_file_hints_at_templating(project: Path) -> None:
+    make_tree(project, {"dvc.yaml": "stages: [a\n"})
+    with pytest.raises(InvalidInput) as caught:
+        load_pipeline(project)
+    assert "${" in str(caught.value)
+    make_tree(project, {"dvc.yaml": "stages:\n  s:\n    cmd: echo ${lr}\n    params: [lr]\n"})
+    make_tree(project, {"params.yaml": "lr: [1\n"})
+    with pytest.raises(InvalidInput) as caught:
+        repro(project)
+    assert "params.yaml is not valid YAML" in str(caught.value) and "${" not in str(caught.value)
+
+
+def test_no_yaml_is_read_around_the_shared_loader() -> None:
+    loose = re.compile(r"yaml\.(safe_load|load|full_load|unsafe_load)\b|CSafeLoader|SafeLoader\b")
+    offenders = [
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if path.name != "yaml_loader.py" and loose.search(path.read_text())
+    ]
+    assert offenders == []
