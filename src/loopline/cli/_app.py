@@ -35,6 +35,7 @@ _COMMANDS = {
     "dag": ("loopline.cli.pipeline", "dag_command"),
     "params": ("loopline.cli.pipeline", "params_group"),
     "metrics": ("loopline.cli.pipeline", "metrics_group"),
+    "commit": ("loopline.cli.pipeline", "commit_command"),
     "serve": ("loopline.cli.serve", "serve_command"),
     "feedback": ("loopline.cli.serve", "feedback_command"),
     "kfp": ("loopline.cli.kfp", "kfp_group"),

@@ -13,7 +13,13 @@ from loopline.objects.build import build_object
 from loopline.pipeline._lock import LockedPath
 from loopline.pipeline._paths import check_writable
 
-__all__ = ["PathHasher", "remove_path", "restore_outputs", "store_outputs"]
+__all__ = [
+    "PathHasher",
+    "remove_path",
+    "restore_outputs",
+    "store_outputs",
+    "unsaved_files",
+]
 
 
 class PathHasher:
@@ -66,6 +72,20 @@ def objects_present(ws: Workspace, outs: Iterable[LockedPath]) -> bool:
         ):
             return False
     return True
+
+
+def unsaved_files(ws: Workspace, relpath: str) -> list[str]:
+    """The files under ``relpath`` whose content is not in the object store: what replacing
+    the path would lose for good (``checkout`` refuses by the same rule)."""
+    try:
+        built = build_object(
+            ws.root, relpath, ws.state, odb=ws.odb, with_files=True, jobs=ws.settings.jobs
+        )
+    except NotFound:
+        return []
+    return [
+        f.source.relative_to(ws.root).as_posix() for f in built.files if not ws.odb.exists(f.oid)
+    ]
 
 
 def restore_outputs(ws: Workspace, outs: Iterable[LockedPath], scratch: Path) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopline.core.errors import CommandFailed, NotFound
+from loopline.core.errors import CommandFailed, Conflict, NotFound
 from loopline.data.workspace import Workspace
 from loopline.pipeline._changes import stage_changes
 from loopline.pipeline._dag import select
@@ -22,7 +22,13 @@ from loopline.pipeline._executors import Executor, LocalExecutor, StageFuture, o
 from loopline.pipeline._load import load_pipeline
 from loopline.pipeline._lock import LockedPath, LockEntry, read_lock, write_lock
 from loopline.pipeline._model import Pipeline, Stage
-from loopline.pipeline._outputs import PathHasher, objects_present, restore_outputs, store_outputs
+from loopline.pipeline._outputs import (
+    PathHasher,
+    objects_present,
+    restore_outputs,
+    store_outputs,
+    unsaved_files,
+)
 from loopline.pipeline._params import ParamsReader
 from loopline.pipeline._paths import check_writable
 from loopline.pipeline._record import RunRecorder, StageRecord, now_ms
@@ -87,6 +93,8 @@ def repro(
         driver.check_inputs(order)
         if dry:
             return driver.dry_run(order)
+        if not force:
+            driver.refuse_to_lose_edits(order)
         own = executor is None
         runner = executor if executor is not None else LocalExecutor(1)
         recorder = RunRecorder(ws.root, pipeline.file, list(targets)) if record else None
@@ -139,6 +147,29 @@ class _Driver:
                         "or fix the path in the stage's deps",
                     )
             self.params.values(stage.params, name)
+
+    def refuse_to_lose_edits(self, order: list[str]) -> None:
+        """Refuse to replace a stage out that was edited since the lock recorded it (running
+        the stage or restoring it from the run cache would), unless its content is saved."""
+        for name in order:
+            stage, entry = self.pipeline.stages[name], self.lock.get(name)
+            if stage.frozen or entry is None:
+                continue
+            locked = {o.path: o.oid for o in entry.outs}
+            for out in stage.outs:
+                current = self.hasher(out.path)
+                if out.persist or current is None or locked.get(out.path) in (None, current.oid):
+                    continue
+                unsaved = unsaved_files(self.ws, out.path)
+                if unsaved:
+                    raise Conflict(
+                        f"{out.path}, an output of stage '{name}', was changed since "
+                        f"{self.pipeline.lock_path.name} recorded it and the change is not "
+                        f"saved ({len(unsaved)} file(s), e.g. {unsaved[0]}); repro would "
+                        "overwrite it",
+                        hint=f"keep the edit with `loopline commit {name}`, or discard it with "
+                        f"`loopline repro --force -s {name}`",
+                    )
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self, order: list[str], runner: Executor, recorder: RunRecorder | None) -> None:

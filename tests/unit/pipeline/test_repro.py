@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from loopline.core.errors import CommandFailed, InvalidInput, NotFound
+from loopline.core.errors import CommandFailed, Conflict, InvalidInput, NotFound
 from loopline.data.workspace import Workspace
-from loopline.pipeline import LocalExecutor, read_lock, repro, stage_status
+from loopline.pipeline import LocalExecutor, commit, read_lock, repro, stage_status
 from tests.conftest import make_tree
 
 THREE_STAGES = """
@@ -120,6 +120,44 @@ def test_run_cache_restores_instead_of_running(pipeline: Path) -> None:
     (pipeline / "metrics.json").unlink()  # cache: false outs come back too
     assert _repro(pipeline).by_action("restored") == ["train"]
     assert json.loads((pipeline / "metrics.json").read_text()) == {"acc": 0.9}
+
+
+def test_a_hand_edited_out_is_not_replaced_until_committed_or_forced(pipeline: Path) -> None:
+    _repro(pipeline)
+    (pipeline / "model.txt").write_text("tuned by hand\n")
+    with pytest.raises(Conflict) as caught:  # the run cache holds these exact inputs
+        _repro(pipeline)
+    assert "model.txt, an output of stage 'train', was changed" in str(caught.value)
+    assert "`loopline commit train`" in str(caught.value)
+    assert "`loopline repro --force -s train`" in str(caught.value)
+    (pipeline / "raw.txt").write_text("new data\n")  # a stage that must run is refused too
+    with pytest.raises(Conflict):
+        _repro(pipeline)
+    assert (pipeline / "model.txt").read_text() == "tuned by hand\n"
+    assert _repro(pipeline, dry=True).by_action("would run") == ["prep", "feat", "train"]
+
+    (pipeline / "raw.txt").write_text("hello\n")
+    (pipeline / "params.yaml").write_text("train: {lr: 0.2, acc: 0.9}\n")
+    with pytest.raises(Conflict, match="committing would record outputs"):
+        commit(pipeline, ["train"])  # its params changed: the edit was not made from them
+    (pipeline / "params.yaml").write_text("train: {lr: 0.1, acc: 0.9}\n")
+    assert commit(pipeline, ["dvc.yaml:train"]) == ["train"]
+    assert _repro(pipeline).by_action("unchanged") == ["prep", "feat", "train"]
+    assert (pipeline / "model.txt").read_text() == "tuned by hand\n"
+
+    (pipeline / "model.txt").write_text("another edit\n")
+    _runs(pipeline)
+    assert _repro(pipeline, "train", force=True, single=True).by_action("ran") == ["train"]
+    assert (pipeline / "model.txt").read_text() == "6\n"
+
+
+def test_an_edit_whose_content_is_saved_may_be_replaced(pipeline: Path) -> None:
+    _repro(pipeline)
+    (pipeline / "raw.txt").write_text("other\n")
+    _repro(pipeline)
+    (pipeline / "clean.txt").write_text("HELLO\n")  # the earlier version, in the cache
+    assert _repro(pipeline).by_action("restored") == ["prep"]
+    assert (pipeline / "clean.txt").read_text() == "OTHER\n"
 
 
 def test_force_single_item_and_dry(pipeline: Path) -> None:
