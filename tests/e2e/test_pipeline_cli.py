@@ -132,14 +132,8 @@ def _default_sigint() -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_mid_run_leaves_a_whole_lock(project: Path) -> None:
-    make_tree(
-        project,
-        {
-            "dvc.yaml": "stages:\n  fast: {cmd: 'echo 1 > a.txt', outs: [a.txt]}\n"
-            "  slow: {cmd: 'sleep 30 && echo 2 > b.txt', deps: [a.txt], outs: [b.txt]}\n"
-        },
-    )
+def _interrupt_repro(project: Path, wait_for: str) -> bytes:
+    """Start `loopline repro`, press Ctrl-C once ``wait_for`` exists; its stderr."""
     proc = subprocess.Popen(
         [LOOPLINE, "repro"],
         cwd=project,
@@ -152,19 +146,50 @@ def test_ctrl_c_mid_run_leaves_a_whole_lock(project: Path) -> None:
         preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "fast" not in read_lock(project / "loopline.lock"):
+    while time.monotonic() < deadline and not (project / wait_for).exists():
         time.sleep(0.05)
     time.sleep(0.3)
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
-    assert b"interrupted: nothing half-written was kept" in stderr
+    return stderr
+
+
+SLOW = (
+    "stages:\n  fast: {cmd: 'echo 1 > a.txt', outs: [a.txt]}\n"
+    "  slow: {cmd: 'echo %s > b.txt && echo half > part.txt && sleep 30 && echo 2 > b.txt',"
+    " deps: [a.txt], outs: [b.txt]}\n"
+)
+
+
+def test_ctrl_c_mid_run_leaves_a_whole_lock_and_no_half_written_out(project: Path) -> None:
+    make_tree(project, {"dvc.yaml": SLOW % "half"})
+    stderr = _interrupt_repro(project, "part.txt")
+    assert (
+        b"interrupted: stage 'slow' was stopped (half-written b.txt removed); the stages that "
+        b"finished are kept in loopline.lock; run `loopline repro` again to finish"
+    ) in stderr
     lock = read_lock(project / "loopline.lock")
     assert set(lock) == {"fast"}
     assert not list(project.glob(".loopline.lock.*"))
     assert not (project / "b.txt").exists()
     status = json.loads(run_cli("status", "--json").stdout)
     assert list(status) == ["slow"]
+    runs = json.loads(run_cli("runs", "list", "-e", "pipeline", "--json").stdout)
+    by_name = {r["info"]["run_name"]: r["info"]["status"] for r in runs}
+    assert by_name == {"repro": "KILLED", "fast": "FINISHED", "slow": "KILLED"}
+
+
+def test_ctrl_c_puts_back_the_outs_the_lock_records(project: Path) -> None:
+    make_tree(project, {"dvc.yaml": SLOW.replace("sleep 30", "true") % "half"})
+    assert run_cli("repro").exit_code == 0
+    recorded = read_lock(project / "loopline.lock")["slow"]
+    (project / "part.txt").unlink()
+    make_tree(project, {"dvc.yaml": SLOW % "changed"})
+    stderr = _interrupt_repro(project, "part.txt")
+    assert b"stage 'slow' was stopped (b.txt put back as loopline.lock records them)" in stderr
+    assert (project / "b.txt").read_text() == "2\n"
+    assert read_lock(project / "loopline.lock")["slow"] == recorded
 
 
 @pytest.mark.parametrize("out", [".", "sub/..", ".git"])

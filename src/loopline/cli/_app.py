@@ -104,6 +104,12 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
 _INTERRUPTED = "interrupted: nothing half-written was kept; run the command again to finish"
 
 
+def _interrupted(exc: KeyboardInterrupt) -> str:
+    """What a command that cleaned up after Ctrl-C says it did, or the common line."""
+    said = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    return f"interrupted: {said}" if said else _INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one red line and a meaningful exit code instead of a traceback."""
     try:
@@ -115,15 +121,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
-            click.echo(_INTERRUPTED, err=True)
+            click.echo(_interrupted(exc.__cause__), err=True)
         else:
             click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo(_INTERRUPTED, err=True)
+    except KeyboardInterrupt as exc:
+        click.echo(_interrupted(exc), err=True)
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)

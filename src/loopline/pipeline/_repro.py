@@ -8,13 +8,14 @@ successful stage its outs are stored, the lock is rewritten atomically and the r
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopline.core.errors import CommandFailed, Conflict, NotFound
+from loopline.core.errors import CommandFailed, Conflict, LooplineError, NotFound
 from loopline.data.workspace import Workspace
 from loopline.pipeline._changes import stage_changes
 from loopline.pipeline._dag import select
@@ -25,6 +26,7 @@ from loopline.pipeline._model import Pipeline, Stage
 from loopline.pipeline._outputs import (
     PathHasher,
     objects_present,
+    remove_path,
     restore_outputs,
     store_outputs,
     unsaved_files,
@@ -33,7 +35,7 @@ from loopline.pipeline._params import ParamsReader
 from loopline.pipeline._paths import check_writable
 from loopline.pipeline._record import RunRecorder, StageRecord, now_ms
 from loopline.pipeline._run_cache import RunCache, run_key
-from loopline.pipeline._task import StageOutcome, StageTask
+from loopline.pipeline._task import StageOutcome, StageTask, hostname
 
 if TYPE_CHECKING:
     import queue
@@ -103,11 +105,18 @@ def repro(
                 # another repro may have committed stages since the lock was first read
                 driver.lock = read_lock(pipeline.lock_path)
                 driver.scratch = ws.fresh_scratch()
-                driver.run(order, runner, recorder)
-        except BaseException:
+                try:
+                    driver.run(order, runner, recorder)
+                except BaseException:
+                    runner.close(cancel=True)
+                    driver.stop_running(runner)
+                    raise
+        except BaseException as exc:
             runner.close(cancel=True)
             if recorder is not None:
                 driver.result.run_id = recorder.close("KILLED")
+            if isinstance(exc, KeyboardInterrupt) and driver.stopped:
+                raise KeyboardInterrupt(driver.interrupted_message()) from None
             raise
         if own:
             runner.close()
@@ -129,6 +138,8 @@ class _Driver:
         self.scratch = ws.paths.tmp_dir
         self.on_report: Callable[[StageReport], None] | None = None
         self.on_start: Callable[[Stage], None] | None = None
+        self.running: dict[str, tuple[_Plan, StageFuture]] = {}
+        self.stopped: dict[str, tuple[list[str], list[str]]] = {}  # name → (restored, removed)
 
     # -- before anything runs -----------------------------------------------------------------
     def check_inputs(self, order: list[str]) -> None:
@@ -175,7 +186,7 @@ class _Driver:
     def run(self, order: list[str], runner: Executor, recorder: RunRecorder | None) -> None:
         self.recorder = recorder
         pending = list(order)
-        running: dict[str, tuple[_Plan, StageFuture]] = {}
+        running = self.running
         import queue
 
         finished: queue.Queue[str] = queue.Queue()
@@ -377,7 +388,11 @@ class _Driver:
         if self.recorder is None:
             return
         stage = plan.stage
-        metrics = _read_metrics(self.ws.root, [o.path for o in stage.outs if o.kind == "metrics"])
+        metrics = (
+            _read_metrics(self.ws.root, [o.path for o in stage.outs if o.kind == "metrics"])
+            if status != "KILLED"
+            else {}
+        )
         self.recorder.record(
             StageRecord(
                 stage=stage.name,
@@ -409,6 +424,63 @@ class _Driver:
             hint=f"fix it and run `loopline repro` again; {self.pipeline.lock_path.name} keeps "
             "the stages that finished",
             log_tail=first.log_tail,
+        )
+
+    # -- after Ctrl-C or an error while stages run --------------------------------------------
+    def stop_running(self, runner: Executor) -> None:
+        """For each stage whose command was stopped: put back the outs the lock records (or
+        remove what it half wrote) and record its run as KILLED."""
+        for name, (plan, future) in list(self.running.items()):
+            self.running.pop(name)
+            tail = "interrupted"
+            try:  # a local command has ended by now: keep what it printed
+                ended = future.result(timeout=0)
+                tail = f"{ended.log_tail}\n{tail}".lstrip()
+            except Exception:  # still running elsewhere (Dask), or the executor failed
+                pass
+            duration = (now_ms() - plan.start_ms) / 1000
+            self._record(plan, StageOutcome(name, 130, duration, tail, hostname()), [], "KILLED")
+            if runner.through_remote:  # its outs never reached the workspace
+                self.stopped[name] = ([], [])
+                continue
+            self.stopped[name] = self._undo_outputs(plan.stage)
+
+    def _undo_outputs(self, stage: Stage) -> tuple[list[str], list[str]]:
+        entry = self.lock.get(stage.name)
+        previous = {o.path: o for o in entry.outs} if entry is not None else {}
+        restored: list[str] = []
+        removed: list[str] = []
+        for out in stage.outs:
+            if out.persist:  # the command works on it in place: there is no earlier state
+                continue
+            try:
+                check_writable(self.ws.root, out.path, f"output of stage '{stage.name}'")
+            except LooplineError:  # never touched: the stage refused to start on it
+                continue
+            old = previous.get(out.path)
+            if old is not None and objects_present(self.ws, [old]):
+                restore_outputs(self.ws, [old], self.scratch)
+                restored.append(out.path)
+            elif os.path.lexists(self.ws.root / out.path):
+                remove_path(self.ws.root / out.path)
+                removed.append(out.path)
+        self.hasher.forget()
+        return restored, removed
+
+    def interrupted_message(self) -> str:
+        parts = []
+        for name, (restored, removed) in self.stopped.items():
+            done = []
+            if restored:
+                done.append(
+                    f"{', '.join(restored)} put back as {self.pipeline.lock_path.name} records them"
+                )
+            if removed:
+                done.append(f"half-written {', '.join(removed)} removed")
+            parts.append(f"stage '{name}' was stopped" + (f" ({'; '.join(done)})" if done else ""))
+        return (
+            "; ".join(parts) + f"; the stages that finished are kept in "
+            f"{self.pipeline.lock_path.name}; run `loopline repro` again to finish"
         )
 
     # -- --dry --------------------------------------------------------------------------------
