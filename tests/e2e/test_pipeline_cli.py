@@ -109,17 +109,53 @@ def test_params_and_metrics_diff_against_head(project: Path) -> None:
         ("stages:\n  a: {cmd: 'echo ${model.size}'}\n", 2, "${model.size} is not defined"),
         ("stages:\n  a:\n    cmd: x\n     outs: o\n", 2, "dvc.yaml is not valid YAML at line"),
         ("stages:\n  a: {cmd: x, deps: [missing.csv]}\n", 3, "no stage produces it"),
+        (
+            "stages:\n  a: {cmd: 'echo ${lr}'}\n# params: - lr: 1\n",
+            2,
+            "params file params.yaml holds a list, but it must be a mapping",
+        ),
         ("stages:\n  a: {cmd: 'echo oops && exit 5'}\n", 9, "stage 'a' failed"),
     ],
 )
 def test_bad_input_is_one_red_line(project: Path, pipeline: str, code: int, message: str) -> None:
     (project / "dvc.yaml").write_text(pipeline)
+    if "# params: " in pipeline:
+        (project / "params.yaml").write_text(pipeline.split("# params: ")[1])
     result = run_cli("repro")
     assert result.exit_code == code, result.output
     assert message in result.stderr
     _one_red_line(result.stderr)
     if code == 9:
         assert "oops" in result.stdout
+
+
+def test_a_metrics_file_that_holds_no_metrics_is_reported_by_repro_and_metrics_show(
+    project: Path,
+) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  s:\n    cmd: echo acc=0.9 > m.txt && echo '{\"a\":1}' > ok.json"
+            "\n    metrics: [m.txt, ok.json]\n"
+        },
+    )
+    ran = run_cli("repro")
+    assert ran.exit_code == 0, ran.output  # as DVC: the stage ran; the file is its business
+    assert "warning: stage 's': metrics file m.txt holds a str, not a mapping" in ran.stderr
+    shown = run_cli("metrics", "show")
+    assert shown.exit_code == 2 and "ok.json" in shown.stdout
+    assert "error: metrics file m.txt holds a str" in shown.stderr
+    _one_red_line(shown.stderr)
+    as_json = run_cli("metrics", "show", "--json")
+    assert as_json.exit_code == 2
+    assert json.loads(as_json.stdout)[""]["data"]["ok.json"] == {"data": {"a": 1}}
+
+
+def test_dag_refuses_two_formats_at_once(project: Path) -> None:
+    (project / "dvc.yaml").write_text("stages:\n  a: {cmd: x}\n")
+    result = run_cli("dag", "--dot", "--mermaid")
+    assert result.exit_code == 2 and "--dot and --mermaid" in result.stderr
+    assert result.stdout == ""
 
 
 def test_init_quiet_prints_nothing(tmp_path: Path) -> None:

@@ -148,6 +148,8 @@ def _print_report(streamed: bool) -> Any:
             if not streamed and report.log_tail:
                 click.echo(report.log_tail)
             click.echo(f"Stage '{name}' finished in {report.duration:.2f} s\n")
+            for warning in report.warnings:
+                click.secho(f"warning: stage '{name}': {warning}", fg="yellow", err=True)
         elif report.action == "failed" and not streamed and report.log_tail:
             click.echo(f"--- last lines of output of '{name}' ---", err=True)
             click.echo(report.log_tail, err=True)
@@ -181,13 +183,16 @@ def commit_command(targets: tuple[str, ...], force: bool) -> None:
 
 
 @click.command("dag")
-@click.option("--mermaid", "style", flag_value="mermaid", help="Print a Mermaid flowchart.")
-@click.option("--dot", "style", flag_value="dot", help="Print Graphviz DOT.")
-def dag_command(style: str | None) -> None:
+@click.option("--mermaid", is_flag=True, help="Print a Mermaid flowchart.")
+@click.option("--dot", is_flag=True, help="Print Graphviz DOT.")
+def dag_command(mermaid: bool, dot: bool) -> None:
     """Show the stage graph (each stage with the stages it depends on)."""
     from loopline.pipeline import load_pipeline, render_dag
 
-    click.echo(render_dag(load_pipeline(_project_root()), style or "text"))
+    if mermaid and dot:
+        raise click.UsageError("--dot and --mermaid print different formats: choose one")
+    style = "mermaid" if mermaid else "dot" if dot else "text"
+    click.echo(render_dag(load_pipeline(_project_root()), style))
 
 
 @click.group("params")
@@ -216,16 +221,34 @@ def metrics_group() -> None:
 def metrics_show_command(as_json: bool) -> None:
     """Show the values in the pipeline's metrics files."""
     from loopline.pipeline import metrics_show
-    from loopline.pipeline._params import flatten
 
     shown = metrics_show(_project_root())
+    files = shown[""]["data"]
     if as_json:
         echo_json(shown)
-        return
-    files = shown[""]["data"]
-    if not files:
+    elif not files:
         click.echo("No metrics files: mark them with 'metrics:' in a stage.")
         return
+    else:
+        _print_metrics(files)
+    unreadable = [
+        (name, c["error"]["msg"])
+        for name, c in files.items()
+        if "error" in c and c["error"]["type"] == "InvalidInput"
+    ]
+    if unreadable:
+        from loopline.core.errors import InvalidInput
+
+        name, why = unreadable[0]
+        others = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise InvalidInput(
+            f"{why}{others}", hint=f"fix {name} or the stage that writes it, then show again"
+        )
+
+
+def _print_metrics(files: dict[str, Any]) -> None:
+    from loopline.pipeline._params import flatten
+
     flat: dict[str, dict[str, Any]] = {}
     for name, content in files.items():
         if "error" in content:

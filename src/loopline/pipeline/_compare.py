@@ -8,7 +8,7 @@ from typing import Any
 
 from loopline.core.errors import LooplineError
 from loopline.pipeline._context import DEFAULT_PARAMS
-from loopline.pipeline._files import parse_data, read_data
+from loopline.pipeline._files import parse_data, read_data, read_metrics
 from loopline.pipeline._load import find_pipeline_file, load_pipeline
 from loopline.pipeline._params import flatten
 
@@ -65,7 +65,7 @@ def metrics_show(root: Path) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in metrics_files(root):
         try:
-            data[name] = {"data": read_data(root, name, what="metrics file")}
+            data[name] = {"data": read_metrics(root, name)}
         except LooplineError as exc:
             data[name] = {"error": {"type": type(exc).__name__, "msg": exc.message}}
     return {"": {"data": data}}

@@ -12,7 +12,7 @@ from typing import Any
 
 from loopline.core.errors import InvalidInput, NotFound
 
-__all__ = ["load_yaml", "parse_data", "read_data"]
+__all__ = ["check_metrics", "load_yaml", "parse_data", "read_data", "read_metrics"]
 
 
 def load_yaml(text: str, name: str, root: Path | None = None, *, hint: str | None = None) -> Any:
@@ -75,3 +75,18 @@ def read_data(root: Path, relpath: str, *, what: str = "file") -> Any:
     except IsADirectoryError:
         raise InvalidInput(f"{what} {relpath} is a folder, not a file") from None
     return parse_data(text, relpath, root)
+
+
+def read_metrics(root: Path, relpath: str) -> Any:
+    """A metrics file's data: a mapping of names to values (JSON, YAML or TOML)."""
+    return check_metrics(read_data(root, relpath, what="metrics file"), relpath)
+
+
+def check_metrics(data: Any, name: str) -> Any:
+    if not isinstance(data, dict):
+        got = "nothing" if data is None else f"a {type(data).__name__}"
+        raise InvalidInput(
+            f"metrics file {name} holds {got}, not a mapping of metric names to values",
+            hint='write it as JSON ({"acc": 0.9}) or YAML (acc: 0.9)',
+        )
+    return data

@@ -34,7 +34,8 @@ def load_pipeline(root: Path) -> Pipeline:
             f"no pipeline file in {root}",
             hint=f"write the stages into {PIPELINE_NAMES[0]} (DVC's format)",
         )
-    doc = load_yaml((root / name).read_text(encoding="utf-8"), name, root, hint=_TEMPLATE_HINT)
+    text = (root / name).read_text(encoding="utf-8")
+    doc = load_yaml(text, name, root, hint=_TEMPLATE_HINT if "${" in text else None)
     resolved = resolve_pipeline_file(root, name, doc)
     names = [s.name for s in resolved.stages]
     duplicates = sorted({n for n in names if names.count(n) > 1})

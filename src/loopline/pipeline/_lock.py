@@ -91,6 +91,14 @@ def parse_lock(text: str, name: str, root: Path | None = None) -> dict[str, Lock
     from loopline.pipeline._files import load_yaml
 
     doc = load_yaml(text, name, root) or {}
+    schema = doc.get("schema", LOCK_SCHEMA) if isinstance(doc, dict) else LOCK_SCHEMA
+    if str(schema) != LOCK_SCHEMA:
+        raise InvalidInput(
+            f"lock file {name} has schema {schema!r}, which this Loopline cannot read "
+            f"(it reads and writes '{LOCK_SCHEMA}')",
+            hint="upgrade Loopline if a newer one wrote it, or restore it with "
+            f"`git checkout -- {name}`",
+        )
     stages = doc.get("stages") if isinstance(doc, dict) else None
     if not isinstance(stages, dict):
         raise _damaged(name, "it has no 'stages' mapping")

@@ -12,9 +12,17 @@ from loopline.pipeline._files import read_data
 from loopline.pipeline._model import ParamDep
 from loopline.pipeline._template import lookup
 
-__all__ = ["ParamsReader", "flatten"]
+__all__ = ["ParamsReader", "flatten", "not_a_mapping"]
 
 _MISSING_FILE = object()
+
+
+def not_a_mapping(relpath: str, data: Any) -> InvalidInput:
+    return InvalidInput(
+        f"params file {relpath} holds a {type(data).__name__}, but it must be a mapping of "
+        "names to values",
+        hint=f"write {relpath} as 'name: value' lines (nest with indentation), not a list",
+    )
 
 
 class ParamsReader:
@@ -43,7 +51,7 @@ class ParamsReader:
                     hint=f"create {dep.file} with the keys the stage uses",
                 )
             if not isinstance(data, dict):
-                raise InvalidInput(f"params file {dep.file} must hold a mapping of names")
+                raise not_a_mapping(dep.file, data)
             if not dep.keys:
                 found[dep.file] = dict(data)
                 continue

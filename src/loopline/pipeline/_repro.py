@@ -53,6 +53,7 @@ class StageReport:
     duration: float = 0.0
     exit_code: int = 0
     log_tail: str = ""
+    warnings: tuple[str, ...] = ()  # e.g. a metrics file that cannot be read
 
 
 @dataclass
@@ -336,8 +337,16 @@ class _Driver:
         if not any(o.persist for o in stage.outs):
             self.run_cache.put(plan.key, outs)
         self._record(plan, outcome, outs, "FINISHED")
+        metrics = [o.path for o in stage.outs if o.kind == "metrics"]
+        _, problems = _read_metrics(self.ws.root, metrics)
         self._report(
-            StageReport(stage.name, "ran", duration=outcome.duration, log_tail=outcome.log_tail)
+            StageReport(
+                stage.name,
+                "ran",
+                duration=outcome.duration,
+                log_tail=outcome.log_tail,
+                warnings=tuple(problems),
+            )
         )
 
     def _fetch(self, outs: list[LockedPath], runner: Executor) -> list[LockedPath]:
@@ -389,7 +398,7 @@ class _Driver:
             return
         stage = plan.stage
         metrics = (
-            _read_metrics(self.ws.root, [o.path for o in stage.outs if o.kind == "metrics"])
+            _read_metrics(self.ws.root, [o.path for o in stage.outs if o.kind == "metrics"])[0]
             if status != "KILLED"
             else {}
         )
@@ -515,21 +524,23 @@ def _has_producer(dep: str, produced: dict[str, str]) -> bool:
     )
 
 
-def _read_metrics(root: Path, paths: list[str]) -> dict[str, float]:
-    from loopline.core.errors import LooplineError
-    from loopline.pipeline._files import read_data
+def _read_metrics(root: Path, paths: list[str]) -> tuple[dict[str, float], list[str]]:
+    """The numbers in the metrics files, and what is wrong with those that cannot be read."""
+    from loopline.pipeline._files import read_metrics
     from loopline.pipeline._params import flatten
 
     found: dict[str, float] = {}
+    problems: list[str] = []
     for path in paths:
         try:
-            data = read_data(root, path, what="metrics file")
-        except LooplineError:
+            data = read_metrics(root, path)
+        except LooplineError as exc:
+            problems.append(exc.message)
             continue
         for key, value in flatten(data).items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 found[key] = float(value)
-    return found
+    return found, problems
 
 
 def elapsed(start: float) -> float:

@@ -62,11 +62,13 @@ def resolve_pipeline_file(root: Path, name: str, doc: Any) -> ResolvedFile:
     context, files = build_context(root, ".", doc.get("vars"), name)
     if DEFAULT_PARAMS not in files and (root / DEFAULT_PARAMS).is_file():
         from loopline.pipeline._files import read_data
+        from loopline.pipeline._params import not_a_mapping
 
-        defaults = read_data(root, DEFAULT_PARAMS) or {}
-        if isinstance(defaults, dict):
-            merge_into(context, defaults, DEFAULT_PARAMS)
-            files.insert(0, DEFAULT_PARAMS)
+        defaults = read_data(root, DEFAULT_PARAMS, what="params file") or {}
+        if not isinstance(defaults, dict):
+            raise not_a_mapping(DEFAULT_PARAMS, defaults)
+        merge_into(context, defaults, DEFAULT_PARAMS)
+        files.insert(0, DEFAULT_PARAMS)
     result = ResolvedFile()
     result.vars_files = tuple(files)
     result.metrics = tuple(_path_list(doc.get("metrics"), ".", f"{name}: metrics"))

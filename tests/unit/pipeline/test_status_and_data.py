@@ -220,3 +220,15 @@ def test_a_damaged_lock_is_reported_as_such_by_status_and_checkout(
     with Workspace(pipeline) as ws, pytest.raises(InvalidInput, match=match):
         checkout(ws, force=True)
     assert not (pipeline / "mid.txt").exists() and not (tmp_path / "outside").exists()
+
+
+def test_a_lock_of_an_unknown_schema_is_refused(pipeline: Path) -> None:
+    repro(pipeline, record=False)
+    lock = pipeline / "loopline.lock"
+    lock.write_text(lock.read_text().replace("schema: '1.0'", "schema: '7.0'"))
+    before = lock.read_bytes()
+    with pytest.raises(InvalidInput, match=r"loopline.lock has schema '7.0', which this"):
+        _status(pipeline)
+    with pytest.raises(InvalidInput, match=r"schema '7\.0'"):
+        repro(pipeline, force=True, record=False)
+    assert lock.read_bytes() == before

@@ -55,7 +55,7 @@ def test_repeated_keys_in_params_lock_config_and_pointer_files(project: Path) ->
     with pytest.raises(InvalidInput, match=r"params.yaml, line 2: key 'lr' appears twice"):
         repro(project)
 
-    make_tree(project, {"dvc.lock": "schema: '2.0'\nstages:\n  s: {cmd: a}\n  s: {cmd: b}\n"})
+    make_tree(project, {"dvc.lock": "schema: '1.0'\nstages:\n  s: {cmd: a}\n  s: {cmd: b}\n"})
     with pytest.raises(InvalidInput, match=r"dvc.lock, line 4: key 's' appears twice"):
         read_lock(project / "dvc.lock")
 
@@ -81,10 +81,14 @@ def test_merge_keys_may_still_be_overridden() -> None:
 
 
 def test_only_the_pipeline_file_hints_at_templating(project: Path) -> None:
-    make_tree(project, {"dvc.yaml": "stages: [a\n"})
+    make_tree(project, {"dvc.yaml": "stages:\n  s:\n    outs: [${x}, b]\n    cmd: echo\n"})
     with pytest.raises(InvalidInput) as caught:
         load_pipeline(project)
-    assert "${" in str(caught.value)
+    assert "${...} inside [a, b] lists must be quoted" in str(caught.value)
+    make_tree(project, {"dvc.yaml": "stages: [a\n"})  # no ${} in it: no word of templating
+    with pytest.raises(InvalidInput) as caught:
+        load_pipeline(project)
+    assert "${" not in str(caught.value)
     make_tree(project, {"dvc.yaml": "stages:\n  s:\n    cmd: echo ${lr}\n    params: [lr]\n"})
     make_tree(project, {"params.yaml": "lr: [1\n"})
     with pytest.raises(InvalidInput) as caught:
