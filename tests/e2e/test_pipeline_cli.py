@@ -151,6 +151,48 @@ def test_a_metrics_file_that_holds_no_metrics_is_reported_by_repro_and_metrics_s
     assert json.loads(as_json.stdout)[""]["data"]["ok.json"] == {"data": {"a": 1}}
 
 
+def test_every_file_and_command_a_hint_names_exists_and_works(project: Path) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  s:\n    cmd: mkdir -p data && echo x > data/out.txt && "
+            "echo '{\"a\":1}' > m.json\n    deps: [raw.csv]\n    outs: [data/out.txt]\n"
+            "    metrics: [{m.json: {cache: false}}]\n",
+        },
+    )
+    untracked = run_cli("repro")
+    assert untracked.exit_code == 3
+    assert "hint: create raw.csv, or fix the path in the stage's deps" in untracked.stderr
+    (project / "raw.csv").write_text("a\n")
+    assert run_cli("add", "raw.csv").exit_code == 0
+    (project / "raw.csv").unlink()
+    tracked = run_cli("repro")
+    assert "restore it with `loopline checkout raw.csv`" in tracked.stderr
+    assert run_cli("checkout", "raw.csv").exit_code == 0
+
+    ran = run_cli("repro")
+    assert ran.exit_code == 0, ran.output
+    assert "git add loopline.lock data/.gitignore m.json\n" in ran.stdout
+    assert all((project / f).is_file() for f in ("loopline.lock", "data/.gitignore", "m.json"))
+
+    (project / "data" / "out.txt").write_text("edited by hand\n")
+    refused = run_cli("repro", "-f")  # --force is the way to discard: it does
+    assert refused.exit_code == 0 and (project / "data" / "out.txt").read_text() == "x\n"
+    (project / "data" / "out.txt").write_text("edited by hand\n")
+    refused = run_cli("repro")
+    assert refused.exit_code == 4, refused.output
+    _one_red_line(refused.stderr)
+    assert "keep the edit with `loopline commit s`" in refused.stderr
+    kept = run_cli("commit", "s")
+    assert kept.exit_code == 0, kept.output
+    assert (
+        "Committed stage 's'" in kept.stdout
+        and "git add loopline.lock data/.gitignore" in kept.stdout
+    )
+    assert "Data and pipelines are up to date." in run_cli("repro").stdout
+    assert (project / "data" / "out.txt").read_text() == "edited by hand\n"
+
+
 def test_dag_refuses_two_formats_at_once(project: Path) -> None:
     (project / "dvc.yaml").write_text("stages:\n  a: {cmd: x}\n")
     result = run_cli("dag", "--dot", "--mermaid")

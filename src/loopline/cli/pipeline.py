@@ -100,7 +100,12 @@ def repro_command(
         return
     if result.run_id:
         click.echo(f"Recorded as pipeline run {result.run_id} (see `loopline runs list`).")
-    click.echo("To track the changes with git, run:\n\n\tgit add loopline.lock .gitignore\n")
+    _git_add_hint(result.git_files)
+
+
+def _git_add_hint(files: list[str]) -> None:
+    if files:
+        click.echo(f"To track the changes with git, run:\n\n\tgit add {' '.join(files)}\n")
 
 
 def _executor(
@@ -173,13 +178,13 @@ def commit_command(targets: tuple[str, ...], force: bool) -> None:
     """
     from loopline.pipeline import LOCK_NAME, commit
 
-    changed = commit(_project_root(), list(targets), force=force)
-    if not changed:
+    result = commit(_project_root(), list(targets), force=force)
+    if not result.stages:
         click.echo(f"Nothing to commit: {LOCK_NAME} already matches the workspace.")
         return
-    for name in changed:
+    for name in result.stages:
         click.echo(f"Committed stage '{name}'.")
-    click.echo(f"To track the changes with git, run:\n\n\tgit add {LOCK_NAME}\n")
+    _git_add_hint(result.git_files)
 
 
 @click.command("dag")

@@ -23,7 +23,7 @@ from loopline.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from loopline.pipeline._changes import StageChanges
-    from loopline.pipeline._commit import commit
+    from loopline.pipeline._commit import CommitResult, commit
     from loopline.pipeline._compare import metrics_diff, metrics_files, metrics_show, params_diff
     from loopline.pipeline._dag_view import render_dag
     from loopline.pipeline._dask import DaskExecutor
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "StageChanges": "loopline.pipeline._changes",
+    "CommitResult": "loopline.pipeline._commit",
     "commit": "loopline.pipeline._commit",
     "metrics_diff": "loopline.pipeline._compare",
     "metrics_files": "loopline.pipeline._compare",
@@ -80,6 +81,7 @@ _LAZY = {
 
 __all__ = [
     "LOCK_NAME",
+    "CommitResult",
     "DaskExecutor",
     "Executor",
     "KfpStage",

@@ -10,6 +10,7 @@ changed too, the lock would claim outs that those inputs never produced, so that
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from loopline.core.errors import Conflict, NotFound
@@ -21,13 +22,13 @@ from loopline.pipeline._lock import LockedPath, LockEntry, read_lock, write_lock
 from loopline.pipeline._model import Stage
 from loopline.pipeline._outputs import PathHasher, store_outputs
 from loopline.pipeline._params import ParamsReader
+from loopline.pipeline._repro import git_file_for
 
-__all__ = ["commit"]
+__all__ = ["CommitResult", "commit"]
 
 
-def commit(root: Path, targets: Sequence[str] = (), *, force: bool = False) -> list[str]:
-    """Record the current outs of ``targets`` (default: every stage) in the lock; the names of
-    the stages whose lock entry changed."""
+def commit(root: Path, targets: Sequence[str] = (), *, force: bool = False) -> CommitResult:
+    """Record the current outs of ``targets`` (default: every stage) in the lock."""
     from loopline.data.gitignore import ignore_in_git
 
     with Workspace(root) as ws, ws.lock():
@@ -36,6 +37,7 @@ def commit(root: Path, targets: Sequence[str] = (), *, force: bool = False) -> l
         lock = read_lock(pipeline.lock_path)
         hasher, params = PathHasher(ws), ParamsReader(ws.root)
         changed: list[str] = []
+        files: list[str] = [pipeline.lock_path.name]
         for name in names:
             stage = pipeline.stages[name]
             changes = stage_changes(stage, lock.get(name), hasher, params)
@@ -55,12 +57,20 @@ def commit(root: Path, targets: Sequence[str] = (), *, force: bool = False) -> l
             for stored in outs:
                 if stored.cache:
                     ignore_in_git(ws.root, stored.path)
+                if git_file_for(stored) not in files:
+                    files.append(git_file_for(stored))
             values = params.values(stage.params, name)
             lock[name] = LockEntry(stage.cmd, tuple(deps), values, tuple(outs))
             changed.append(name)
         if changed:
             write_lock(pipeline.lock_path, {n: lock[n] for n in pipeline.stages if n in lock})
-        return changed
+        return CommitResult(changed, files if changed else [])
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    stages: list[str]  # the stages whose lock entry changed
+    git_files: list[str]  # what to `git add` now (see ReproResult.git_files)
 
 
 def _present(hasher: PathHasher, stage: Stage, path: str, verb: str) -> LockedPath:

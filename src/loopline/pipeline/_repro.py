@@ -60,6 +60,9 @@ class StageReport:
 class ReproResult:
     stages: list[StageReport] = field(default_factory=list)
     run_id: str | None = None  # the parent tracking run, if any stage executed
+    #: what to `git add` after the run: the lock, the .gitignore files beside cached outs and
+    #: the outs left to git (``cache: false``), relative to the project root
+    git_files: list[str] = field(default_factory=list)
 
     def by_action(self, action: str) -> list[str]:
         return [s.name for s in self.stages if s.action == action]
@@ -155,10 +158,20 @@ class _Driver:
                     raise NotFound(
                         f"stage '{name}' depends on {dep}, which does not exist and no stage "
                         "produces it",
-                        hint=f"create {dep}, fetch it (`loopline checkout` / `loopline pull`) "
-                        "or fix the path in the stage's deps",
+                        hint=self._missing_dep_hint(dep),
                     )
             self.params.values(stage.params, name)
+
+    def _missing_dep_hint(self, dep: str) -> str:
+        from loopline.data.pointer import POINTER_SUFFIX
+
+        tracked = (self.ws.root / (dep + POINTER_SUFFIX)).is_file() or self.ws.owner_of(dep)
+        if tracked:
+            return (
+                f"it is tracked data: restore it with `loopline checkout {dep}`, or "
+                f"`loopline pull {dep}` if the cache does not hold it"
+            )
+        return f"create {dep}, or fix the path in the stage's deps"
 
     def refuse_to_lose_edits(self, order: list[str]) -> None:
         """Refuse to replace a stage out that was edited since the lock recorded it (running
@@ -272,9 +285,12 @@ class _Driver:
     def _frozen(self, stage: Stage) -> None:
         missing = [o.path for o in stage.outs if self.hasher(o.path) is None]
         if missing:
+            entry = self.lock.get(stage.name)
+            locked = entry is not None and any(o.path == missing[0] and o.cache for o in entry.outs)
+            restore = f"restore it with `loopline checkout {missing[0]}`, or " if locked else ""
             raise NotFound(
                 f"stage '{stage.name}' is frozen, but its output {missing[0]} is missing",
-                hint="restore it with `loopline checkout`, or set 'frozen: false' to run it again",
+                hint=f"{restore}set 'frozen: false' to run it again",
             )
         self._report(StageReport(stage.name, "frozen"))
 
@@ -366,9 +382,15 @@ class _Driver:
     ) -> None:
         from loopline.data.gitignore import ignore_in_git
 
+        files = self.result.git_files
         for out in outs:
             if out.cache:
                 ignore_in_git(self.ws.root, out.path)
+            file = git_file_for(out)
+            if file not in files:
+                files.append(file)
+        if self.pipeline.lock_path.name not in files:
+            files.insert(0, self.pipeline.lock_path.name)
         # rewrite the lock from what the file holds now (under the project lock), so that
         # stages committed by another run are kept
         self.lock = read_lock(self.pipeline.lock_path)
@@ -509,6 +531,14 @@ class _Driver:
             else:
                 self._report(StageReport(name, "unchanged"))
         return self.result
+
+
+def git_file_for(out: LockedPath) -> str:
+    """What git should track for a stage out: the .gitignore beside it, or the out itself."""
+    if not out.cache:
+        return out.path
+    folder = os.path.dirname(out.path)
+    return f"{folder}/.gitignore" if folder else ".gitignore"
 
 
 def _notify(finished: queue.Queue[str], name: str) -> Callable[[Any], None]:

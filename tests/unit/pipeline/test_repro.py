@@ -141,7 +141,7 @@ def test_a_hand_edited_out_is_not_replaced_until_committed_or_forced(pipeline: P
     with pytest.raises(Conflict, match="committing would record outputs"):
         commit(pipeline, ["train"])  # its params changed: the edit was not made from them
     (pipeline / "params.yaml").write_text("train: {lr: 0.1, acc: 0.9}\n")
-    assert commit(pipeline, ["dvc.yaml:train"]) == ["train"]
+    assert commit(pipeline, ["dvc.yaml:train"]).stages == ["train"]
     assert _repro(pipeline).by_action("unchanged") == ["prep", "feat", "train"]
     assert (pipeline / "model.txt").read_text() == "tuned by hand\n"
 
@@ -246,8 +246,9 @@ stages:
     assert _repro(project).by_action("ran") == ["fresh"]
     assert (project / "f.txt").read_text() == "kept\n"
     (project / "f.txt").unlink()
-    with pytest.raises(NotFound, match=r"'frozen' is frozen, but its output f.txt is missing"):
+    with pytest.raises(NotFound, match=r"'frozen' is frozen, but its output f.txt is missing") as e:
         _repro(project)
+    assert e.value.hint == "set 'frozen: false' to run it again"  # the lock has no copy of it
 
 
 def test_parallel_jobs_run_independent_stages_together(project: Path) -> None:
