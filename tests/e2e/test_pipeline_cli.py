@@ -75,6 +75,11 @@ def test_churn_story_from_a_bare_folder(tmp_path: Path) -> None:
     (root / "model.bin").unlink()
     restored = run_cli("checkout", "model.bin", cwd=root)
     assert restored.exit_code == 0 and (root / "model.bin").read_text() == "A,B\n"
+    for target in ("train", "dvc.yaml:train"):
+        (root / "model.bin").unlink()
+        by_stage = run_cli("checkout", target, cwd=root)
+        assert by_stage.exit_code == 0, by_stage.output
+        assert (root / "model.bin").read_text() == "A,B\n"
 
 
 def test_params_and_metrics_diff_against_head(project: Path) -> None:

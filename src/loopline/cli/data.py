@@ -186,7 +186,11 @@ def checkout_command(
     jobs: int | None,
     as_json: bool,
 ) -> None:
-    """Restore tracked data in the workspace to what the pointer files say."""
+    """Restore tracked data in the workspace to what the pointer files say.
+
+    TARGETS are data paths, pointer files or pipeline stages (`train`, `dvc.yaml:train`):
+    a stage's outputs come back as the lock records them.
+    """
     from loopline.data.checkout import checkout
 
     with open_workspace(ctx, **{"core.jobs": jobs}) as ws:

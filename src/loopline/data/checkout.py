@@ -8,7 +8,7 @@ from pathlib import Path
 
 from loopline.core.errors import Conflict, NotFound
 from loopline.core.progress import NO_PROGRESS, Progress
-from loopline.data.pointer import Pointer
+from loopline.data.pointer import POINTER_SUFFIX, Pointer
 from loopline.data.workspace import Workspace
 from loopline.objects.build import BuiltObject, build_object
 from loopline.objects.checkout import materialize
@@ -96,6 +96,19 @@ def _refuse_if_unsaved(ws: Workspace, pointer: Pointer) -> None:
         raise Conflict(
             f"{pointer.path} has changes that are not saved in the cache "
             f"({len(unsaved)} file(s), e.g. {example}); checkout would overwrite them",
-            hint=f"keep them with `loopline add {pointer.path}`, or discard them with "
+            hint=f"keep them with {_keep_command(ws, pointer)}, or discard them with "
             "`loopline checkout --force`",
         )
+
+
+def _keep_command(ws: Workspace, pointer: Pointer) -> str:
+    """How to save the workspace's version: ``add`` for added data, ``commit`` for a stage out
+    (which ``add`` refuses)."""
+    if pointer.file == pointer.path + POINTER_SUFFIX:
+        return f"`loopline add {pointer.path}`"
+    from loopline.pipeline import read_lock
+
+    for name, entry in read_lock(ws.root / pointer.file).items():
+        if any(o.path == pointer.path for o in entry.outs):
+            return f"`loopline commit {name}`"
+    return "`loopline commit`"

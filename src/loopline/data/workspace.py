@@ -85,7 +85,7 @@ class Workspace:
         for target in targets:
             rel = self.relpath(target)
             outs = [p for p in stage_outs if p.path == rel or p.path.startswith(rel + "/")]
-            for pointer in outs or self._pointers_for(rel, target):
+            for pointer in outs or self._pointers_or_stage(rel, target, with_pipeline):
                 chosen[pointer.path] = pointer
         return list(chosen.values())
 
@@ -94,6 +94,27 @@ class Workspace:
         from loopline.pipeline import lock_pointers  # the pipeline builds on data: import late
 
         return lock_pointers(self.root, include_uncached=include_uncached)
+
+    def _pointers_or_stage(self, rel: str, original: str, with_pipeline: bool) -> list[Pointer]:
+        """A data path's pointers or, failing that, the outs of the stage ``original`` names
+        (``train`` or ``dvc.yaml:train``, as ``dvc checkout`` takes them)."""
+        if with_pipeline and ":" in original:
+            from loopline.pipeline import stage_pointers
+
+            found = stage_pointers(self.root, original)
+            if found is not None:
+                return found
+        try:
+            return self._pointers_for(rel, original)
+        except NotFound:
+            if not with_pipeline:
+                raise
+            from loopline.pipeline import stage_pointers
+
+            found = stage_pointers(self.root, original)
+            if found is None:
+                raise
+            return found
 
     def _pointers_for(self, rel: str, original: str) -> list[Pointer]:
         if rel.endswith(POINTER_SUFFIX):

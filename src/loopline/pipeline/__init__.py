@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from loopline.pipeline._kfp_view import kfp_stages
     from loopline.pipeline._load import find_pipeline_file, load_pipeline
     from loopline.pipeline._lock import LockedPath, LockEntry, read_lock
-    from loopline.pipeline._lock_pointers import lock_pointers, run_cache_oids
+    from loopline.pipeline._lock_pointers import lock_pointers, run_cache_oids, stage_pointers
     from loopline.pipeline._model import LOCK_NAME, Out, ParamDep, Pipeline, Stage
     from loopline.pipeline._repro import ReproResult, StageReport, repro
     from loopline.pipeline._status import has_pipeline, stage_status, stage_status_as_json
@@ -63,6 +63,7 @@ _LAZY = {
     "read_lock": "loopline.pipeline._lock",
     "lock_pointers": "loopline.pipeline._lock_pointers",
     "run_cache_oids": "loopline.pipeline._lock_pointers",
+    "stage_pointers": "loopline.pipeline._lock_pointers",
     "LOCK_NAME": "loopline.pipeline._model",
     "Out": "loopline.pipeline._model",
     "ParamDep": "loopline.pipeline._model",
@@ -115,6 +116,7 @@ __all__ = [
     "repro",
     "run_cache_oids",
     "run_stage_task",
+    "stage_pointers",
     "stage_status",
     "stage_status_as_json",
     "submit_pipeline",

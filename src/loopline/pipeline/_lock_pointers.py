@@ -13,7 +13,7 @@ from loopline.data.pointer import Pointer
 from loopline.pipeline._lock import read_lock
 from loopline.pipeline._model import LOCK_NAME
 
-__all__ = ["lock_pointers", "run_cache_oids"]
+__all__ = ["lock_pointers", "run_cache_oids", "stage_pointers"]
 
 
 def lock_pointers(root: Path, *, include_uncached: bool = False) -> list[Pointer]:
@@ -27,6 +27,37 @@ def lock_pointers(root: Path, *, include_uncached: bool = False) -> list[Pointer
                     LOCK_NAME, out.path, out.oid, out.size, out.nfiles, out.isexec
                 )
     return list(pointers.values())
+
+
+def stage_pointers(root: Path, target: str) -> list[Pointer] | None:
+    """The cached outs of the stage (or foreach/matrix group) ``target`` names, as the lock
+    records them (``train`` or ``dvc.yaml:train``); None when ``target`` names no stage."""
+    from loopline.core.errors import NotFound
+    from loopline.pipeline._dag import select
+    from loopline.pipeline._load import find_pipeline_file, load_pipeline
+    from loopline.pipeline._model import PIPELINE_NAMES
+
+    file, sep, name = target.rpartition(":")
+    if sep and file not in PIPELINE_NAMES:
+        return None
+    if find_pipeline_file(root) is None:
+        return None
+    pipeline = load_pipeline(root)
+    try:
+        names = select([name], list(pipeline.stages), pipeline.upstream, single=True)
+    except NotFound:
+        if sep:
+            raise
+        return None
+    entries = read_lock(root / LOCK_NAME)
+    never_ran = [n for n in names if n not in entries]
+    if len(never_ran) == len(names):
+        raise NotFound(
+            f"stage '{name}' has not run yet, so it has no outputs to check out",
+            hint=f"run it with `loopline repro {name}`",
+        )
+    wanted = {o.path for n in names for o in pipeline.stages[n].outs if o.cache}
+    return [p for p in lock_pointers(root) if p.path in wanted]
 
 
 def run_cache_oids(root: Path, objects_dir: Path, *, prune: bool, dry_run: bool) -> set[str]:

@@ -232,3 +232,35 @@ def test_a_lock_of_an_unknown_schema_is_refused(pipeline: Path) -> None:
     with pytest.raises(InvalidInput, match=r"schema '7\.0'"):
         repro(pipeline, force=True, record=False)
     assert lock.read_bytes() == before
+
+
+def test_checkout_of_a_stage_restores_only_its_outs(pipeline: Path) -> None:
+    from loopline.core.errors import Conflict, NotFound
+
+    repro(pipeline, record=False)
+    (pipeline / "mid.txt").unlink()
+    (pipeline / "out.txt").unlink()
+    with Workspace(pipeline) as ws:
+        assert [r.pointer.path for r in checkout(ws, ["train"])] == ["out.txt"]
+        assert (pipeline / "out.txt").exists() and not (pipeline / "mid.txt").exists()
+        assert [r.action for r in checkout(ws, ["dvc.yaml:prep"])] == ["added"]
+        assert (pipeline / "mid.txt").read_text() == "a\n"
+        with pytest.raises(NotFound, match="stage 'nosuch' is not in the pipeline"):
+            checkout(ws, ["dvc.yaml:nosuch"])
+        with pytest.raises(NotFound, match="nosuch is not tracked"):
+            checkout(ws, ["nosuch"])
+        (pipeline / "mid.txt").write_text("edited\n")
+        with pytest.raises(Conflict) as refused:
+            checkout(ws, ["prep"], force=False)
+        (pipeline / "mid.txt").unlink()
+    assert refused.value.hint is not None
+    assert refused.value.hint.startswith("keep them with `loopline commit prep`")
+
+
+def test_checkout_of_a_stage_that_never_ran_says_how_to_run_it(project: Path) -> None:
+    from loopline.core.errors import NotFound
+
+    make_tree(project, {"dvc.yaml": "stages:\n  s: {cmd: echo > o.txt, outs: [o.txt]}\n"})
+    with Workspace(project) as ws, pytest.raises(NotFound, match="'s' has not run yet") as info:
+        checkout(ws, ["s"])
+    assert info.value.hint == "run it with `loopline repro s`"
