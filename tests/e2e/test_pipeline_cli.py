@@ -184,6 +184,7 @@ def test_every_file_and_command_a_hint_names_exists_and_works(project: Path) -> 
     refused = run_cli("repro", "-f")  # --force is the way to discard: it does
     assert refused.exit_code == 0 and (project / "data" / "out.txt").read_text() == "x\n"
     (project / "data" / "out.txt").write_text("edited by hand\n")
+    assert "(use `loopline commit s` to keep outputs edited by hand" in run_cli("status").stdout
     refused = run_cli("repro")
     assert refused.exit_code == 4, refused.output
     _one_red_line(refused.stderr)

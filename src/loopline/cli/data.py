@@ -122,6 +122,12 @@ def status_command(ctx: click.Context, targets: tuple[str, ...], as_json: bool) 
         click.echo("\n(use `loopline add` to record changes, `loopline checkout` to discard them)")
     if stages:
         click.echo("\n(use `loopline repro` to bring the stale stages up to date)")
+        edited = [st.name for st in stages if "modified" in st.outs.values()]
+        if edited:
+            click.echo(
+                f"(use `loopline commit {' '.join(edited)}` to keep outputs edited by hand, "
+                "`loopline repro --force` to discard the edits)"
+            )
 
 
 def _split_targets(ws: Any, targets: tuple[str, ...]) -> tuple[list[str], list[str]]:
