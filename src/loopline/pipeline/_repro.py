@@ -99,8 +99,6 @@ def repro(
         driver.check_inputs(order)
         if dry:
             return driver.dry_run(order)
-        if not force:
-            driver.refuse_to_lose_edits(order)
         own = executor is None
         runner = executor if executor is not None else LocalExecutor(1)
         recorder = RunRecorder(ws.root, pipeline.file, list(targets)) if record else None
@@ -108,6 +106,9 @@ def repro(
             with ws.lock():
                 # another repro may have committed stages since the lock was first read
                 driver.lock = read_lock(pipeline.lock_path)
+                driver.hasher.forget()  # outs another repro wrote while this one waited
+                if not force:
+                    driver.refuse_to_lose_edits(order)
                 driver.scratch = ws.fresh_scratch()
                 try:
                     driver.run(order, runner, recorder)
