@@ -44,9 +44,14 @@ def commit(root: Path, targets: Sequence[str] = (), *, force: bool = False) -> C
             if not changes.outs and not changes.deps and not changes.command:
                 continue
             if (changes.deps or changes.command) and not force:
+                since = (
+                    f"changed since it last ran ({changes.summary()})"
+                    if name in lock
+                    else "has never run"
+                )
                 raise Conflict(
-                    f"stage '{name}' changed since it last ran ({changes.summary()}); "
-                    "committing would record outputs these inputs did not produce",
+                    f"stage '{name}' {since}; committing would record outputs that its "
+                    "command did not produce from these inputs",
                     hint=f"run it with `loopline repro {name}`, or record it anyway with "
                     f"`loopline commit --force {name}`",
                 )

@@ -138,7 +138,7 @@ def test_a_hand_edited_out_is_not_replaced_until_committed_or_forced(pipeline: P
 
     (pipeline / "raw.txt").write_text("hello\n")
     (pipeline / "params.yaml").write_text("train: {lr: 0.2, acc: 0.9}\n")
-    with pytest.raises(Conflict, match="committing would record outputs"):
+    with pytest.raises(Conflict, match="committing would record outputs that its command"):
         commit(pipeline, ["train"])  # its params changed: the edit was not made from them
     (pipeline / "params.yaml").write_text("train: {lr: 0.1, acc: 0.9}\n")
     assert commit(pipeline, ["dvc.yaml:train"]).stages == ["train"]
