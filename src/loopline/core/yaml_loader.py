@@ -8,12 +8,13 @@ naming the file, the line and the key. Merge keys (``<<: *base``) may still be o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from loopline.core.errors import InvalidInput
 
-__all__ = ["load_yaml"]
+__all__ = ["load_yaml", "load_yaml_documents"]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -29,8 +30,32 @@ def load_yaml(
     not valid YAML or a mapping repeats a key."""
     import yaml
 
+    return _guarded(lambda: yaml.load(text, Loader=_loader()), name, hint, error)
+
+
+def load_yaml_documents(
+    text: str,
+    name: str,
+    *,
+    hint: str | None = None,
+    error: type[InvalidInput] = InvalidInput,
+) -> list[Any]:
+    """Every document of a ``---``-separated YAML stream (Kubernetes manifests), checked alike."""
+    import yaml
+
+    documents: list[Any] = _guarded(
+        lambda: list(yaml.load_all(text, Loader=_loader())), name, hint, error
+    )
+    return documents
+
+
+def _guarded(
+    parse: Callable[[], Any], name: str, hint: str | None, error: type[InvalidInput]
+) -> Any:
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_loader())
+        return parse()
     except _DuplicateKey as dup:
         raise error(
             f"{name}, line {dup.line}: key '{dup.key}' appears twice (first at line {dup.first})",

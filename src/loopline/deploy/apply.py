@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from loopline.core.errors import InvalidInput, NotFound, RemoteError
+from loopline.core.yaml_loader import load_yaml_documents
 
 __all__ = ["FIELD_MANAGER", "AppliedObject", "apply_objects", "load_objects", "resource_path"]
 
@@ -62,10 +61,7 @@ def load_objects(folder: Path) -> list[dict[str, Any]]:
     for path in sorted(folder.glob("*.y*ml")):
         if path.name.startswith("kustomization"):
             continue
-        try:
-            documents = list(yaml.safe_load_all(path.read_text()))
-        except yaml.YAMLError as exc:
-            raise InvalidInput(f"{path} is not valid YAML: {exc}") from None
+        documents = load_yaml_documents(path.read_text(), str(path))
         for document in documents:
             if document is None:
                 continue

@@ -104,3 +104,14 @@ def test_no_yaml_is_read_around_the_shared_loader() -> None:
         if path.name != "yaml_loader.py" and loose.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_kubernetes_manifests_with_a_repeated_key_are_refused(tmp_path: Path) -> None:
+    from loopline.deploy.apply import load_objects
+
+    (tmp_path / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: b\n  name: c\n"
+    )
+    with pytest.raises(InvalidInput, match=r"svc.yaml, line 9: key 'name' appears twice"):
+        load_objects(tmp_path)
