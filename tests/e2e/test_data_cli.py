@@ -229,3 +229,26 @@ def test_remote_options_keep_credentials_verbatim(project: Path) -> None:
     shared = (project / ".loopline" / "config.yaml").read_text()
     assert "secret: '0123'" in local
     assert "use_ssl: false" in shared and "max_concurrency: 16" in shared
+
+
+def test_add_refuses_symlinks_out_and_checkout_never_writes_through_them(
+    project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    make_tree(outside, {"secret.txt": "private"})
+    (project / "data").mkdir()
+    (project / "data" / "l").symlink_to(outside / "secret.txt")
+    refused = run_cli("add", "data")
+    assert refused.exit_code == 2, refused.output
+    assert "outside the project" in refused.stderr and "data/l" in refused.stderr
+    (project / "data" / "l").unlink()
+    make_tree(project, {"data/a.txt": "mine"})
+    assert run_cli("add", "data").exit_code == 0
+    (project / "data" / "a.txt").unlink()
+    (project / "data").rmdir()
+    (project / "data").symlink_to(outside)  # the tracked folder now leads out
+    forced = run_cli("checkout", "-f")
+    assert forced.exit_code == 2, forced.output
+    assert "never writes outside the project" in forced.stderr
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    _no_traceback(forced)

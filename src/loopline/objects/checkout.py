@@ -12,6 +12,8 @@ from pathlib import Path
 
 from loopline.core.atomic import temp_path_for
 from loopline.core.errors import NotFound
+from loopline.core.project import DOT_DIR
+from loopline.objects.bounds import Boundary
 from loopline.objects.links import place_object
 from loopline.objects.manifest import Manifest, ManifestEntry, is_dir_oid
 from loopline.objects.odb import ObjectStore
@@ -48,8 +50,12 @@ def materialize(
     ``relink`` rewrites every file even if its content is right (to switch link type).
     ``scratch`` is a folder for temporary names (emptied by the caller between runs); it is
     used when it is on the same filesystem as the destination, so renames stay atomic.
+    Nothing is written through a symlink (``dest``, a parent or a subfolder of it) that
+    leads outside the project.
     """
     dest = root / relpath
+    boundary = Boundary(root, root / DOT_DIR)
+    boundary.check_write(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     temp_dir = scratch if scratch is not None and _same_device(scratch, dest.parent) else None
     if is_dir_oid(oid):
@@ -67,6 +73,7 @@ def materialize(
             on_done,
             temp_dir,
             relink,
+            boundary,
         )
     _require(odb, oid, relpath, verify)
     if dest.is_dir() and not dest.is_symlink():
@@ -101,6 +108,7 @@ def _materialize_dir(
     on_done: Callable[[int], None] | None,
     temp_dir: Path | None,
     relink: bool,
+    boundary: Boundary,
 ) -> CheckoutStats:
     if dest.exists() and not dest.is_dir():
         dest.unlink()
@@ -114,6 +122,9 @@ def _materialize_dir(
     for entry in to_write:
         _require(odb, entry.hash, f"{relpath}/{entry.relpath}", verify)
     fresh = not dest.exists()
+    if not fresh:
+        for folder in sorted({os.path.dirname(e.relpath) for e in to_write} - {""}):
+            boundary.check_write(dest / folder)
     # A folder that does not exist yet is built under a temporary name and renamed into place
     # in one step: no per-file temporary names, and never a half-built folder at ``dest``.
     if not fresh:
