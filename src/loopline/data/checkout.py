@@ -81,8 +81,8 @@ def _checkout_one(
 def _verify_all(ws: Workspace, pointer: Pointer) -> None:
     ws.odb.verify(pointer.oid)
     if pointer.is_dir:
-        for entry in ws.odb.read_manifest(pointer.oid).entries:
-            ws.odb.verify(entry.hash)
+        entries = ws.odb.read_manifest(pointer.oid).entries
+        ws.odb.require_intact([e.hash for e in entries], pointer.path, verify=True)
 
 
 def _refuse_if_unsaved(ws: Workspace, pointer: Pointer) -> None:

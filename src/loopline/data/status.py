@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loopline.core.errors import NotFound
+from loopline.core.errors import IntegrityError, NotFound
 from loopline.data.pointer import Pointer
 from loopline.data.workspace import Workspace
 from loopline.objects.build import build_object
@@ -16,7 +16,7 @@ __all__ = ["DataStatus", "status", "status_as_json"]
 @dataclass(frozen=True)
 class DataStatus:
     pointer: Pointer
-    state: str  # "modified", "deleted", "not in cache"
+    state: str  # "modified", "deleted", "not in cache", "corrupt in cache"
     current_oid: str | None = None
 
 
@@ -33,7 +33,21 @@ def status(ws: Workspace, targets: Sequence[str] | None = None) -> list[DataStat
             changes.append(DataStatus(pointer, "modified", built.oid))
         elif not ws.odb.exists(pointer.oid):
             changes.append(DataStatus(pointer, "not in cache", built.oid))
+        elif _damaged(ws, pointer):
+            changes.append(DataStatus(pointer, "corrupt in cache", built.oid))
     return changes
+
+
+def _damaged(ws: Workspace, pointer: Pointer) -> bool:
+    """True if a cached object of ``pointer`` changed since it was stored (re-hashed only
+    when its stat differs); reported, not moved: status changes nothing."""
+    oids = [pointer.oid]
+    if pointer.is_dir:
+        try:
+            oids += [e.hash for e in ws.odb.read_manifest(pointer.oid).entries]
+        except IntegrityError:
+            return True
+    return bool(ws.odb.find_corrupt(oids, quarantine=False))
 
 
 def status_as_json(changes: list[DataStatus]) -> dict[str, list[dict[str, dict[str, str]]]]:

@@ -29,11 +29,15 @@ class Workspace:
         self.root = find_project_root(root)
         self.settings: Settings = load_settings(self.root, overrides)
         self.paths = self.settings.paths
-        self.odb = ObjectStore(self.paths.objects_dir)
 
     @cached_property
     def state(self) -> StateCache:
         return StateCache(self.paths.state_db)
+
+    @cached_property
+    def odb(self) -> ObjectStore:
+        """The cache; it records each object's stat in the state cache, to notice damage."""
+        return ObjectStore(self.paths.objects_dir, ledger=self.state)
 
     def fresh_scratch(self) -> Path:
         """An empty folder for temporary names; call only while holding the project lock.

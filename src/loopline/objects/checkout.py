@@ -75,7 +75,7 @@ def materialize(
             relink,
             boundary,
         )
-    _require(odb, oid, relpath, verify)
+    _require(odb, [(oid, relpath)], relpath, verify)
     if dest.is_dir() and not dest.is_symlink():
         shutil.rmtree(dest)
     st = place_object(odb.path(oid), dest, link_types, executable=isexec, temp_dir=temp_dir)
@@ -85,14 +85,16 @@ def materialize(
     return CheckoutStats(1, 0, 0)
 
 
-def _require(odb: ObjectStore, oid: str, relpath: str, verify: bool) -> None:
-    if not odb.exists(oid):
-        raise NotFound(
-            f"the content of {relpath} (object {oid}) is not in the local cache",
-            hint="fetch it with `loopline pull`",
-        )
-    if verify:
-        odb.verify(oid)
+def _require(odb: ObjectStore, wanted: list[tuple[str, str]], what: str, verify: bool) -> None:
+    """Every ``(oid, relpath)`` must be in the cache and intact (re-hashed if its stat changed
+    since it was stored, or always with ``verify``): a damaged object is never checked out."""
+    for oid, relpath in wanted:
+        if not odb.exists(oid):
+            raise NotFound(
+                f"the content of {relpath} (object {oid}) is not in the local cache",
+                hint="fetch it with `loopline pull`",
+            )
+    odb.require_intact([oid for oid, _ in wanted], what, verify=verify)
 
 
 def _materialize_dir(
@@ -119,8 +121,7 @@ def _materialize_dir(
         for e in manifest.entries
         if relink or current.get(e.relpath, (None,))[0] != (e.hash, e.isexec)
     ]
-    for entry in to_write:
-        _require(odb, entry.hash, f"{relpath}/{entry.relpath}", verify)
+    _require(odb, [(e.hash, f"{relpath}/{e.relpath}") for e in to_write], relpath, verify)
     fresh = not dest.exists()
     if not fresh:
         for folder in sorted({os.path.dirname(e.relpath) for e in to_write} - {""}):
