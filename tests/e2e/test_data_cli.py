@@ -252,3 +252,25 @@ def test_add_refuses_symlinks_out_and_checkout_never_writes_through_them(
     assert "never writes outside the project" in forced.stderr
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
     _no_traceback(forced)
+
+
+@pytest.mark.parametrize(
+    "name", ["dvc.yaml", "params.yaml", "loopline.lock", "data/.gitignore", "conf/train.yaml"]
+)
+def test_add_refuses_files_that_belong_in_git(project: Path, name: str) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  train:\n    cmd: echo hi\n    params:\n"
+            "    - conf/train.yaml:\n      - lr\n",
+            "params.yaml": "a: 1\n",
+            "conf/train.yaml": "lr: 0.1\n",
+            "loopline.lock": "schema: '2.0'\nstages: {}\n",
+            "data/.gitignore": "/x\n",
+        },
+    )
+    result = run_cli("add", name)
+    assert result.exit_code == 2, result.output
+    assert "belongs in git" in result.stderr and f"git add {name}" in result.stderr
+    assert not (project / (name + ".loopline")).exists()
+    assert not (project / ".gitignore").exists()

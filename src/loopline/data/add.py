@@ -8,6 +8,7 @@ from pathlib import Path
 
 from loopline.core.errors import InvalidInput
 from loopline.core.progress import NO_PROGRESS, Progress
+from loopline.data._git_owned import git_owned_reason
 from loopline.data.gitignore import ignore_in_git
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, pointer_path_for
 from loopline.data.workspace import Workspace
@@ -49,6 +50,12 @@ def _check_target(ws: Workspace, path: str) -> str:
         raise InvalidInput(
             f"{path} is a pointer file",
             hint=f"add the data itself: `loopline add {rel.removesuffix(POINTER_SUFFIX)}`",
+        )
+    reason = git_owned_reason(ws.root, rel)
+    if reason is not None:
+        raise InvalidInput(
+            f"{path} is {reason}: it belongs in git, not in the data cache",
+            hint=f"commit it with `git add {rel}`",
         )
     owner = ws.owner_of(rel)
     if owner is not None:
