@@ -274,3 +274,20 @@ def test_add_refuses_files_that_belong_in_git(project: Path, name: str) -> None:
     assert "belongs in git" in result.stderr and f"git add {name}" in result.stderr
     assert not (project / (name + ".loopline")).exists()
     assert not (project / ".gitignore").exists()
+
+
+def test_add_refuses_overlapping_tracking_both_ways(project: Path) -> None:
+    make_tree(project, {"data/a/x.txt": "x", "data/b.csv": "b", "data/new.txt": "n"})
+    assert run_cli("add", "data/a", "data/b.csv").exit_code == 0
+    outer = run_cli("add", "data")
+    assert outer.exit_code == 2, outer.output
+    assert "data/a.loopline" in outer.stderr and "data/b.csv.loopline" in outer.stderr
+    assert "untrack those first" in outer.stderr
+    assert not (project / "data.loopline").exists()
+    assert not (project / ".gitignore").exists()
+    inner = run_cli("add", "data/a/x.txt")
+    assert inner.exit_code == 2 and "inside tracked folder data/a" in inner.stderr
+    make_tree(project, {"other/y.txt": "y"})
+    both = run_cli("add", "other/y.txt", "other")
+    assert both.exit_code == 2 and "other/y.txt is inside other" in both.stderr
+    assert run_cli("add", "data/new.txt").exit_code == 0  # new files beside them are fine
