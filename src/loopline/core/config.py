@@ -199,7 +199,7 @@ def _build(
                 f"remote '{name}' has no url",
                 hint=f"set it with `loopline remote add {name} URL --force`",
             )
-        remotes[name] = RemoteConfig(name=name, url=str(url), options=values)
+        remotes[name] = RemoteConfig(name=name, url=_resolve_url(str(url), paths), options=values)
     store_url = merged["store.url"] or f"sqlite:///{paths.store_db}"
     return Settings(
         paths=paths,
@@ -211,6 +211,13 @@ def _build(
         default_remote=merged["core.remote"] or None,
         remotes=remotes,
     )
+
+
+def _resolve_url(url: str, paths: ProjectPaths) -> str:
+    """A relative folder is relative to the config files' folder (``.loopline/``)."""
+    if "://" in url or os.path.isabs(url):
+        return url
+    return os.path.normpath(os.path.join(paths.config_file.parent, os.path.expanduser(url)))
 
 
 def _as_bool(value: Any, key: str) -> bool:
