@@ -291,3 +291,24 @@ def test_add_refuses_overlapping_tracking_both_ways(project: Path) -> None:
     both = run_cli("add", "other/y.txt", "other")
     assert both.exit_code == 2 and "other/y.txt is inside other" in both.stderr
     assert run_cli("add", "data/new.txt").exit_code == 0  # new files beside them are fine
+
+
+def test_versions_names_the_commit_that_holds_each_version(project: Path) -> None:
+    make_tree(project, {"d/f.txt": "v1"})
+    git(project, "commit", "-q", "--allow-empty", "-m", "before any data")
+    before = git(project, "rev-parse", "HEAD").strip()
+    run_cli("add", "d")
+    assert json.loads(run_cli("versions", "d", "--json").stdout)[0]["git_commit"] is None
+    assert "uncommitted" in run_cli("versions", "d").stdout
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    v1 = git(project, "rev-parse", "HEAD").strip()
+    (project / "d" / "f.txt").write_text("v2")
+    run_cli("add", "d")
+    git(project, "commit", "-qam", "v2")
+    v2 = git(project, "rev-parse", "HEAD").strip()
+    versions = json.loads(run_cli("versions", "d.loopline", "--json").stdout)
+    assert [v["git_commit"] for v in versions] == [v2, v1]
+    assert before not in {v["git_commit"] for v in versions}
+    missing = run_cli("versions", "nosuchpath")
+    assert missing.exit_code == 3 and "no versions of nosuchpath" in missing.stderr

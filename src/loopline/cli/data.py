@@ -273,18 +273,17 @@ def diff_command(ctx: click.Context, rev: str, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def versions_command(ctx: click.Context, path: str | None, as_json: bool) -> None:
-    """List every version of tracked data that `loopline add` recorded, newest first."""
+    """List every version of tracked data that `loopline add` recorded, newest first.
+
+    The commit column names the first git commit whose pointer file holds that version
+    ("uncommitted" until one does).
+    """
     import datetime as dt
 
-    from loopline.store import list_data_versions, open_store
+    from loopline.data.versions import list_versions
 
     with open_workspace(ctx) as ws:
-        rel = ws.relpath(path).removesuffix(".loopline") if path else None
-        store = open_store(ws.settings.store_url)
-        try:
-            versions = list_data_versions(store, rel)
-        finally:
-            store.close()
+        versions = list_versions(ws, path)
     if as_json:
         echo_json([v.__dict__ for v in versions])
         return
@@ -295,7 +294,7 @@ def versions_command(ctx: click.Context, path: str | None, as_json: bool) -> Non
             v.oid[:12] + (".dir" if v.oid.endswith(".dir") else ""),
             human_size(v.size),
             "" if v.nfiles is None else v.nfiles,
-            (v.git_commit or "")[:10],
+            v.git_commit[:10] if v.git_commit else "uncommitted",
         )
         for v in versions
     ]

@@ -161,14 +161,13 @@ def _previous_oid(ws: Workspace, pointer_file: str) -> str | None:
 
 
 def _record_versions(ws: Workspace, pointers: list[Pointer]) -> None:
-    from loopline.data.git import head_commit
     from loopline.store import DataVersion, open_store, record_data_versions
 
-    commit = head_commit(ws.root)
+    # No commit: the one holding this version does not exist yet (see ``data.versions``).
     store = open_store(ws.settings.store_url)
     try:
         record_data_versions(
-            store, [DataVersion(p.path, p.oid, p.size, p.nfiles, commit) for p in pointers]
+            store, [DataVersion(p.path, p.oid, p.size, p.nfiles) for p in pointers]
         )
     finally:
         store.close()

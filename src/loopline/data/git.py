@@ -7,7 +7,13 @@ from pathlib import Path
 
 from loopline.core.errors import InvalidInput, NotFound
 
-__all__ = ["git_show_files", "head_commit", "list_files_at", "resolve_revision"]
+__all__ = [
+    "first_commit_with",
+    "git_show_files",
+    "head_commit",
+    "list_files_at",
+    "resolve_revision",
+]
 
 
 def _git(root: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -25,6 +31,16 @@ def head_commit(root: Path) -> str | None:
     """The commit checked out at ``root``, or None outside git or before the first commit."""
     done = _git(root, "rev-parse", "--verify", "-q", "HEAD")
     return done.stdout.decode().strip() or None if done.returncode == 0 else None
+
+
+def first_commit_with(root: Path, path: str, text: str) -> str | None:
+    """The oldest commit in HEAD's history that added ``text`` to file ``path``, or None
+    (not committed yet, or not a git repository)."""
+    done = _git(root, "log", "--format=%H", "--reverse", f"-S{text}", "--", path)
+    if done.returncode != 0:
+        return None
+    lines = done.stdout.decode().split()
+    return lines[0] if lines else None
 
 
 def resolve_revision(root: Path, rev: str) -> str:
