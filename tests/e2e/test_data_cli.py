@@ -312,3 +312,46 @@ def test_versions_names_the_commit_that_holds_each_version(project: Path) -> Non
     assert before not in {v["git_commit"] for v in versions}
     missing = run_cli("versions", "nosuchpath")
     assert missing.exit_code == 3 and "no versions of nosuchpath" in missing.stderr
+
+
+def test_add_names_the_gitignore_files_that_exist(project: Path) -> None:
+    make_tree(project, {"data/raw/a.csv": "a", "model.bin": "m"})
+    out = run_cli("add", "data/raw", "model.bin", cwd=project).stdout
+    assert "git add data/raw.loopline model.bin.loopline data/.gitignore .gitignore" in out
+    git(project, "add", "data/raw.loopline", "model.bin.loopline", "data/.gitignore", ".gitignore")
+    (project / "data" / "raw" / "a.csv").write_text("b")
+    inside = run_cli("add", "raw", cwd=project / "data").stdout
+    assert "git add raw.loopline .gitignore" in inside  # relative to where git will run
+
+
+def test_a_fresh_clone_status_says_pull_and_diff_without_commits_lists_everything(
+    project: Path, tmp_path: Path
+) -> None:
+    make_tree(project, {"d/a.txt": "a", "f.bin": "f"})
+    assert run_cli("add", "d", "f.bin").exit_code == 0
+    diffed = run_cli("diff", "--json")
+    assert diffed.exit_code == 0, diffed.output
+    added = {item["path"] for item in json.loads(diffed.stdout)["added"]}
+    assert added == {"d/a.txt", "f.bin"}
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "data")
+    clone = tmp_path / "clone"
+    git(project, "clone", "-q", str(project), str(clone))
+    status = run_cli("status", cwd=clone)
+    assert "loopline pull" in status.stdout and "loopline checkout" not in status.stdout
+    (project / "f.bin").unlink()
+    local = run_cli("status", cwd=project)
+    assert "loopline checkout" in local.stdout and "loopline pull" not in local.stdout
+
+
+def test_checkout_hint_for_a_changed_stage_output_does_not_suggest_add(project: Path) -> None:
+    (project / "dvc.yaml").write_text(
+        "stages:\n  make:\n    cmd: python -c \"open('out.txt','w').write('built')\"\n"
+        "    outs:\n    - out.txt\n"
+    )
+    assert run_cli("repro").exit_code == 0
+    (project / "out.txt").write_text("hand edit")
+    refused = run_cli("checkout")
+    assert refused.exit_code == 4, refused.output
+    assert "output of a pipeline stage" in refused.stderr
+    assert "loopline add" not in refused.stderr

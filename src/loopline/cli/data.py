@@ -83,8 +83,25 @@ def add_command(
             f"{r.new_objects} new objects) -> {r.pointer.file}"
         )
     if any(r.changed for r in results):
-        pointers = " ".join(r.pointer.file for r in results)
-        click.echo(f"To track the change with git, run:\n\n\tgit add {pointers} .gitignore\n")
+        click.echo(
+            f"To track the change with git, run:\n\n\tgit add {_git_add_paths(ws.root, results)}\n"
+        )
+
+
+def _git_add_paths(root: Path, results: list[Any]) -> str:
+    """The pointer files and the ``.gitignore`` files that hold their entries, relative to the
+    current folder, where the user runs git."""
+    import os
+    import posixpath
+
+    names: list[str] = []
+    for rel in [r.pointer.file for r in results] + [
+        posixpath.join(posixpath.dirname(r.pointer.path), ".gitignore") for r in results
+    ]:
+        shown = os.path.relpath(root / rel)
+        if shown not in names and (root / rel).exists():
+            names.append(shown)
+    return " ".join(names)
 
 
 @click.command("status")
@@ -118,10 +135,31 @@ def status_command(ctx: click.Context, targets: tuple[str, ...], as_json: bool) 
         click.echo(f"\t\t{change.state + ':':<16}{change.pointer.path}")
     for stage in stages or []:
         _echo_stage(stage)
-    if changes:
-        click.echo("\n(use `loopline add` to record changes, `loopline checkout` to discard them)")
+    for hint in _status_hints(changes):
+        click.echo(f"\n({hint})")
     if stages:
         click.echo("\n(use `loopline repro` to bring the stale stages up to date)")
+
+
+def _status_hints(changes: list[Any]) -> list[str]:
+    """What to do about each kind of change, naming only commands that will work."""
+    states = {(c.state, c.in_cache) for c in changes}
+    hints = []
+    if ("modified", True) in states or ("modified", False) in states:
+        hints.append("use `loopline add` to record changes, `loopline checkout` to discard them")
+    if ("deleted", True) in states:
+        hints.append("use `loopline checkout` to restore deleted data from the cache")
+    if any(not in_cache for _, in_cache in states):
+        hints.append(
+            "data missing from the cache: fetch it with `loopline pull` (it also checks it out)"
+        )
+    if any(state == "corrupt in cache" for state, _ in states):
+        paths = " ".join(c.pointer.path for c in changes if c.state == "corrupt in cache")
+        hints.append(
+            f"the cached copy is damaged: store the intact workspace copy again with "
+            f"`loopline add {paths}`, or fetch it with `loopline pull`"
+        )
+    return hints
 
 
 def _split_targets(ws: Any, targets: tuple[str, ...]) -> tuple[list[str], list[str]]:

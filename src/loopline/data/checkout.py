@@ -8,7 +8,7 @@ from pathlib import Path
 
 from loopline.core.errors import Conflict, NotFound
 from loopline.core.progress import NO_PROGRESS, Progress
-from loopline.data.pointer import Pointer
+from loopline.data.pointer import POINTER_SUFFIX, Pointer
 from loopline.data.workspace import Workspace
 from loopline.objects.build import BuiltObject, build_object
 from loopline.objects.checkout import materialize
@@ -93,9 +93,16 @@ def _refuse_if_unsaved(ws: Workspace, pointer: Pointer) -> None:
     unsaved = [f for f in built.files if not ws.odb.exists(f.oid)]
     if unsaved:
         example = unsaved[0].source.relative_to(ws.root).as_posix()
+        if pointer.file.endswith(POINTER_SUFFIX):
+            keep = f"keep them with `loopline add {pointer.path}`"
+        else:  # a stage's output, tracked by the lock: `add` refuses it
+            keep = (
+                f"{pointer.path} is an output of a pipeline stage: keep the changes by "
+                f"recording them in the lock with `loopline commit`, or rebuild it with "
+                "`loopline repro`"
+            )
         raise Conflict(
             f"{pointer.path} has changes that are not saved in the cache "
             f"({len(unsaved)} file(s), e.g. {example}); checkout would overwrite them",
-            hint=f"keep them with `loopline add {pointer.path}`, or discard them with "
-            "`loopline checkout --force`",
+            hint=f"{keep}, or discard them with `loopline checkout --force`",
         )

@@ -11,6 +11,7 @@ __all__ = [
     "first_commit_with",
     "git_show_files",
     "head_commit",
+    "is_git_work_tree",
     "list_files_at",
     "resolve_revision",
 ]
@@ -43,9 +44,12 @@ def first_commit_with(root: Path, path: str, text: str) -> str | None:
     return lines[0] if lines else None
 
 
+def is_git_work_tree(root: Path) -> bool:
+    return _git(root, "rev-parse", "--is-inside-work-tree").returncode == 0
+
+
 def resolve_revision(root: Path, rev: str) -> str:
-    inside = _git(root, "rev-parse", "--is-inside-work-tree")
-    if inside.returncode != 0:
+    if not is_git_work_tree(root):
         raise InvalidInput(
             f"{root} is not a git repository, so there is no revision {rev!r} to compare with",
             hint="run `git init` and commit your pointer files",

@@ -18,6 +18,7 @@ class DataStatus:
     pointer: Pointer
     state: str  # "modified", "deleted", "not in cache", "corrupt in cache"
     current_oid: str | None = None
+    in_cache: bool = True  # whether the cache holds what the pointer names (checkout can restore)
 
 
 def status(ws: Workspace, targets: Sequence[str] | None = None) -> list[DataStatus]:
@@ -27,12 +28,12 @@ def status(ws: Workspace, targets: Sequence[str] | None = None) -> list[DataStat
         try:
             built = build_object(ws.root, pointer.path, ws.state, jobs=ws.settings.jobs)
         except NotFound:
-            changes.append(DataStatus(pointer, "deleted"))
+            changes.append(DataStatus(pointer, "deleted", in_cache=ws.odb.exists(pointer.oid)))
             continue
         if built.oid != pointer.oid:
             changes.append(DataStatus(pointer, "modified", built.oid))
         elif not ws.odb.exists(pointer.oid):
-            changes.append(DataStatus(pointer, "not in cache", built.oid))
+            changes.append(DataStatus(pointer, "not in cache", built.oid, in_cache=False))
         elif _damaged(ws, pointer):
             changes.append(DataStatus(pointer, "corrupt in cache", built.oid))
     return changes
