@@ -355,3 +355,43 @@ def test_checkout_hint_for_a_changed_stage_output_does_not_suggest_add(project: 
     assert refused.exit_code == 4, refused.output
     assert "output of a pipeline stage" in refused.stderr
     assert "loopline add" not in refused.stderr
+
+
+def test_gc_on_a_terminal_asks_before_deleting_as_its_help_says(project: Path) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from tests.conftest import LOOPLINE
+
+    make_tree(project, {"f.txt": "v1"})
+    run_cli("add", "f.txt")
+    (project / "f.txt").write_text("v2")
+    run_cli("add", "f.txt")  # v1's object is now unreferenced
+    assert "asks for confirmation" in " ".join(run_cli("gc", "-h").stdout.split())
+
+    def answer(reply: bytes) -> tuple[int, str]:
+        main, tty = pty.openpty()
+        proc = subprocess.Popen([LOOPLINE, "gc"], stdin=tty, stdout=subprocess.PIPE, text=True)
+        os.close(tty)
+        os.write(main, reply)
+        out, _ = proc.communicate(timeout=120)
+        os.close(main)
+        return proc.returncode, out
+
+    code, out = answer(b"n\n")
+    assert code != 0 and "Delete 1 cached objects" in out
+    oid = hash_bytes(b"v1")
+    assert (project / ".loopline" / "objects" / oid[:2] / oid[2:]).exists()
+    code, out = answer(b"y\n")
+    assert code == 0 and "Removed 1 objects" in out
+    assert not (project / ".loopline" / "objects" / oid[:2] / oid[2:]).exists()
+
+
+def test_set_refuses_an_unknown_setting(project: Path) -> None:
+    result = run_cli("--set", "core.nonsense=1", "status")
+    assert result.exit_code == 2, result.output
+    assert "unknown setting 'core.nonsense'" in result.stderr and "core.jobs" in result.stderr
+    typo = run_cli("--set", "cache.verfy=true", "status")
+    assert typo.exit_code == 2 and "did you mean cache.verify" in typo.stderr
+    _no_traceback(typo)

@@ -255,21 +255,38 @@ def checkout_command(
 @click.command("gc")
 @click.option("--all-commits", is_flag=True, help="Also keep data referenced by any git commit.")
 @click.option("--dry", is_flag=True, help="Only report what would be removed.")
-@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Delete without asking (required when not run from a terminal).",
+)
 @json_option
 @click.pass_context
 def gc_command(
     ctx: click.Context, all_commits: bool, dry: bool, force: bool, as_json: bool
 ) -> None:
-    """Delete cached objects that no pointer file in the workspace references."""
+    """Delete cached objects that no pointer file or pipeline lock references.
+
+    On a terminal, gc first says how many objects it would delete and asks for confirmation;
+    elsewhere (a script, CI) it refuses unless -f is given. --dry only reports.
+    """
     from loopline.data.gc import gc
 
-    if not (dry or force):
-        if not sys.stdin.isatty():
-            raise click.UsageError("gc deletes data: pass -f to confirm, or --dry to preview")
-        scope = "the workspace or any commit" if all_commits else "the current workspace"
-        click.confirm(f"Delete every cached object not used by {scope}?", abort=True)
+    if not (dry or force) and not sys.stdin.isatty():
+        raise click.UsageError("gc deletes data: pass -f to confirm, or --dry to preview")
     with open_workspace(ctx) as ws:
+        if not (dry or force):
+            preview = gc(ws, all_commits=all_commits, dry_run=True)
+            if preview.removed == 0:
+                click.echo(f"Nothing to remove; kept {preview.kept} objects.")
+                return
+            scope = "the workspace or any commit" if all_commits else "the current workspace"
+            click.confirm(
+                f"Delete {preview.removed} cached objects ({human_size(preview.freed_bytes)}) "
+                f"not used by {scope}?",
+                abort=True,
+            )
         result = gc(ws, all_commits=all_commits, dry_run=dry)
     if as_json:
         echo_json(result.__dict__)
