@@ -88,3 +88,16 @@ def test_push_verify_repairs_a_damaged_remote_copy_and_pull_says_so(
     assert "1 damaged remote copies replaced" in repaired.stdout
     assert run_cli("pull", "-r", "store", cwd=clone).exit_code == 0
     assert (clone / "data.csv").read_bytes() == b"x,y\n1,2\n"
+
+
+def test_pull_replaces_a_damaged_local_copy_in_one_go(project: Path, tmp_path: Path) -> None:
+    make_tree(project, {"d/a.txt": "alpha", "d/b.txt": "beta"})
+    assert run_cli("add", "d").exit_code == 0
+    assert run_cli("remote", "add", "-d", "store", str(tmp_path / "remote")).exit_code == 0
+    assert run_cli("push").exit_code == 0
+    _flip_one_byte(_cached(project, b"alpha"))
+    (project / "d" / "a.txt").unlink()
+    pulled = run_cli("pull")
+    assert pulled.exit_code == 0, pulled.output
+    assert (project / "d" / "a.txt").read_text() == "alpha"
+    assert _cached(project, b"alpha").read_bytes() == b"alpha"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loopline.core.errors import IntegrityError, NotFound
+from loopline.core.errors import NotFound
 from loopline.data.pointer import Pointer
 from loopline.data.workspace import Workspace
 from loopline.objects.build import build_object
@@ -40,15 +40,11 @@ def status(ws: Workspace, targets: Sequence[str] | None = None) -> list[DataStat
 
 
 def _damaged(ws: Workspace, pointer: Pointer) -> bool:
-    """True if a cached object of ``pointer`` changed since it was stored (re-hashed only
-    when its stat differs); reported, not moved: status changes nothing."""
-    oids = [pointer.oid]
-    if pointer.is_dir:
-        try:
-            oids += [e.hash for e in ws.odb.read_manifest(pointer.oid).entries]
-        except IntegrityError:
-            return True
-    return bool(ws.odb.find_corrupt(oids, quarantine=False))
+    """True if the pointer's own cached object (a file, or a folder's manifest) changed since
+    it was stored: one ``stat`` and one lookup, re-hashed only when the stat differs. The files
+    inside a folder are checked when they are used (checkout, push) or by ``--verify``: a
+    no-op ``status`` stays one walk. Reported, not moved: status changes nothing."""
+    return bool(ws.odb.find_corrupt([pointer.oid], quarantine=False))
 
 
 def status_as_json(changes: list[DataStatus]) -> dict[str, list[dict[str, dict[str, str]]]]:

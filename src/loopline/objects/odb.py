@@ -163,18 +163,21 @@ class ObjectStore:
         cache (to ``quarantine/``), so nothing uses it and ``pull`` can fetch a good copy."""
         wanted = list(dict.fromkeys(oids))
         known = dict(self.ledger.objects(wanted)) if self.ledger is not None else {}
-        known.update((o, self._known[o]) for o in wanted if o in self._known)
+        if self._known:
+            known.update((o, self._known[o]) for o in wanted if o in self._known)
         good: list[tuple[str, _Stat]] = []
         corrupt: list[str] = []
+        root = str(self.root)
         for oid in wanted:
-            path = self.path(oid)
+            path = f"{root}/{oid[:2]}/{oid[2:]}"  # a str: this loop runs once per file
             try:
-                now = _stat_of(path)
+                st = os.stat(path)
             except FileNotFoundError:
                 continue
+            now = (st.st_ino, st.st_mtime_ns, st.st_size)
             if not verify and known.get(oid) == now:
                 continue
-            if _content_id(path, oid) == oid:
+            if _content_id(Path(path), oid) == oid:
                 good.append((oid, now))
                 continue
             corrupt.append(oid)

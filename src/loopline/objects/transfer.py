@@ -114,6 +114,8 @@ def pull_objects(
     on_done: Callable[[int], None] | None = None,
 ) -> TransferResult:
     wanted = list(dict.fromkeys(oids))
+    # A damaged local copy is quarantined first, so this pull fetches a good one.
+    odb.find_corrupt(o for o in wanted if is_dir_oid(o))
     manifests = [o for o in wanted if is_dir_oid(o) and not odb.exists(o)]
     transferred = _fetch(odb, remote, manifests, jobs, None)
     files: list[str] = []
@@ -122,7 +124,9 @@ def pull_objects(
             files.extend(e.hash for e in odb.read_manifest(oid).entries)
         else:
             files.append(oid)
-    todo = [o for o in dict.fromkeys(files) if not odb.exists(o)]
+    files = list(dict.fromkeys(files))
+    odb.find_corrupt(files)
+    todo = [o for o in files if not odb.exists(o)]
     if on_count is not None:
         on_count(len(todo))
     transferred += _fetch(odb, remote, todo, jobs, on_done)
