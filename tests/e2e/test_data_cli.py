@@ -255,7 +255,8 @@ def test_add_refuses_symlinks_out_and_checkout_never_writes_through_them(
 
 
 @pytest.mark.parametrize(
-    "name", ["dvc.yaml", "params.yaml", "loopline.lock", "data/.gitignore", "conf/train.yaml"]
+    "name",
+    ["dvc.yaml", "params.yaml", "loopline.lock", "data/.gitignore", "conf/train.yaml", "conf"],
 )
 def test_add_refuses_files_that_belong_in_git(project: Path, name: str) -> None:
     make_tree(

@@ -30,8 +30,12 @@ def git_owned_reason(root: Path, rel: str) -> str | None:
         return _ANYWHERE[name]
     if rel in _AT_ROOT:
         return _AT_ROOT[rel]
-    if rel in _pipeline_params_files(root):
+    params = _pipeline_params_files(root)
+    if rel in params:
         return "a parameters file the pipeline reads"
+    inside = sorted(p for p in params | set(_AT_ROOT) if p.startswith(rel + "/"))
+    if inside and (root / rel).is_dir():
+        return f"a folder holding {inside[0]}, a file the pipeline reads"
     return None
 
 
