@@ -10,6 +10,7 @@ from loopline.core.errors import Conflict, NotFound
 from loopline.core.progress import NO_PROGRESS, Progress
 from loopline.data.pointer import POINTER_SUFFIX, Pointer
 from loopline.data.workspace import Workspace
+from loopline.objects.bounds import Boundary
 from loopline.objects.build import BuiltObject, build_object
 from loopline.objects.checkout import materialize
 
@@ -56,6 +57,8 @@ def _checkout_one(
             _verify_all(ws, pointer)
         return CheckoutResult(pointer, "unchanged")
     if current is not None and not force:
+        # A path leading out of the project is refused as a write, before its content is read.
+        Boundary(ws.root, ws.paths.dot_dir).check_write(ws.root / pointer.path)
         _refuse_if_unsaved(ws, pointer)
     task = progress.task(f"checking out {pointer.path}", total=pointer.size, bytes=True)
     try:
@@ -97,9 +100,8 @@ def _refuse_if_unsaved(ws: Workspace, pointer: Pointer) -> None:
             keep = f"keep them with `loopline add {pointer.path}`"
         else:  # a stage's output, tracked by the lock: `add` refuses it
             keep = (
-                f"{pointer.path} is an output of a pipeline stage: keep the changes by "
-                f"recording them in the lock with `loopline commit`, or rebuild it with "
-                "`loopline repro`"
+                f"{pointer.path} is an output of a pipeline stage: record the changes in the "
+                "lock with `loopline commit`, rebuild it with `loopline repro`"
             )
         raise Conflict(
             f"{pointer.path} has changes that are not saved in the cache "

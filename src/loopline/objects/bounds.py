@@ -56,7 +56,8 @@ class Boundary:
             return InvalidInput(
                 f"{shown} leads through a symlink to {real}, outside the project; Loopline "
                 "follows symlinks only while they stay inside the project",
-                hint="copy or move the data into the project, then add it",
+                hint="Loopline stores only what is inside the project: copy or move the data "
+                "into it, or remove the link",
             )
         return InvalidInput(
             f"refusing to write {shown}: it leads through a symlink to {real}, outside the "
