@@ -120,8 +120,8 @@ class ObjectStore:
                 f"{len(bad)} object(s) arrived corrupted from the remote, e.g. {bad[0]}; "
                 "they were not stored",
                 hint="the remote's copies are damaged: on a machine whose cache holds them "
-                "intact, run `loopline push --verify`, which re-checks the remote's copies "
-                "and replaces damaged ones",
+                "intact, run `loopline push --verify` (to the folder or S3 store behind an "
+                "HTTP remote), which re-checks the remote's copies and replaces damaged ones",
             )
 
     def new_tmp_path(self, oid: str | None = None) -> Path:
