@@ -112,8 +112,8 @@ def _materialize_dir(
     relink: bool,
     boundary: Boundary,
 ) -> CheckoutStats:
-    if dest.exists() and not dest.is_dir():
-        dest.unlink()
+    if os.path.lexists(dest) and not dest.is_dir():
+        dest.unlink()  # a file, or a link to one or to nothing: the link goes, not its target
     current = _current_hashes(dest, relpath, state)
     wanted = {e.relpath for e in manifest.entries}
     to_write = [

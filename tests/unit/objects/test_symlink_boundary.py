@@ -115,3 +115,14 @@ def test_checkout_replaces_a_file_link_instead_of_writing_through_it(
     assert not (root / "f.txt").is_symlink()
     assert (root / "f.txt").read_text() == "cached"
     assert (outside / "keep.txt").read_text() == "untouched"
+
+
+def test_a_dangling_link_where_a_folder_goes_is_replaced_by_the_folder(
+    root: Path, outside: Path, odb: ObjectStore, state: StateCache
+) -> None:
+    oid = _folder_object(root, odb, state)
+    os.symlink(outside / "nowhere", root / "data")
+    materialize(root, "data", oid, odb, state, link_types=("copy",))
+    assert not (root / "data").is_symlink()
+    assert (root / "data" / "sub" / "secret.txt").read_text() == "from the cache"
+    assert not (outside / "nowhere").exists()
