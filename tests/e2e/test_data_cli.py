@@ -356,6 +356,9 @@ def test_checkout_hint_for_a_changed_stage_output_does_not_suggest_add(project: 
     assert refused.exit_code == 4, refused.output
     assert "output of a pipeline stage" in refused.stderr
     assert "loopline add" not in refused.stderr
+    status = run_cli("status", "out.txt")
+    assert status.exit_code == 2 and "output of a pipeline stage" in status.stderr
+    assert "loopline add" not in status.stderr
 
 
 def test_gc_on_a_terminal_asks_before_deleting_as_its_help_says(project: Path) -> None:

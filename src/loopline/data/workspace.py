@@ -117,6 +117,16 @@ class Workspace:
             ]
             if inner:
                 return inner
+        for out in self.pipeline_pointers(include_uncached=True):
+            if rel == out.path or rel.startswith(out.path + "/"):
+                # Never suggest `add`: it refuses stage outputs.
+                where = "" if rel == out.path else f"inside {out.path}, "
+                raise InvalidInput(
+                    f"{original} is {where}an output of a pipeline stage, tracked by "
+                    f"{out.file} rather than a pointer file",
+                    hint="`loopline status` shows stale stages (name a stage to narrow it); "
+                    "`loopline repro` rebuilds outputs",
+                )
         raise NotFound(
             f"{original} is not tracked by Loopline",
             hint=f"start tracking it with `loopline add {original}`",
