@@ -399,3 +399,12 @@ def test_set_refuses_an_unknown_setting(project: Path) -> None:
     typo = run_cli("--set", "cache.verfy=true", "status")
     assert typo.exit_code == 2 and "did you mean cache.verify" in typo.stderr
     _no_traceback(typo)
+
+
+def test_naming_a_missing_path_does_not_suggest_adding_it(project: Path) -> None:
+    result = run_cli("checkout", "nosuch.csv")
+    assert result.exit_code == 3
+    assert "does not exist" in result.stderr and "loopline add" not in result.stderr
+    make_tree(project, {"here.csv": "1"})
+    untracked = run_cli("status", "here.csv")
+    assert untracked.exit_code == 3 and "loopline add here.csv" in untracked.stderr

@@ -127,6 +127,11 @@ class Workspace:
                     hint="`loopline status` shows stale stages (name a stage to narrow it); "
                     "`loopline repro` rebuilds outputs",
                 )
+        if not os.path.lexists(self.root / rel):
+            raise NotFound(
+                f"{original} does not exist and is not tracked by Loopline",
+                hint="check the path; pointer files (*.loopline) name the tracked data",
+            )
         raise NotFound(
             f"{original} is not tracked by Loopline",
             hint=f"start tracking it with `loopline add {original}`",
