@@ -229,3 +229,182 @@ def test_remote_options_keep_credentials_verbatim(project: Path) -> None:
     shared = (project / ".loopline" / "config.yaml").read_text()
     assert "secret: '0123'" in local
     assert "use_ssl: false" in shared and "max_concurrency: 16" in shared
+
+
+def test_add_refuses_symlinks_out_and_checkout_never_writes_through_them(
+    project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    make_tree(outside, {"secret.txt": "private"})
+    (project / "data").mkdir()
+    (project / "data" / "l").symlink_to(outside / "secret.txt")
+    refused = run_cli("add", "data")
+    assert refused.exit_code == 2, refused.output
+    assert "outside the project" in refused.stderr and "data/l" in refused.stderr
+    (project / "data" / "l").unlink()
+    make_tree(project, {"data/a.txt": "mine"})
+    assert run_cli("add", "data").exit_code == 0
+    (project / "data" / "a.txt").unlink()
+    (project / "data").rmdir()
+    (project / "data").symlink_to(outside)  # the tracked folder now leads out
+    forced = run_cli("checkout", "-f")
+    assert forced.exit_code == 2, forced.output
+    assert "never writes outside the project" in forced.stderr
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+    _no_traceback(forced)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["dvc.yaml", "params.yaml", "loopline.lock", "data/.gitignore", "conf/train.yaml", "conf"],
+)
+def test_add_refuses_files_that_belong_in_git(project: Path, name: str) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  train:\n    cmd: echo hi\n    params:\n"
+            "    - conf/train.yaml:\n      - lr\n",
+            "params.yaml": "a: 1\n",
+            "conf/train.yaml": "lr: 0.1\n",
+            "loopline.lock": "schema: '2.0'\nstages: {}\n",
+            "data/.gitignore": "/x\n",
+        },
+    )
+    result = run_cli("add", name)
+    assert result.exit_code == 2, result.output
+    assert "belongs in git" in result.stderr and f"git add {name}" in result.stderr
+    assert not (project / (name + ".loopline")).exists()
+    assert not (project / ".gitignore").exists()
+
+
+def test_add_refuses_overlapping_tracking_both_ways(project: Path) -> None:
+    make_tree(project, {"data/a/x.txt": "x", "data/b.csv": "b", "data/new.txt": "n"})
+    assert run_cli("add", "data/a", "data/b.csv").exit_code == 0
+    outer = run_cli("add", "data")
+    assert outer.exit_code == 2, outer.output
+    assert "data/a.loopline" in outer.stderr and "data/b.csv.loopline" in outer.stderr
+    assert "untrack those first" in outer.stderr
+    assert not (project / "data.loopline").exists()
+    assert not (project / ".gitignore").exists()
+    inner = run_cli("add", "data/a/x.txt")
+    assert inner.exit_code == 2 and "inside tracked folder data/a" in inner.stderr
+    make_tree(project, {"other/y.txt": "y"})
+    both = run_cli("add", "other/y.txt", "other")
+    assert both.exit_code == 2 and "other/y.txt is inside other" in both.stderr
+    assert run_cli("add", "data/new.txt").exit_code == 0  # new files beside them are fine
+
+
+def test_versions_names_the_commit_that_holds_each_version(project: Path) -> None:
+    make_tree(project, {"d/f.txt": "v1"})
+    git(project, "commit", "-q", "--allow-empty", "-m", "before any data")
+    before = git(project, "rev-parse", "HEAD").strip()
+    run_cli("add", "d")
+    assert json.loads(run_cli("versions", "d", "--json").stdout)[0]["git_commit"] is None
+    assert "uncommitted" in run_cli("versions", "d").stdout
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    v1 = git(project, "rev-parse", "HEAD").strip()
+    (project / "d" / "f.txt").write_text("v2")
+    run_cli("add", "d")
+    git(project, "commit", "-qam", "v2")
+    v2 = git(project, "rev-parse", "HEAD").strip()
+    versions = json.loads(run_cli("versions", "d.loopline", "--json").stdout)
+    assert [v["git_commit"] for v in versions] == [v2, v1]
+    assert before not in {v["git_commit"] for v in versions}
+    missing = run_cli("versions", "nosuchpath")
+    assert missing.exit_code == 3 and "no versions of nosuchpath" in missing.stderr
+
+
+def test_add_names_the_gitignore_files_that_exist(project: Path) -> None:
+    make_tree(project, {"data/raw/a.csv": "a", "model.bin": "m"})
+    out = run_cli("add", "data/raw", "model.bin", cwd=project).stdout
+    assert "git add data/raw.loopline model.bin.loopline data/.gitignore .gitignore" in out
+    git(project, "add", "data/raw.loopline", "model.bin.loopline", "data/.gitignore", ".gitignore")
+    (project / "data" / "raw" / "a.csv").write_text("b")
+    inside = run_cli("add", "raw", cwd=project / "data").stdout
+    assert "git add raw.loopline .gitignore" in inside  # relative to where git will run
+
+
+def test_a_fresh_clone_status_says_pull_and_diff_without_commits_lists_everything(
+    project: Path, tmp_path: Path
+) -> None:
+    make_tree(project, {"d/a.txt": "a", "f.bin": "f"})
+    assert run_cli("add", "d", "f.bin").exit_code == 0
+    diffed = run_cli("diff", "--json")
+    assert diffed.exit_code == 0, diffed.output
+    added = {item["path"] for item in json.loads(diffed.stdout)["added"]}
+    assert added == {"d/a.txt", "f.bin"}
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "data")
+    clone = tmp_path / "clone"
+    git(project, "clone", "-q", str(project), str(clone))
+    status = run_cli("status", cwd=clone)
+    assert "loopline pull" in status.stdout and "loopline checkout" not in status.stdout
+    (project / "f.bin").unlink()
+    local = run_cli("status", cwd=project)
+    assert "loopline checkout" in local.stdout and "loopline pull" not in local.stdout
+
+
+def test_checkout_hint_for_a_changed_stage_output_does_not_suggest_add(project: Path) -> None:
+    (project / "dvc.yaml").write_text(
+        "stages:\n  make:\n    cmd: python -c \"open('out.txt','w').write('built')\"\n"
+        "    outs:\n    - out.txt\n"
+    )
+    assert run_cli("repro").exit_code == 0
+    (project / "out.txt").write_text("hand edit")
+    refused = run_cli("checkout")
+    assert refused.exit_code == 4, refused.output
+    assert "output of a pipeline stage" in refused.stderr
+    assert "loopline add" not in refused.stderr
+    status = run_cli("status", "out.txt")
+    assert status.exit_code == 2 and "output of a pipeline stage" in status.stderr
+    assert "loopline add" not in status.stderr
+
+
+def test_gc_on_a_terminal_asks_before_deleting_as_its_help_says(project: Path) -> None:
+    import os
+    import pty
+    import subprocess
+
+    from tests.conftest import LOOPLINE
+
+    make_tree(project, {"f.txt": "v1"})
+    run_cli("add", "f.txt")
+    (project / "f.txt").write_text("v2")
+    run_cli("add", "f.txt")  # v1's object is now unreferenced
+    assert "asks for confirmation" in " ".join(run_cli("gc", "-h").stdout.split())
+
+    def answer(reply: bytes) -> tuple[int, str]:
+        main, tty = pty.openpty()
+        proc = subprocess.Popen([LOOPLINE, "gc"], stdin=tty, stdout=subprocess.PIPE, text=True)
+        os.close(tty)
+        os.write(main, reply)
+        out, _ = proc.communicate(timeout=120)
+        os.close(main)
+        return proc.returncode, out
+
+    code, out = answer(b"n\n")
+    assert code != 0 and "Delete 1 cached objects" in out
+    oid = hash_bytes(b"v1")
+    assert (project / ".loopline" / "objects" / oid[:2] / oid[2:]).exists()
+    code, out = answer(b"y\n")
+    assert code == 0 and "Removed 1 objects" in out
+    assert not (project / ".loopline" / "objects" / oid[:2] / oid[2:]).exists()
+
+
+def test_set_refuses_an_unknown_setting(project: Path) -> None:
+    result = run_cli("--set", "core.nonsense=1", "status")
+    assert result.exit_code == 2, result.output
+    assert "unknown setting 'core.nonsense'" in result.stderr and "core.jobs" in result.stderr
+    typo = run_cli("--set", "cache.verfy=true", "status")
+    assert typo.exit_code == 2 and "did you mean cache.verify" in typo.stderr
+    _no_traceback(typo)
+
+
+def test_naming_a_missing_path_does_not_suggest_adding_it(project: Path) -> None:
+    result = run_cli("checkout", "nosuch.csv")
+    assert result.exit_code == 3
+    assert "does not exist" in result.stderr and "loopline add" not in result.stderr
+    make_tree(project, {"here.csv": "1"})
+    untracked = run_cli("status", "here.csv")
+    assert untracked.exit_code == 3 and "loopline add here.csv" in untracked.stderr

@@ -294,3 +294,26 @@ def test_pull_of_an_object_missing_from_the_remote_names_it(
     assert missing not in _objects_in(project / ".loopline" / "objects")
     _assert_every_object_complete(project / ".loopline" / "objects")
     assert not (project / "data").exists()
+
+
+def test_a_relative_remote_stays_relative_and_works_from_any_folder(
+    project: Path, tmp_path: Path
+) -> None:
+    make_tree(project, {"sub/data.txt": "shared"})
+    assert run_cli("remote", "add", "-d", "r", "../shared-store", cwd=project).exit_code == 0
+    config = (project / ".loopline" / "config.yaml").read_text()
+    assert str(tmp_path) not in config  # a committed config must work in every clone
+    assert "url: ../../shared-store" in config  # relative to .loopline/, as DVC does
+    assert run_cli("add", "data.txt", cwd=project / "sub").exit_code == 0
+    pushed = run_cli("push", cwd=project / "sub")
+    assert pushed.exit_code == 0, pushed.output
+    assert len(_objects_in(tmp_path / "shared-store")) == 1
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    shutil.copytree(project, moved / "project", symlinks=True)
+    shutil.copytree(tmp_path / "shared-store", moved / "shared-store")
+    (moved / "project" / "sub" / "data.txt").unlink()
+    shutil.rmtree(moved / "project" / ".loopline" / "objects")
+    pulled = run_cli("pull", cwd=moved / "project")
+    assert pulled.exit_code == 0, pulled.output
+    assert (moved / "project" / "sub" / "data.txt").read_text() == "shared"

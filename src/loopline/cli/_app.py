@@ -90,6 +90,8 @@ def cli(
 
 
 def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
+    from loopline.core.config import check_setting_name
+
     found: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -97,6 +99,7 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
             raise click.BadParameter(
                 f"{pair!r} is not KEY=VALUE with a dotted key", param_hint="--set"
             )
+        check_setting_name(key.strip())
         found[key.strip()] = value
     return found
 

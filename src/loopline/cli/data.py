@@ -83,8 +83,25 @@ def add_command(
             f"{r.new_objects} new objects) -> {r.pointer.file}"
         )
     if any(r.changed for r in results):
-        pointers = " ".join(r.pointer.file for r in results)
-        click.echo(f"To track the change with git, run:\n\n\tgit add {pointers} .gitignore\n")
+        click.echo(
+            f"To track the change with git, run:\n\n\tgit add {_git_add_paths(ws.root, results)}\n"
+        )
+
+
+def _git_add_paths(root: Path, results: list[Any]) -> str:
+    """The pointer files and the ``.gitignore`` files that hold their entries, relative to the
+    current folder, where the user runs git."""
+    import os
+    import posixpath
+
+    names: list[str] = []
+    for rel in [r.pointer.file for r in results] + [
+        posixpath.join(posixpath.dirname(r.pointer.path), ".gitignore") for r in results
+    ]:
+        shown = os.path.relpath(root / rel)
+        if shown not in names and (root / rel).exists():
+            names.append(shown)
+    return " ".join(names)
 
 
 @click.command("status")
@@ -118,8 +135,8 @@ def status_command(ctx: click.Context, targets: tuple[str, ...], as_json: bool) 
         click.echo(f"\t\t{change.state + ':':<16}{change.pointer.path}")
     for stage in stages or []:
         _echo_stage(stage)
-    if changes:
-        click.echo("\n(use `loopline add` to record changes, `loopline checkout` to discard them)")
+    for hint in _status_hints(changes):
+        click.echo(f"\n({hint})")
     if stages:
         click.echo("\n(use `loopline repro` to bring the stale stages up to date)")
         edited = [st.name for st in stages if "modified" in st.outs.values()]
@@ -128,6 +145,27 @@ def status_command(ctx: click.Context, targets: tuple[str, ...], as_json: bool) 
                 f"(use `loopline commit {' '.join(edited)}` to keep outputs edited by hand, "
                 "`loopline repro --force` to discard the edits)"
             )
+
+
+def _status_hints(changes: list[Any]) -> list[str]:
+    """What to do about each kind of change, naming only commands that will work."""
+    states = {(c.state, c.in_cache) for c in changes}
+    hints = []
+    if ("modified", True) in states or ("modified", False) in states:
+        hints.append("use `loopline add` to record changes, `loopline checkout` to discard them")
+    if ("deleted", True) in states:
+        hints.append("use `loopline checkout` to restore deleted data from the cache")
+    if any(not in_cache for _, in_cache in states):
+        hints.append(
+            "data missing from the cache: fetch it with `loopline pull` (it also checks it out)"
+        )
+    if any(state == "corrupt in cache" for state, _ in states):
+        paths = " ".join(c.pointer.path for c in changes if c.state == "corrupt in cache")
+        hints.append(
+            f"the cached copy is damaged: store the intact workspace copy again with "
+            f"`loopline add {paths}`, or fetch it with `loopline pull`"
+        )
+    return hints
 
 
 def _split_targets(ws: Any, targets: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -227,21 +265,38 @@ def checkout_command(
 @click.command("gc")
 @click.option("--all-commits", is_flag=True, help="Also keep data referenced by any git commit.")
 @click.option("--dry", is_flag=True, help="Only report what would be removed.")
-@click.option("-f", "--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Delete without asking (required when not run from a terminal).",
+)
 @json_option
 @click.pass_context
 def gc_command(
     ctx: click.Context, all_commits: bool, dry: bool, force: bool, as_json: bool
 ) -> None:
-    """Delete cached objects that no pointer file in the workspace references."""
+    """Delete cached objects that no pointer file or pipeline lock references.
+
+    On a terminal, gc first says how many objects it would delete and asks for confirmation;
+    elsewhere (a script, CI) it refuses unless -f is given. --dry only reports.
+    """
     from loopline.data.gc import gc
 
-    if not (dry or force):
-        if not sys.stdin.isatty():
-            raise click.UsageError("gc deletes data: pass -f to confirm, or --dry to preview")
-        scope = "the workspace or any commit" if all_commits else "the current workspace"
-        click.confirm(f"Delete every cached object not used by {scope}?", abort=True)
+    if not (dry or force) and not sys.stdin.isatty():
+        raise click.UsageError("gc deletes data: pass -f to confirm, or --dry to preview")
     with open_workspace(ctx) as ws:
+        if not (dry or force):
+            preview = gc(ws, all_commits=all_commits, dry_run=True)
+            if preview.removed == 0:
+                click.echo(f"Nothing to remove; kept {preview.kept} objects.")
+                return
+            scope = "the workspace or any commit" if all_commits else "the current workspace"
+            click.confirm(
+                f"Delete {preview.removed} cached objects ({human_size(preview.freed_bytes)}) "
+                f"not used by {scope}?",
+                abort=True,
+            )
         result = gc(ws, all_commits=all_commits, dry_run=dry)
     if as_json:
         echo_json(result.__dict__)
@@ -283,18 +338,17 @@ def diff_command(ctx: click.Context, rev: str, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def versions_command(ctx: click.Context, path: str | None, as_json: bool) -> None:
-    """List every version of tracked data that `loopline add` recorded, newest first."""
+    """List every version of tracked data that `loopline add` recorded, newest first.
+
+    The commit column names the first git commit whose pointer file holds that version
+    ("uncommitted" until one does).
+    """
     import datetime as dt
 
-    from loopline.store import list_data_versions, open_store
+    from loopline.data.versions import list_versions
 
     with open_workspace(ctx) as ws:
-        rel = ws.relpath(path).removesuffix(".loopline") if path else None
-        store = open_store(ws.settings.store_url)
-        try:
-            versions = list_data_versions(store, rel)
-        finally:
-            store.close()
+        versions = list_versions(ws, path)
     if as_json:
         echo_json([v.__dict__ for v in versions])
         return
@@ -305,7 +359,7 @@ def versions_command(ctx: click.Context, path: str | None, as_json: bool) -> Non
             v.oid[:12] + (".dir" if v.oid.endswith(".dir") else ""),
             human_size(v.size),
             "" if v.nfiles is None else v.nfiles,
-            (v.git_commit or "")[:10],
+            v.git_commit[:10] if v.git_commit else "uncommitted",
         )
         for v in versions
     ]

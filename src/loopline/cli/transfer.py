@@ -14,6 +14,11 @@ __all__ = ["pull_command", "push_command"]
 @click.argument("targets", nargs=-1, type=click.Path())
 @click.option("-r", "--remote", help="Remote name (default: core.remote).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel transfers.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Also download and re-hash the remote's copies, replacing damaged ones.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @click.pass_context
 def push_command(
@@ -21,19 +26,23 @@ def push_command(
     targets: tuple[str, ...],
     remote: str | None,
     jobs: int | None,
+    verify: bool,
     as_json: bool,
 ) -> None:
-    """Upload tracked data the remote does not have yet."""
+    """Upload tracked data the remote does not have yet (never an object whose bytes no
+    longer match its id)."""
     from loopline.data.transfer import push
 
     with open_workspace(ctx, **{"core.jobs": jobs}) as ws:
-        result = push(ws, list(targets), remote=remote, progress=terminal_progress())
+        result = push(ws, list(targets), remote=remote, verify=verify, progress=terminal_progress())
     if as_json:
         echo_json(result.__dict__)
     else:
         click.echo(
             f"{result.pushed} objects pushed to '{result.remote}' "
-            f"({result.already_there} already there)"
+            f"({result.already_there} already there"
+            + (f", {result.repaired} damaged remote copies replaced" if result.repaired else "")
+            + ")"
         )
 
 

@@ -18,8 +18,10 @@ from loopline.core.project import ProjectPaths
 
 __all__ = [
     "LINK_TYPES",
+    "SETTING_NAMES",
     "RemoteConfig",
     "Settings",
+    "check_setting_name",
     "load_settings",
     "read_config_file",
     "write_config_file",
@@ -35,6 +37,27 @@ _DEFAULTS: dict[str, Any] = {
     "cache.verify": False,
     "store.url": None,
 }
+
+SETTING_NAMES = tuple(sorted(_DEFAULTS))
+
+
+def check_setting_name(key: str) -> None:
+    """Refuse a dotted setting name Loopline does not know, suggesting the closest ones."""
+    if key in _DEFAULTS:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(key, SETTING_NAMES, n=3, cutoff=0.5)
+    if not close:
+        section = key.split(".", 1)[0]
+        close = [name for name in SETTING_NAMES if name.startswith(section + ".")]
+    suggestion = f"did you mean {' or '.join(close)}? " if close else ""
+    raise ConfigError(
+        f"unknown setting {key!r}",
+        hint=f"{suggestion}known settings: {', '.join(SETTING_NAMES)} (remotes are set with "
+        "`loopline remote add/modify`)",
+    )
+
 
 # Short environment names users reach for first; every dotted key also works as
 # LOOPLINE_<SECTION>_<KEY>.
@@ -174,6 +197,8 @@ def load_settings(
         for name, values in _remotes(data, source).items():
             remote_layers.setdefault(name, {}).update(values)
     merged.update(_from_environment(os.environ if environ is None else environ))
+    for key in overrides or {}:
+        check_setting_name(key)
     merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return _build(paths, merged, remote_layers)
 
@@ -196,7 +221,7 @@ def _build(
                 f"remote '{name}' has no url",
                 hint=f"set it with `loopline remote add {name} URL --force`",
             )
-        remotes[name] = RemoteConfig(name=name, url=str(url), options=values)
+        remotes[name] = RemoteConfig(name=name, url=_resolve_url(str(url), paths), options=values)
     store_url = merged["store.url"] or f"sqlite:///{paths.store_db}"
     return Settings(
         paths=paths,
@@ -208,6 +233,13 @@ def _build(
         default_remote=merged["core.remote"] or None,
         remotes=remotes,
     )
+
+
+def _resolve_url(url: str, paths: ProjectPaths) -> str:
+    """A relative folder is relative to the config files' folder (``.loopline/``)."""
+    if "://" in url or os.path.isabs(url):
+        return url
+    return os.path.normpath(os.path.join(paths.config_file.parent, os.path.expanduser(url)))
 
 
 def _as_bool(value: Any, key: str) -> bool:

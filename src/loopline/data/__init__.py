@@ -1,7 +1,8 @@
 """Data versioning: pointer files in git, content in the object store, DVC's workflow.
 
 Owns: pointer files (``*.loopline``), ``.gitignore`` upkeep, and the verbs ``init``, ``add``,
-``status``, ``checkout``, ``push``, ``pull``, ``gc``, ``diff`` and remote configuration.
+``status``, ``checkout``, ``push``, ``pull``, ``gc``, ``diff``, ``versions`` and remote
+configuration.
 
 May import: ``loopline.core``, ``loopline.objects``, ``loopline.store``.
 """
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     )
     from loopline.data.status import DataStatus, status, status_as_json
     from loopline.data.transfer import PullResult, PushResult, pull, push
+    from loopline.data.versions import TrackedVersion, list_versions
     from loopline.data.workspace import Workspace
 
 # Public names resolve on first use, so importing one verb does not import them all.
@@ -58,6 +60,8 @@ _LAZY = {
     "pull": "loopline.data.transfer",
     "push": "loopline.data.transfer",
     "Workspace": "loopline.data.workspace",
+    "TrackedVersion": "loopline.data.versions",
+    "list_versions": "loopline.data.versions",
 }
 
 __all__ = [
@@ -71,6 +75,7 @@ __all__ = [
     "PullResult",
     "PushResult",
     "RemoteEntry",
+    "TrackedVersion",
     "Workspace",
     "add",
     "add_remote",
@@ -79,6 +84,7 @@ __all__ = [
     "gc",
     "init_project",
     "list_remotes",
+    "list_versions",
     "modify_remote",
     "pull",
     "push",

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from loopline.core.errors import InvalidInput
 from loopline.core.progress import NO_PROGRESS, Progress
+from loopline.data._git_owned import git_owned_reason
 from loopline.data.gitignore import ignore_in_git
-from loopline.data.pointer import POINTER_SUFFIX, Pointer, pointer_path_for
+from loopline.data.pointer import POINTER_SUFFIX, Pointer, find_pointers, pointer_path_for
 from loopline.data.workspace import Workspace
 from loopline.objects.batch import ObjectBatch
 from loopline.objects.build import build_object
@@ -34,6 +35,7 @@ def add(
     previous pointer (or none) and only complete objects in the cache.
     """
     targets = [_check_target(ws, p) for p in paths]
+    _refuse_overlaps(targets)
     results: list[AddResult] = []
     with ws.lock():
         scratch = ws.fresh_scratch()
@@ -50,6 +52,12 @@ def _check_target(ws: Workspace, path: str) -> str:
             f"{path} is a pointer file",
             hint=f"add the data itself: `loopline add {rel.removesuffix(POINTER_SUFFIX)}`",
         )
+    reason = git_owned_reason(ws.root, rel)
+    if reason is not None:
+        raise InvalidInput(
+            f"{path} is {reason}: it belongs in git, not in the data cache",
+            hint=f"commit it with `git add {rel}`",
+        )
     owner = ws.owner_of(rel)
     if owner is not None:
         raise InvalidInput(
@@ -64,7 +72,35 @@ def _check_target(ws: Workspace, path: str) -> str:
             )
     if rel.split("/")[-1] == ".git" or "/.git/" in f"/{rel}/":
         raise InvalidInput(f"{path} is part of git's own folder", hint="track data, not .git")
+    _refuse_tracked_inside(ws, path, rel)
     return rel
+
+
+def _refuse_tracked_inside(ws: Workspace, path: str, rel: str) -> None:
+    """A folder holding tracked data would track it twice (as DVC, refuse overlaps)."""
+    if not (ws.root / rel).is_dir() or (ws.root / pointer_path_for(rel)).is_file():
+        return
+    inner = sorted(f"{rel}/{f}" for f in find_pointers(ws.root / rel))
+    if not inner:
+        return
+    shown = " ".join(inner[:5]) + (" ..." if len(inner) > 5 else "")
+    raise InvalidInput(
+        f"{path} holds data that is already tracked on its own ({shown}); tracking the "
+        "folder too would track it twice",
+        hint=f"to track {rel} as one folder, untrack those first (`loopline remove {shown}`, "
+        f"or delete those pointer files), then `loopline add {rel}`; or add only the new "
+        f"files inside {rel}",
+    )
+
+
+def _refuse_overlaps(targets: list[str]) -> None:
+    for a in targets:
+        for b in targets:
+            if b.startswith(a + "/"):
+                raise InvalidInput(
+                    f"{b} is inside {a}, and both were given: a path is tracked once",
+                    hint=f"add either `{a}` or the paths inside it, not both",
+                )
 
 
 def _add_one(ws: Workspace, rel: str, progress: Progress, scratch: Path) -> AddResult:
@@ -125,14 +161,13 @@ def _previous_oid(ws: Workspace, pointer_file: str) -> str | None:
 
 
 def _record_versions(ws: Workspace, pointers: list[Pointer]) -> None:
-    from loopline.data.git import head_commit
     from loopline.store import DataVersion, open_store, record_data_versions
 
-    commit = head_commit(ws.root)
+    # No commit: the one holding this version does not exist yet (see ``data.versions``).
     store = open_store(ws.settings.store_url)
     try:
         record_data_versions(
-            store, [DataVersion(p.path, p.oid, p.size, p.nfiles, commit) for p in pointers]
+            store, [DataVersion(p.path, p.oid, p.size, p.nfiles) for p in pointers]
         )
     finally:
         store.close()

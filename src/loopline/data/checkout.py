@@ -10,6 +10,7 @@ from loopline.core.errors import Conflict, NotFound
 from loopline.core.progress import NO_PROGRESS, Progress
 from loopline.data.pointer import POINTER_SUFFIX, Pointer
 from loopline.data.workspace import Workspace
+from loopline.objects.bounds import Boundary
 from loopline.objects.build import BuiltObject, build_object
 from loopline.objects.checkout import materialize
 
@@ -56,6 +57,8 @@ def _checkout_one(
             _verify_all(ws, pointer)
         return CheckoutResult(pointer, "unchanged")
     if current is not None and not force:
+        # A path leading out of the project is refused as a write, before its content is read.
+        Boundary(ws.root, ws.paths.dot_dir).check_write(ws.root / pointer.path)
         _refuse_if_unsaved(ws, pointer)
     task = progress.task(f"checking out {pointer.path}", total=pointer.size, bytes=True)
     try:
@@ -81,8 +84,8 @@ def _checkout_one(
 def _verify_all(ws: Workspace, pointer: Pointer) -> None:
     ws.odb.verify(pointer.oid)
     if pointer.is_dir:
-        for entry in ws.odb.read_manifest(pointer.oid).entries:
-            ws.odb.verify(entry.hash)
+        entries = ws.odb.read_manifest(pointer.oid).entries
+        ws.odb.require_intact([e.hash for e in entries], pointer.path, verify=True)
 
 
 def _refuse_if_unsaved(ws: Workspace, pointer: Pointer) -> None:
@@ -93,11 +96,17 @@ def _refuse_if_unsaved(ws: Workspace, pointer: Pointer) -> None:
     unsaved = [f for f in built.files if not ws.odb.exists(f.oid)]
     if unsaved:
         example = unsaved[0].source.relative_to(ws.root).as_posix()
+        if pointer.file.endswith(POINTER_SUFFIX):
+            keep = f"keep them with `loopline add {pointer.path}`"
+        else:  # a stage's output, tracked by the lock: `add` refuses it
+            keep = (
+                f"{pointer.path} is an output of a pipeline stage: record the changes in the "
+                f"lock with {_keep_command(ws, pointer)}, rebuild it with `loopline repro`"
+            )
         raise Conflict(
             f"{pointer.path} has changes that are not saved in the cache "
             f"({len(unsaved)} file(s), e.g. {example}); checkout would overwrite them",
-            hint=f"keep them with {_keep_command(ws, pointer)}, or discard them with "
-            "`loopline checkout --force`",
+            hint=f"{keep}, or discard them with `loopline checkout --force`",
         )
 
 

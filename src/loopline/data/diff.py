@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopline.core.errors import LooplineError, NotFound
-from loopline.data.git import git_show_files, list_files_at, resolve_revision
+from loopline.data.git import (
+    git_show_files,
+    head_commit,
+    is_git_work_tree,
+    list_files_at,
+    resolve_revision,
+)
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, parse_pointer
 from loopline.data.workspace import Workspace
 from loopline.objects.build import build_object
@@ -34,8 +40,10 @@ class DataDiff:
 
 
 def diff(ws: Workspace, rev: str = "HEAD") -> DataDiff:
-    commit = resolve_revision(ws.root, rev)
-    old = _pointers_at(ws.root, commit)
+    if rev == "HEAD" and head_commit(ws.root) is None and is_git_work_tree(ws.root):
+        old: dict[str, str] = {}  # no commit yet: everything tracked is new, as in DVC
+    else:
+        old = _pointers_at(ws.root, resolve_revision(ws.root, rev))
     new = {p.path: _workspace_object(ws, p) for p in ws.pointers()}
     result = DataDiff()
     for path in sorted(set(old) | set(new)):

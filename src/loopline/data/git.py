@@ -7,7 +7,14 @@ from pathlib import Path
 
 from loopline.core.errors import InvalidInput, NotFound
 
-__all__ = ["git_show_files", "head_commit", "list_files_at", "resolve_revision"]
+__all__ = [
+    "first_commit_with",
+    "git_show_files",
+    "head_commit",
+    "is_git_work_tree",
+    "list_files_at",
+    "resolve_revision",
+]
 
 
 def _git(root: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -27,9 +34,22 @@ def head_commit(root: Path) -> str | None:
     return done.stdout.decode().strip() or None if done.returncode == 0 else None
 
 
+def first_commit_with(root: Path, path: str, text: str) -> str | None:
+    """The oldest commit in HEAD's history that added ``text`` to file ``path``, or None
+    (not committed yet, or not a git repository)."""
+    done = _git(root, "log", "--format=%H", "--reverse", f"-S{text}", "--", path)
+    if done.returncode != 0:
+        return None
+    lines = done.stdout.decode().split()
+    return lines[0] if lines else None
+
+
+def is_git_work_tree(root: Path) -> bool:
+    return _git(root, "rev-parse", "--is-inside-work-tree").returncode == 0
+
+
 def resolve_revision(root: Path, rev: str) -> str:
-    inside = _git(root, "rev-parse", "--is-inside-work-tree")
-    if inside.returncode != 0:
+    if not is_git_work_tree(root):
         raise InvalidInput(
             f"{root} is not a git repository, so there is no revision {rev!r} to compare with",
             hint="run `git init` and commit your pointer files",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,9 +51,8 @@ def add_remote(
     local: bool = False,
 ) -> None:
     _check_name(name)
-    if "://" not in url:
-        url = str(Path(url).expanduser().resolve()) if not Path(url).is_absolute() else url
     config_file = _file(paths, local)
+    url = _as_written(url, config_file)
     data = read_config_file(config_file)
     remotes = data.setdefault("remote", {})
     if name in remotes and not force:
@@ -85,9 +85,24 @@ def modify_remote(
     entry = data.setdefault("remote", {}).setdefault(name, {})
     if value is None:
         entry.pop(option, None)
+    elif option == "url":
+        entry[option] = _as_written(value, config_file)
     else:
         entry[option] = _parse_value(option, value)
     write_config_file(config_file, data)
+
+
+def _as_written(url: str, config_file: Path) -> str:
+    """A folder typed relative to the current folder, made relative to the config file's
+    folder (where it is resolved when used, as DVC does), so the committed config works in
+    every clone; absolute paths and URLs are kept as typed."""
+    if "://" in url:
+        return url
+    if url.startswith("~"):
+        return str(Path(url).expanduser())
+    if os.path.isabs(url):
+        return url
+    return os.path.relpath(os.path.abspath(url), config_file.parent).replace(os.sep, "/")
 
 
 _SECRET_WORDS = ("key", "secret", "token", "password", "credential")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loopline.core.errors import NotFound
+from loopline.core.errors import IntegrityError, NotFound
 from loopline.core.progress import NO_PROGRESS, Progress
 from loopline.data.checkout import CheckoutResult, checkout
 from loopline.data.workspace import Workspace
@@ -20,6 +20,7 @@ class PushResult:
     remote: str
     pushed: int
     already_there: int
+    repaired: int = 0
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,11 @@ def push(
     targets: Sequence[str] | None = None,
     *,
     remote: str | None = None,
+    verify: bool = False,
     progress: Progress = NO_PROGRESS,
 ) -> PushResult:
+    """Upload what the remote lacks; with ``verify`` also re-check the remote's copies and
+    replace damaged ones."""
     target = Remote(ws.settings.remote(remote))
     pointers = ws.pointers(targets, with_pipeline=True)
     task = progress.task(f"pushing to {target.name}")
@@ -47,16 +51,25 @@ def push(
             jobs=ws.settings.jobs,
             on_count=task.set_total,
             on_done=task.advance,
+            verify_remote=verify,
         )
     finally:
         task.close()
+    if result.corrupt:
+        raise IntegrityError(
+            f"{len(result.corrupt)} object(s) in the local cache are corrupt (their bytes no "
+            f"longer match their ids) and were not pushed, e.g. {result.corrupt[0]}; they were "
+            f"moved to {ws.odb.quarantine_dir} (the rest was pushed)",
+            hint="`loopline add` the data again from an intact copy, or `loopline pull` it "
+            "from a remote that has it intact",
+        )
     if result.missing:
         raise NotFound(
             f"{len(result.missing)} object(s) are missing from the local cache and were not "
             f"pushed, e.g. {result.missing[0]} (the rest was pushed)",
             hint="re-add the data with `loopline add`, or pull it from the remote that has it",
         )
-    return PushResult(target.name, result.transferred, result.already_there)
+    return PushResult(target.name, result.transferred, result.already_there, result.repaired)
 
 
 def pull(

@@ -29,11 +29,15 @@ class Workspace:
         self.root = find_project_root(root)
         self.settings: Settings = load_settings(self.root, overrides)
         self.paths = self.settings.paths
-        self.odb = ObjectStore(self.paths.objects_dir)
 
     @cached_property
     def state(self) -> StateCache:
         return StateCache(self.paths.state_db)
+
+    @cached_property
+    def odb(self) -> ObjectStore:
+        """The cache; it records each object's stat in the state cache, to notice damage."""
+        return ObjectStore(self.paths.objects_dir, ledger=self.state)
 
     def fresh_scratch(self) -> Path:
         """An empty folder for temporary names; call only while holding the project lock.
@@ -134,6 +138,21 @@ class Workspace:
             ]
             if inner:
                 return inner
+        for out in self.pipeline_pointers(include_uncached=True):
+            if rel == out.path or rel.startswith(out.path + "/"):
+                # Never suggest `add`: it refuses stage outputs.
+                where = "" if rel == out.path else f"inside {out.path}, "
+                raise InvalidInput(
+                    f"{original} is {where}an output of a pipeline stage, tracked by "
+                    f"{out.file} rather than a pointer file",
+                    hint="`loopline status` shows stale stages (name a stage to narrow it); "
+                    "`loopline repro` rebuilds outputs",
+                )
+        if not os.path.lexists(self.root / rel):
+            raise NotFound(
+                f"{original} does not exist and is not tracked by Loopline",
+                hint="check the path; pointer files (*.loopline) name the tracked data",
+            )
         raise NotFound(
             f"{original} is not tracked by Loopline",
             hint=f"start tracking it with `loopline add {original}`",

@@ -78,6 +78,12 @@ class ObjectBatch:
         jobs: int,
         on_done: Callable[[int], None] | None = None,
     ) -> None:
+        items = list(items)
+        # A damaged copy already in the cache is quarantined here, so the file is stored anew.
+        for oid in self.odb.find_corrupt(i.oid for i in items):
+            with self._lock:
+                if self._staged.get(oid, 0) is None:
+                    del self._staged[oid]
         todo = [i for i in items if i.oid not in self._staged]
 
         def stage(item: PendingObject) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from loopline.core.errors import NotFound
 from loopline.core.hashing import hash_bytes, hash_file
+from loopline.core.project import DOT_DIR
+from loopline.objects.bounds import Boundary
 from loopline.objects.manifest import Manifest, ManifestEntry
 from loopline.objects.odb import ObjectStore, PendingObject
 from loopline.objects.scan import ScannedFile, dir_token, scan_dir
@@ -49,10 +51,16 @@ def build_object(
 
     ``with_files`` also returns the files to store and the manifest (what ``add`` needs);
     without it a directory whose stat token is unchanged costs one walk and one lookup.
-    ``stage(data, oid)`` receives the bytes of each small file hashed along the way, so
+    With ``with_files``, symlinks leading out of the project are refused (nothing outside
+    is stored). ``stage(data, oid)`` receives the bytes of each small file hashed along the way, so
     ``add`` stores it without reading it a second time.
     """
     path = root / relpath
+    # What will be stored must come from inside the project (see ``bounds``); hashing alone
+    # (status, a stage's dependencies) may follow a link anywhere.
+    boundary = Boundary(root, root / DOT_DIR) if with_files else None
+    if boundary is not None and os.path.lexists(path):
+        boundary.check_read(path)
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -60,7 +68,7 @@ def build_object(
             f"{relpath} does not exist", hint="check the path, or `loopline checkout` it"
         ) from None
     if stat.S_ISDIR(st.st_mode):
-        return _build_dir(path, relpath, state, odb, with_files, jobs, on_hashed, stage)
+        return _build_dir(path, relpath, state, odb, with_files, jobs, on_hashed, stage, boundary)
     if not stat.S_ISREG(st.st_mode):
         raise NotFound(f"{relpath} is neither a regular file nor a directory")
     return _build_file(path, relpath, st, state, with_files)
@@ -92,8 +100,9 @@ def _build_dir(
     jobs: int,
     on_hashed: Callable[[int], None] | None,
     stage: Callable[[bytes, str], None] | None,
+    boundary: Boundary | None,
 ) -> BuiltObject:
-    scanned = scan_dir(path)
+    scanned = scan_dir(path, boundary)
     token = dir_token(scanned)
     known = state.dir(relpath)
     if known is not None and known.token == token:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from loopline.core.atomic import temp_path_for
 from loopline.core.errors import NotFound
+from loopline.core.project import DOT_DIR
+from loopline.objects.bounds import Boundary
 from loopline.objects.links import place_object
 from loopline.objects.manifest import Manifest, ManifestEntry, is_dir_oid
 from loopline.objects.odb import ObjectStore
@@ -48,8 +50,12 @@ def materialize(
     ``relink`` rewrites every file even if its content is right (to switch link type).
     ``scratch`` is a folder for temporary names (emptied by the caller between runs); it is
     used when it is on the same filesystem as the destination, so renames stay atomic.
+    Nothing is written through a symlink (``dest``, a parent or a subfolder of it) that
+    leads outside the project.
     """
     dest = root / relpath
+    boundary = Boundary(root, root / DOT_DIR)
+    boundary.check_write(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     temp_dir = scratch if scratch is not None and _same_device(scratch, dest.parent) else None
     if is_dir_oid(oid):
@@ -67,8 +73,9 @@ def materialize(
             on_done,
             temp_dir,
             relink,
+            boundary,
         )
-    _require(odb, oid, relpath, verify)
+    _require(odb, [(oid, relpath)], relpath, verify)
     if dest.is_dir() and not dest.is_symlink():
         shutil.rmtree(dest)
     st = place_object(odb.path(oid), dest, link_types, executable=isexec, temp_dir=temp_dir)
@@ -78,14 +85,16 @@ def materialize(
     return CheckoutStats(1, 0, 0)
 
 
-def _require(odb: ObjectStore, oid: str, relpath: str, verify: bool) -> None:
-    if not odb.exists(oid):
-        raise NotFound(
-            f"the content of {relpath} (object {oid}) is not in the local cache",
-            hint="fetch it with `loopline pull`",
-        )
-    if verify:
-        odb.verify(oid)
+def _require(odb: ObjectStore, wanted: list[tuple[str, str]], what: str, verify: bool) -> None:
+    """Every ``(oid, relpath)`` must be in the cache and intact (re-hashed if its stat changed
+    since it was stored, or always with ``verify``): a damaged object is never checked out."""
+    for oid, relpath in wanted:
+        if not odb.exists(oid):
+            raise NotFound(
+                f"the content of {relpath} (object {oid}) is not in the local cache",
+                hint="fetch it with `loopline pull`",
+            )
+    odb.require_intact([oid for oid, _ in wanted], what, verify=verify)
 
 
 def _materialize_dir(
@@ -101,9 +110,10 @@ def _materialize_dir(
     on_done: Callable[[int], None] | None,
     temp_dir: Path | None,
     relink: bool,
+    boundary: Boundary,
 ) -> CheckoutStats:
-    if dest.exists() and not dest.is_dir():
-        dest.unlink()
+    if os.path.lexists(dest) and not dest.is_dir():
+        dest.unlink()  # a file, or a link to one or to nothing: the link goes, not its target
     current = _current_hashes(dest, relpath, state)
     wanted = {e.relpath for e in manifest.entries}
     to_write = [
@@ -111,9 +121,11 @@ def _materialize_dir(
         for e in manifest.entries
         if relink or current.get(e.relpath, (None,))[0] != (e.hash, e.isexec)
     ]
-    for entry in to_write:
-        _require(odb, entry.hash, f"{relpath}/{entry.relpath}", verify)
+    _require(odb, [(e.hash, f"{relpath}/{e.relpath}") for e in to_write], relpath, verify)
     fresh = not dest.exists()
+    if not fresh:
+        for folder in sorted({os.path.dirname(e.relpath) for e in to_write} - {""}):
+            boundary.check_write(dest / folder)
     # A folder that does not exist yet is built under a temporary name and renamed into place
     # in one step: no per-file temporary names, and never a half-built folder at ``dest``.
     if not fresh:

@@ -4,6 +4,12 @@ Layout: ``objects/<first 2 hex>/<remaining 62 hex>`` for files and the same plus
 directory manifests. Objects are read-only and immutable. New objects are first written under
 ``objects/tmp/``, made durable with one ``syncfs`` for the whole batch, then renamed into place:
 after a crash an object is either complete or absent, and rerunning the command completes it.
+
+Objects are read-only, but a user (or a faulty disk) can still change one. The stat of every
+object is recorded when it is stored or verified (in the state cache, the ``ledger``); before an
+object is used (checked out, pushed), one ``stat`` compares it, and an object whose stat differs
+is re-hashed. One whose bytes no longer match its id is moved to ``objects/quarantine/`` and
+never used.
 """
 
 from __future__ import annotations
@@ -12,15 +18,21 @@ import contextlib
 import ctypes
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loopline.core.errors import IntegrityError, NotFound
 from loopline.core.hashing import hash_bytes, hash_file, is_hash
 from loopline.objects.manifest import DIR_SUFFIX, Manifest, is_dir_oid
 
+if TYPE_CHECKING:
+    from loopline.objects.state import StateCache
+
 __all__ = ["ObjectStore", "PendingObject", "syncfs"]
+
+_Stat = tuple[int, int, int]  # inode, mtime_ns, size
 
 _NEW_OBJECT = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _STALE_TMP_SECONDS = 24 * 3600
@@ -37,10 +49,13 @@ class PendingObject:
 
 
 class ObjectStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, ledger: StateCache | None = None) -> None:
         self.root = root
         self.tmp_dir = root / "tmp"
+        self.quarantine_dir = root / "quarantine"
+        self.ledger = ledger
         self._made: set[Path] = set()
+        self._known: dict[str, _Stat] = {}  # stats recorded by this process
 
     # -- naming -------------------------------------------------------------------------
     def path(self, oid: str) -> Path:
@@ -104,8 +119,9 @@ class ObjectStore:
             raise IntegrityError(
                 f"{len(bad)} object(s) arrived corrupted from the remote, e.g. {bad[0]}; "
                 "they were not stored",
-                hint="the remote copies are damaged; push them again from a machine that has "
-                "them intact",
+                hint="the remote's copies are damaged: on a machine whose cache holds them "
+                "intact, run `loopline push --verify` (to the folder or S3 store behind an "
+                "HTTP remote), which re-checks the remote's copies and replaces damaged ones",
             )
 
     def new_tmp_path(self, oid: str | None = None) -> Path:
@@ -130,6 +146,64 @@ class ObjectStore:
             os.replace(tmp, self.path(oid))
         for shard in made:
             _fsync_dir(self.root / shard)
+        self._remember([(oid, _stat_of(self.path(oid))) for _tmp, oid in staged])
+
+    def _remember(self, rows: list[tuple[str, _Stat]]) -> None:
+        self._known.update(rows)
+        if self.ledger is not None:
+            self.ledger.put_objects(rows)
+
+    # -- integrity ----------------------------------------------------------------------
+    def find_corrupt(
+        self, oids: Iterable[str], *, verify: bool = False, quarantine: bool = True
+    ) -> list[str]:
+        """The objects among ``oids`` whose bytes no longer match their id (absent ones are
+        skipped). Only objects whose stat changed since they were stored or last verified are
+        re-hashed, unless ``verify``. With ``quarantine`` a corrupt object is moved out of the
+        cache (to ``quarantine/``), so nothing uses it and ``pull`` can fetch a good copy."""
+        wanted = list(dict.fromkeys(oids))
+        known = dict(self.ledger.objects(wanted)) if self.ledger is not None else {}
+        if self._known:
+            known.update((o, self._known[o]) for o in wanted if o in self._known)
+        good: list[tuple[str, _Stat]] = []
+        corrupt: list[str] = []
+        root = str(self.root)
+        for oid in wanted:
+            path = f"{root}/{oid[:2]}/{oid[2:]}"  # a str: this loop runs once per file
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                continue
+            now = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if not verify and known.get(oid) == now:
+                continue
+            if _content_id(Path(path), oid) == oid:
+                good.append((oid, now))
+                continue
+            corrupt.append(oid)
+            if quarantine:
+                self._quarantine(oid)
+        self._remember(good)
+        return corrupt
+
+    def _quarantine(self, oid: str) -> None:
+        self.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.path(oid), self.quarantine_dir / f"{oid}.{time.time_ns()}")
+
+    def require_intact(self, oids: Iterable[str], what: str, *, verify: bool = False) -> None:
+        """Raise :class:`IntegrityError` if any of ``oids`` was damaged (after quarantining
+        every damaged one); ``what`` names the data they belong to."""
+        corrupt = self.find_corrupt(oids, verify=verify)
+        if corrupt:
+            raise IntegrityError(
+                f"{len(corrupt)} cached object(s) of {what} are corrupt: they changed after "
+                f"they were stored (their bytes no longer match their ids), e.g. "
+                f"{corrupt[0]}; they were moved to {self.quarantine_dir} and nothing was "
+                "written from them",
+                hint="fetch intact copies with `loopline pull`, or `loopline add` the data "
+                "again from an intact copy",
+            )
 
     # -- reading ------------------------------------------------------------------------
     def read_manifest(self, oid: str) -> Manifest:
@@ -150,19 +224,10 @@ class ObjectStore:
         return Manifest.from_bytes(data, source=oid)
 
     def verify(self, oid: str) -> None:
-        """Re-hash an object and raise :class:`IntegrityError` if its bytes changed."""
-        path = self.path(oid)
-        if not path.exists():
+        """Re-hash an object; a damaged one is quarantined and :class:`IntegrityError` raised."""
+        if not self.path(oid).exists():
             raise NotFound(f"object {oid} is not in the local cache", hint="run `loopline pull`")
-        actual = hash_file(path)
-        if is_dir_oid(oid):
-            actual += DIR_SUFFIX
-        if actual != oid:
-            raise IntegrityError(
-                f"object {oid} in {path} is corrupt: its bytes now hash to {actual}",
-                hint="delete the corrupt object and run `loopline pull` (or `loopline add` "
-                "from an intact copy) to restore it",
-            )
+        self.require_intact([oid], f"object {oid}", verify=True)
 
     # -- deleting -----------------------------------------------------------------------
     def remove(self, oid: str) -> int:
@@ -188,6 +253,15 @@ class ObjectStore:
                         os.unlink(path)
                         removed += 1
         return removed
+
+
+def _stat_of(path: Path) -> _Stat:
+    st = os.stat(path)
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _content_id(path: Path, oid: str) -> str:
+    return hash_file(path) + (DIR_SUFFIX if is_dir_oid(oid) else "")
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from loopline.core.hashing import hash_bytes
+
+if TYPE_CHECKING:
+    from loopline.objects.bounds import Boundary
 
 __all__ = ["ScannedFile", "dir_token", "scan_dir"]
 
@@ -20,9 +23,10 @@ class ScannedFile(NamedTuple):
     isexec: bool
 
 
-def scan_dir(root: Path) -> list[ScannedFile]:
+def scan_dir(root: Path, boundary: Boundary | None = None) -> list[ScannedFile]:
     """Every regular file below ``root`` (symlinks to files followed), sorted by relpath.
 
+    With a ``boundary``, a symlink whose target lies outside it is refused rather than read.
     This is the hot loop of a no-op ``status``: one ``stat`` per file and as little Python
     per entry as possible.
     """
@@ -42,6 +46,8 @@ def scan_dir(root: Path) -> list[ScannedFile]:
                 except FileNotFoundError:
                     continue  # a dangling symlink is not data
                 if is_reg(st.st_mode):
+                    if boundary is not None and entry.is_symlink():
+                        boundary.check_read(Path(entry.path))
                     append(
                         ScannedFile(
                             prefix + entry.name,

@@ -1,8 +1,10 @@
 """The state cache: (inode, mtime_ns, size) → hash, so unchanged files are never re-hashed.
 
 Directories get a second, cheaper memo: a token over every file's stat. When the token matches,
-the directory's hash is known after one walk and one lookup, without a per-file query. The cache
-is a memo only: a corrupt or missing database is rebuilt, never trusted.
+the directory's hash is known after one walk and one lookup, without a per-file query. A third
+memo holds the stat each cache object had when it was stored or last verified, so a cache
+object modified since is noticed (and re-hashed) before it is used. The cache is a memo only: a
+corrupt or missing database is rebuilt, never trusted.
 """
 
 from __future__ import annotations
@@ -20,11 +22,18 @@ CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     size INTEGER NOT NULL, hash TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+    oid TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dirs (
     path TEXT PRIMARY KEY, token TEXT NOT NULL, oid TEXT NOT NULL,
     size INTEGER NOT NULL, nfiles INTEGER NOT NULL
 ) WITHOUT ROWID;
 """
+
+
+_QUERY_CHUNK = 900  # below SQLite's limit on bound parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,27 @@ class StateCache:
             return
         with self._transaction():
             self._conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", data)
+
+    # -- cache objects ------------------------------------------------------------------
+    def objects(self, oids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
+        """The (inode, mtime_ns, size) each object had when stored or last verified."""
+        wanted = list(oids)
+        found: dict[str, tuple[int, int, int]] = {}
+        for start in range(0, len(wanted), _QUERY_CHUNK):
+            chunk = wanted[start : start + _QUERY_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                f"SELECT oid, inode, mtime_ns, size FROM objects WHERE oid IN ({marks})", chunk
+            )
+            found.update((oid, (i, m, s)) for oid, i, m, s in rows)
+        return found
+
+    def put_objects(self, rows: Iterable[tuple[str, tuple[int, int, int]]]) -> None:
+        data = [(oid, *stat) for oid, stat in rows]
+        if not data:
+            return
+        with self._transaction():
+            self._conn.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", data)
 
     # -- directories --------------------------------------------------------------------
     def dir(self, path: str) -> DirState | None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from loopline.core.errors import NotFound
-from loopline.objects.manifest import is_dir_oid
+from loopline.core.hashing import hash_file
+from loopline.objects.manifest import DIR_SUFFIX, is_dir_oid
 from loopline.objects.odb import ObjectStore
 from loopline.objects.remote import Remote
 
@@ -21,6 +22,8 @@ class TransferResult:
     transferred: int
     already_there: int
     missing: list[str]
+    corrupt: list[str] = field(default_factory=list)  # damaged locally: quarantined, not sent
+    repaired: int = 0  # damaged remote copies replaced (``verify_remote``)
 
 
 def _expand_local(odb: ObjectStore, oids: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -52,10 +55,22 @@ def push_objects(
     jobs: int,
     on_count: Callable[[int], None] | None = None,
     on_done: Callable[[int], None] | None = None,
+    verify_remote: bool = False,
 ) -> TransferResult:
+    """Upload what the remote lacks. An object whose bytes no longer match its id is never
+    uploaded (it is quarantined and reported); with ``verify_remote`` the remote's copies are
+    downloaded and re-hashed, and damaged ones are replaced."""
     remote.refuse_if_read_only()
     present, missing = _expand_local(odb, oids)
+    corrupt = odb.find_corrupt(present)
+    if corrupt:
+        present = [o for o in present if o not in set(corrupt)]
     there = remote.existing(present, jobs=jobs)
+    repaired = 0
+    if verify_remote and there:
+        damaged = _damaged_on_remote(odb, remote, sorted(there), jobs)
+        there -= damaged
+        repaired = len(damaged)
     # File objects before manifests: a manifest on the remote promises its files are there too.
     todo = sorted((o for o in present if o not in there), key=is_dir_oid)
     if on_count is not None:
@@ -70,7 +85,23 @@ def push_objects(
     manifests = [o for o in todo if is_dir_oid(o)]
     remote.run_parallel("upload objects", send, files, jobs=jobs)
     remote.run_parallel("upload objects", send, manifests, jobs=jobs)
-    return TransferResult(len(todo), len(present) - len(todo), missing)
+    return TransferResult(len(todo), len(present) - len(todo), missing, corrupt, repaired)
+
+
+def _damaged_on_remote(odb: ObjectStore, remote: Remote, oids: list[str], jobs: int) -> set[str]:
+    """The remote copies among ``oids`` whose bytes do not match their ids."""
+
+    def damaged(oid: str) -> bool:
+        tmp = odb.new_tmp_path()
+        try:
+            remote.download(oid, tmp)
+            actual = hash_file(tmp) + (DIR_SUFFIX if is_dir_oid(oid) else "")
+        finally:
+            tmp.unlink(missing_ok=True)
+        return actual != oid
+
+    flags = remote.run_parallel("verify objects", damaged, oids, jobs=jobs)
+    return {oid for oid, bad in zip(oids, flags, strict=True) if bad}
 
 
 def pull_objects(
@@ -83,6 +114,8 @@ def pull_objects(
     on_done: Callable[[int], None] | None = None,
 ) -> TransferResult:
     wanted = list(dict.fromkeys(oids))
+    # A damaged local copy is quarantined first, so this pull fetches a good one.
+    odb.find_corrupt(o for o in wanted if is_dir_oid(o))
     manifests = [o for o in wanted if is_dir_oid(o) and not odb.exists(o)]
     transferred = _fetch(odb, remote, manifests, jobs, None)
     files: list[str] = []
@@ -91,7 +124,9 @@ def pull_objects(
             files.extend(e.hash for e in odb.read_manifest(oid).entries)
         else:
             files.append(oid)
-    todo = [o for o in dict.fromkeys(files) if not odb.exists(o)]
+    files = list(dict.fromkeys(files))
+    odb.find_corrupt(files)
+    todo = [o for o in files if not odb.exists(o)]
     if on_count is not None:
         on_count(len(todo))
     transferred += _fetch(odb, remote, todo, jobs, on_done)

@@ -77,3 +77,14 @@ def test_bad_config_files_say_what_is_wrong(tmp_path: Path, content: str, messag
     paths.config_file.write_text(content)
     with pytest.raises(ConfigError, match=message):
         load_settings(paths.root, environ={})
+
+
+def test_an_unknown_setting_is_refused_with_the_closest_names(tmp_path: Path) -> None:
+    paths = ProjectPaths(tmp_path)
+    paths.dot_dir.mkdir()
+    with pytest.raises(ConfigError, match=r"unknown setting 'core\.jbos'") as caught:
+        load_settings(paths.root, {"core.jbos": "4"}, environ={})
+    assert "did you mean core.jobs" in (caught.value.hint or "")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(paths.root, {"core.nonsense": "1"}, environ={})
+    assert "core.jobs" in (caught.value.hint or "") and "cache.verify" in (caught.value.hint or "")
