@@ -212,3 +212,28 @@ def test_exit_flushes_metrics_and_autolog_logs_fits(project: Path) -> None:
     artifacts = Path(shown["info"]["artifact_uri"])
     assert (artifacts / "plots" / "curve.png").read_bytes()[:4] == b"\x89PNG"
     assert (artifacts / "model" / "MLmodel").is_file()
+
+
+def test_experiments_cli_takes_names_and_its_hints_work(project: Path) -> None:
+    assert run_cli("experiments", "create", "wine quality").exit_code == 0
+    deleted = run_cli("experiments", "delete", "wine quality")
+    assert deleted.exit_code == 0, deleted.output
+    assert "Deleted experiment 'wine quality'" in deleted.stdout
+    train = 'import loopline\nloopline.set_experiment("wine quality")\n'
+    refused = subprocess.run(
+        [sys.executable, "-c", train], cwd=project, capture_output=True, text=True
+    )
+    assert refused.returncode != 0
+    hint = "loopline experiments restore 'wine quality'"
+    assert hint in refused.stderr
+    restored = run_cli("experiments", "restore", "wine quality")
+    assert restored.exit_code == 0, restored.output
+    again = subprocess.run([sys.executable, "-c", train], cwd=project, capture_output=True)
+    assert again.returncode == 0
+    renamed = run_cli("experiments", "rename", "wine quality", "wine")
+    assert renamed.exit_code == 0 and "to 'wine'" in renamed.stdout
+    default = run_cli("experiments", "delete", "Default")
+    assert default.exit_code == 4 and "cannot be deleted" in default.stderr
+    assert "does not exist" not in default.stderr
+    order = run_cli("runs", "list", "--order-by", "colour DESC")
+    assert order.exit_code == 2 and "invalid order_by 'colour DESC'" in order.stderr

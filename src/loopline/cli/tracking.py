@@ -101,21 +101,37 @@ def experiments_create(name: str, tracking_uri: str | None) -> None:
 
 
 @experiments_group.command("delete")
-@click.argument("experiment_id")
+@click.argument("experiment")
 @uri_option
-def experiments_delete(experiment_id: str, tracking_uri: str | None) -> None:
-    """Mark an experiment deleted (restore with `experiments restore`)."""
-    _client(tracking_uri).delete_experiment(experiment_id)
-    click.echo(f"Deleted experiment {experiment_id}")
+def experiments_delete(experiment: str, tracking_uri: str | None) -> None:
+    """Mark EXPERIMENT (a name or an id) deleted; `experiments restore` brings it back."""
+    client = _client(tracking_uri)
+    found = client.find_experiment(experiment)
+    client.delete_experiment(found.experiment_id)
+    click.echo(f"Deleted experiment {found.name!r} (id {found.experiment_id})")
 
 
 @experiments_group.command("restore")
-@click.argument("experiment_id")
+@click.argument("experiment")
 @uri_option
-def experiments_restore(experiment_id: str, tracking_uri: str | None) -> None:
-    """Restore a deleted experiment."""
-    _client(tracking_uri).restore_experiment(experiment_id)
-    click.echo(f"Restored experiment {experiment_id}")
+def experiments_restore(experiment: str, tracking_uri: str | None) -> None:
+    """Restore the deleted EXPERIMENT (a name or an id)."""
+    client = _client(tracking_uri)
+    found = client.find_experiment(experiment)
+    client.restore_experiment(found.experiment_id)
+    click.echo(f"Restored experiment {found.name!r} (id {found.experiment_id})")
+
+
+@experiments_group.command("rename")
+@click.argument("experiment")
+@click.argument("new_name")
+@uri_option
+def experiments_rename(experiment: str, new_name: str, tracking_uri: str | None) -> None:
+    """Rename EXPERIMENT (a name or an id) to NEW_NAME."""
+    client = _client(tracking_uri)
+    found = client.find_experiment(experiment)
+    client.rename_experiment(found.experiment_id, new_name)
+    click.echo(f"Renamed experiment {found.name!r} (id {found.experiment_id}) to {new_name!r}")
 
 
 @click.group("runs")

@@ -33,6 +33,7 @@ from loopline.tracking._sql_experiments import (
     experiment_key,
     now_ms,
 )
+from loopline.tracking._validation import restore_experiment_hint
 from loopline.tracking.entities import (
     DataInput,
     LifecycleStage,
@@ -76,7 +77,7 @@ class SqlTrackingStore(SqlExperiments):
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidInput(
                 f"experiment {experiment.name!r} is deleted; runs cannot be created in it",
-                hint="restore it first, or use another experiment",
+                hint=restore_experiment_hint(experiment.name),
             )
         run_id = uuid.uuid4().hex
         tag_map = {t.key: t.value for t in tags}
@@ -348,7 +349,8 @@ def _check_run(conn: Connection, run_id: str, *, active: bool) -> Any:
         raise NotFound(f"run {run_id!r} does not exist", hint="list runs with `loopline runs list`")
     if active and row.lifecycle_stage != LifecycleStage.ACTIVE:
         raise InvalidInput(
-            f"run {run_id} is deleted; nothing can be logged to it", hint="restore it first"
+            f"run {run_id} is deleted; nothing can be logged to it",
+            hint=f"restore it with `loopline runs restore {run_id}`",
         )
     return row
 

@@ -103,6 +103,22 @@ class TrackingClient:
         self._sql.ensure_default_experiment()
         return self._sql.search_experiments(view_type)
 
+    def find_experiment(self, name_or_id: str) -> Experiment:
+        """The experiment named ``name_or_id``, else the one with that id; deleted ones too."""
+        self._sql.ensure_default_experiment()
+        found = self._sql.get_experiment_by_name(name_or_id)
+        if found is not None:
+            return found
+        if name_or_id.strip().isdigit():
+            return self._sql.get_experiment(name_or_id.strip())
+        raise NotFound(
+            f"experiment {name_or_id!r} does not exist (no experiment has that name or id)",
+            hint="list experiments, deleted ones too, with `loopline experiments list --all`",
+        )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._sql.rename_experiment(experiment_id, new_name)
+
     def delete_experiment(self, experiment_id: str) -> None:
         self._sql.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
 

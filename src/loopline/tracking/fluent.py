@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from loopline.core.errors import Conflict, InvalidInput, NotFound
+from loopline.tracking._validation import restore_experiment_hint
 from loopline.tracking.buffer import MetricBuffer
 from loopline.tracking.client import TrackingClient, make_metric
 from loopline.tracking.entities import (
@@ -136,7 +137,7 @@ def set_experiment(name: str | None = None, experiment_id: str | None = None) ->
     if experiment.lifecycle_stage != "active":
         raise InvalidInput(
             f"experiment {experiment.name!r} is deleted",
-            hint="restore it, or choose another experiment name",
+            hint=restore_experiment_hint(experiment.name),
         )
     _experiment_id.set(experiment.experiment_id)
     return experiment
