@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -237,3 +238,39 @@ def test_experiments_cli_takes_names_and_its_hints_work(project: Path) -> None:
     assert "does not exist" not in default.stderr
     order = run_cli("runs", "list", "--order-by", "colour DESC")
     assert order.exit_code == 2 and "invalid order_by 'colour DESC'" in order.stderr
+
+
+def test_runs_list_tells_close_runs_apart_and_keeps_stage_runs_aside(project: Path) -> None:
+    train = textwrap.dedent(
+        """
+        import loopline
+        for value in (0.91234512, 0.91234587, 1234567.0, 0.5):
+            with loopline.start_run():
+                loopline.log_metric("acc", value)
+        """
+    )
+    subprocess.run([sys.executable, "-c", train], cwd=project, check=True)
+    (project / "evaluate.py").write_text("open('m.json', 'w').write('{\"acc\": 0.25}')\n")
+    (project / "dvc.yaml").write_text(
+        f"stages:\n  evaluate:\n    cmd: {sys.executable} evaluate.py\n"
+        "    deps: [evaluate.py]\n    metrics: [m.json]\n"
+    )
+    assert run_cli("repro").exit_code == 0
+    listed = run_cli("runs", "list")
+    assert listed.exit_code == 0, listed.output
+    cells = listed.stdout.split()
+    assert {"0.912345", "0.912346", "1234567", "0.5"} <= set(cells)
+    assert not re.search(r"\d[eE][+-]\d", listed.stdout)  # no scientific notation
+    assert "repro" in cells and "evaluate" not in cells and "0.25" not in cells
+    everything = run_cli("runs", "list", "--all").stdout.split()
+    assert "evaluate" in everything and "0.25" in everything
+    stages = run_cli("runs", "list", "-f", "tags.`loopline.stage` = 'evaluate'").stdout.split()
+    assert "evaluate" in stages and "0.912345" not in stages
+    exact = json.loads(run_cli("runs", "list", "--json").stdout)
+    assert sorted(r["data"]["metrics"].get("acc", 0) for r in exact) == [
+        0,
+        0.5,
+        0.91234512,
+        0.91234587,
+        1234567.0,
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import click
@@ -171,7 +172,13 @@ def _experiment_ids(client: Any, experiment: tuple[str, ...]) -> list[str]:
 )
 @click.option("-o", "--order-by", multiple=True, help="e.g. 'metrics.acc DESC' (repeatable).")
 @click.option("-n", "--max-results", default=100, show_default=True, type=click.IntRange(1, 50_000))
-@click.option("--all", "show_all", is_flag=True, help="Include deleted runs.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Include deleted runs and the stage runs of `repro` (hidden by default; a filter on "
+    "tags.`loopline.stage` shows them too).",
+)
 @uri_option
 @json_option
 def runs_list(
@@ -183,16 +190,22 @@ def runs_list(
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
-    """List runs, newest first, filtered with MLflow's search syntax."""
+    """List runs, newest first, filtered with MLflow's search syntax.
+
+    Metrics show up to 6 significant digits; --json gives them at full precision.
+    """
     from loopline.tracking.entities import ViewType
+    from loopline.tracking.listing import list_runs
 
     client = _client(tracking_uri)
-    found, _ = client.search_runs(
+    found = list_runs(
+        client,
         _experiment_ids(client, experiment),
         filter_string,
         ViewType.ALL if show_all else ViewType.ACTIVE_ONLY,
         max_results,
         list(order_by) or None,
+        include_stage_runs=show_all,
     )
     if as_json:
         echo_json([_run_json(r) for r in found])
@@ -211,8 +224,23 @@ def runs_list(
     echo_table(("run", "name", "status", "started", *metric_keys), rows)
 
 
+_SIGNIFICANT = 6
+
+
 def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.4g}"
+    """A metric as people read it: up to 6 significant digits, positional unless tiny or huge."""
+    if value is None:
+        return ""
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return str(value)
+    magnitude = math.floor(math.log10(abs(value)))
+    if magnitude < -4 or magnitude >= 15:
+        return f"{value:.{_SIGNIFICANT}g}"
+    decimals = max(0, _SIGNIFICANT - 1 - magnitude)
+    text = f"{round(value, decimals):.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _resolve_run(client: Any, run_id: str) -> Any:
