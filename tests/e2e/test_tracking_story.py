@@ -124,6 +124,7 @@ TRAIN_AND_REGISTER = textwrap.dedent(
     X = pd.DataFrame(X, columns=["tenure", "charges", "calls", "age"])
     loopline.set_experiment("customer_churn")
     with loopline.start_run() as run:
+        loopline.log_input("data", context="training")
         loopline.log_param("n_estimators", 20)
         model = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
         loopline.log_metric("accuracy", model.score(X, y))
@@ -274,3 +275,64 @@ def test_runs_list_tells_close_runs_apart_and_keeps_stage_runs_aside(project: Pa
         0.91234587,
         1234567.0,
     ]
+
+
+LINEAGE_FROM_WHAT_WAS_READ = textwrap.dedent(
+    """
+    import json
+    import loopline
+
+    with loopline.start_run() as run:
+        loopline.log_input("data/train.csv", context="training")
+        loopline.log_input("images/cat.txt")
+        loopline.log_input("notes.txt")
+    print(run.info.run_id)
+    """
+)
+
+
+def test_a_run_records_the_data_it_declared_as_the_workspace_holds_it(project: Path) -> None:
+    from loopline.objects.build import build_object
+    from loopline.objects.state import StateCache
+
+    (project / "data").mkdir()
+    (project / "data" / "train.csv").write_text("x,y\n1,2\n")
+    (project / "data" / "unused.csv").write_text("never read\n")
+    (project / "images").mkdir()
+    (project / "images" / "cat.txt").write_text("meow\n")
+    (project / "notes.txt").write_text("not tracked\n")
+    assert run_cli("add", "data/train.csv", "data/unused.csv", "images").exit_code == 0
+    (project / "train.py").write_text(LINEAGE_FROM_WHAT_WAS_READ)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+
+    def train() -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "train.py"], cwd=project, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        shown = run_cli("runs", "show", done.stdout.strip(), "--json")
+        return json.loads(shown.stdout)  # type: ignore[no-any-return]
+
+    clean = train()
+    inputs = {d["path"]: d for d in clean["inputs"]}  # type: ignore[attr-defined]
+    assert sorted(inputs) == ["data/train.csv", "images/cat.txt", "notes.txt"]  # not unused.csv
+    pointer = (project / "data" / "train.csv.loopline").read_text()
+    assert inputs["data/train.csv"]["oid"] in pointer
+    assert inputs["data/train.csv"]["workspace_matches"] is True
+    assert inputs["data/train.csv"]["context"] == "training"
+    assert inputs["images/cat.txt"]["workspace_matches"] is True
+    assert inputs["notes.txt"]["workspace_matches"] is None  # Loopline does not track it
+    assert clean["data"]["tags"]["loopline.git.dirty"] == "false"  # type: ignore[index]
+
+    (project / "data" / "train.csv").write_text("x,y\n1,2\n3,4\n")  # edited, not added
+    edited = train()
+    inputs = {d["path"]: d for d in edited["inputs"]}  # type: ignore[attr-defined]
+    with StateCache(project / ".loopline" / "tmp" / "state.db") as state:
+        now = build_object(project, "data/train.csv", state).oid
+    assert inputs["data/train.csv"]["oid"] == now and now not in pointer
+    assert inputs["data/train.csv"]["workspace_matches"] is False
+    assert inputs["images/cat.txt"]["workspace_matches"] is True
+    assert edited["data"]["tags"]["loopline.git.dirty"] == "true"  # type: ignore[index]
+    shown = run_cli("runs", "show", edited["info"]["run_id"]).stdout  # type: ignore[index]
+    assert "data/train.csv: " + now + " (workspace differed from the tracked version)" in shown

@@ -50,7 +50,15 @@ def _run_json(run: Any) -> dict[str, Any]:
             "params": dict(run.data.params),
             "tags": dict(run.data.tags),
         },
-        "inputs": [{"path": d.path, "oid": d.oid} for d in run.inputs],
+        "inputs": [
+            {
+                "path": d.path,
+                "oid": d.oid,
+                "workspace_matches": d.workspace_matches,
+                "context": d.context,
+            }
+            for d in run.inputs
+        ],
     }
 
 
@@ -294,7 +302,8 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     if run.inputs:
         click.echo("data:")
         for d in run.inputs:
-            click.echo(f"  {d.path}: {d.oid}")
+            note = {False: " (workspace differed from the tracked version)", True: ""}
+            click.echo(f"  {d.path}: {d.oid}{note.get(d.workspace_matches, '')}")
 
 
 @runs_group.command("compare")

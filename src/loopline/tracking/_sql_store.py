@@ -46,6 +46,7 @@ from loopline.tracking.entities import (
     RunTag,
     ViewType,
 )
+from loopline.tracking.inputs import annotate_inputs
 from loopline.tracking.search import parse_filter, parse_order_by
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "SqlTrackingStore"]
@@ -183,7 +184,7 @@ class SqlTrackingStore(SqlExperiments):
                 tag_map.get(run_id, {}),
                 entries,
             )
-            result.append(Run(info, data, tuple(input_map.get(run_id, ()))))
+            result.append(Run(info, data, annotate_inputs(input_map.get(run_id, ()), data.tags)))
         return result
 
     def update_run(

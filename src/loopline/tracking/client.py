@@ -39,7 +39,9 @@ from loopline.tracking.entities import (
 if TYPE_CHECKING:
     from loopline.tracking._rest import RestSession
 
-__all__ = ["TrackingClient"]
+__all__ = ["GIT_DIRTY_TAG", "TrackingClient"]
+
+GIT_DIRTY_TAG = "loopline.git.dirty"
 
 _clients: dict[str, TrackingClient] = {}
 
@@ -214,6 +216,25 @@ class TrackingClient:
 
     def log_inputs(self, run_id: str, inputs: Iterable[DataInput]) -> None:
         self._sql.log_inputs(run_id, inputs)
+
+    def log_input(
+        self, run_id: str, path: str | os.PathLike[str], context: str | None = None
+    ) -> DataInput:
+        """Record that the run read ``path``, as the workspace holds it now (see
+        :mod:`loopline.tracking.inputs`); returns what was recorded."""
+        from loopline.tracking.inputs import INPUTS_TAG, inputs_tag_value, inspect_input
+
+        data, tracked_oid = inspect_input(path, context)
+        tags = self._sql.get_run(run_id).data.tags
+        new_tags = [
+            RunTag(INPUTS_TAG, inputs_tag_value(tags.get(INPUTS_TAG), [(data, tracked_oid)]))
+        ]
+        if data.workspace_matches is False and "mlflow.source.git.commit" in tags:
+            # The commit names other data than the run read: it does not reproduce the run.
+            new_tags.append(RunTag(GIT_DIRTY_TAG, "true"))
+        self._sql.log_inputs(run_id, [data])
+        self.log_batch(run_id, tags=new_tags)
+        return data
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self._sql.get_metric_history(run_id, key)
