@@ -240,3 +240,11 @@ def test_repro_with_a_damaged_store_runs_and_names_the_cause(project: Path) -> N
     assert "tracking runs were not fully recorded" in done.stderr
     assert "store.db is damaged (file is not a database)" in done.stderr
     assert "DamagedStore" not in done.stderr
+
+
+def test_recording_versions_with_a_misconfigured_store_warns_with_the_cause(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorded = record_data_versions_at("mysql://u@127.0.0.1/db", [DataVersion("d", "a", 1, None)])
+    assert recorded is False
+    assert "unsupported database 'mysql'" in caplog.text

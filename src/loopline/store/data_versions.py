@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
-from loopline.core.errors import StoreError
+from loopline.core.errors import LooplineError
 from loopline.store._schema import data_versions
 from loopline.store._store import Store, open_store
 
@@ -82,7 +82,7 @@ def record_data_versions_at(store_url: str, versions: Iterable[DataVersion]) -> 
             record_data_versions(store, rows)
         finally:
             store.close()
-    except StoreError as exc:
+    except LooplineError as exc:  # damaged, unreachable, misconfigured, driver missing
         paths = ", ".join(sorted({v.path for v in rows}))
         log.warning("the data is tracked, but its version was not recorded for %s: %s", paths, exc)
         return False

@@ -232,8 +232,8 @@ class TrackingClient:
         if data.workspace_matches is False and "mlflow.source.git.commit" in tags:
             # The commit names other data than the run read: it does not reproduce the run.
             new_tags.append(RunTag(GIT_DIRTY_TAG, "true"))
+        self.log_batch(run_id, tags=new_tags)  # checked first: nothing is half-recorded
         self._sql.log_inputs(run_id, [data])
-        self.log_batch(run_id, tags=new_tags)
         return data
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:

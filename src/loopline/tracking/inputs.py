@@ -8,7 +8,8 @@ the commit alone does not reproduce the run, so the run's ``loopline.git.dirty``
 ``true``. Pipeline stage runs record their deps the same way (the lock holds what they read).
 
 Per-input facts beyond path and content id travel in one run tag, ``loopline.inputs`` (JSON:
-path → ``{"workspace_matches": bool | null, "tracked_oid": str | null, "context": str | null}``),
+path → ``{"workspace_matches": bool | null}`` plus ``tracked_oid`` when the workspace differed
+and ``context`` when given),
 so they reach a tracking server and the ``mlflow`` client unchanged.
 """
 
@@ -91,11 +92,12 @@ def inputs_tag_value(existing: str | None, inputs: Iterable[tuple[DataInput, str
     """The ``loopline.inputs`` tag with ``inputs`` added to what it ``existing``-ly says."""
     facts: dict[str, Any] = _parse(existing)
     for data, tracked_oid in inputs:
-        facts[data.path] = {
-            "workspace_matches": data.workspace_matches,
-            "tracked_oid": tracked_oid,
-            "context": data.context,
-        }
+        fact: dict[str, Any] = {"workspace_matches": data.workspace_matches}
+        if tracked_oid is not None and tracked_oid != data.oid:
+            fact["tracked_oid"] = tracked_oid  # what the pointer names, when the run read other
+        if data.context is not None:
+            fact["context"] = data.context
+        facts[data.path] = fact
     return json.dumps(facts, sort_keys=True, separators=(",", ":"))
 
 
