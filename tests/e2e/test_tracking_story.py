@@ -24,6 +24,7 @@ SEED = textwrap.dedent(
     loopline.set_experiment("customer_churn")
     for lr in (0.01, 0.1):
         with loopline.start_run(run_name=f"lr-{lr}") as run:
+            loopline.log_input("data")
             loopline.log_param("learning_rate", lr)
             model = LogisticRegression(C=1 / lr).fit(X, y)
             accuracy = model.score(X, y)
