@@ -236,7 +236,7 @@ def test_experiments_cli_takes_names_and_its_hints_work(project: Path) -> None:
     renamed = run_cli("experiments", "rename", "wine quality", "wine")
     assert renamed.exit_code == 0 and "to 'wine'" in renamed.stdout
     default = run_cli("experiments", "delete", "Default")
-    assert default.exit_code == 4 and "cannot be deleted" in default.stderr
+    assert default.exit_code == 2 and "cannot be deleted" in default.stderr
     assert "does not exist" not in default.stderr
     order = run_cli("runs", "list", "--order-by", "colour DESC")
     assert order.exit_code == 2 and "invalid order_by 'colour DESC'" in order.stderr

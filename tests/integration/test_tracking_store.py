@@ -108,7 +108,7 @@ def test_experiments_are_found_by_name_or_id_and_deleted_ones_say_how_to_restore
     client.restore_experiment(client.find_experiment("house prices").experiment_id)
     client.rename_experiment(exp_id, "prices")
     assert client.find_experiment("prices").experiment_id == exp_id
-    with pytest.raises(Conflict, match="Default experiment"):
+    with pytest.raises(InvalidInput, match="Default experiment"):
         client.delete_experiment("0")
     with pytest.raises(InvalidInput, match="non-empty name"):
         client.rename_experiment(exp_id, " ")

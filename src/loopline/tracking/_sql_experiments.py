@@ -155,7 +155,7 @@ class SqlExperiments:
         key = experiment_key(experiment_id)
         self.get_experiment(experiment_id)
         if key == 0 and stage == LifecycleStage.DELETED:
-            raise Conflict(
+            raise InvalidInput(
                 "the Default experiment (id 0) cannot be deleted: runs started without an "
                 "experiment go there",
                 hint="delete its runs instead (`loopline runs delete RUN_ID`), or rename it "
