@@ -22,7 +22,8 @@ __all__ = ["server_command"]
 @click.option(
     "--artifacts",
     "artifacts_root",
-    help="Artifact root folder or URL (default: .loopline/artifacts).",
+    help="Artifact root folder or URL (default: 'artifacts' beside a SQLite store, else the "
+    "project's .loopline/artifacts, else ./loopline-artifacts).",
 )
 @click.option(
     "--token", envvar="LOOPLINE_SERVER_TOKEN", help="Require 'Authorization: Bearer TOKEN'."
