@@ -77,7 +77,11 @@ def set_tracking_uri(uri: str | None) -> None:
 
 
 def get_tracking_uri() -> str:
-    return _client().target.uri
+    """Where runs go (resolved without opening the store); outside a project with no store
+    configured this says so (NotFound), rather than naming a store that would be created."""
+    from loopline.tracking._uri import resolve_tracking_uri
+
+    return resolve_tracking_uri(_tracking_uri).uri
 
 
 def _client() -> TrackingClient:

@@ -69,3 +69,11 @@ def test_store_url_from_the_environment_applies_inside_a_project(
     monkeypatch.setenv("LOOPLINE_STORE_URL", f"sqlite:///{store}")
     target = resolve_tracking_uri()
     assert target.store_url == f"sqlite:///{store}"
+
+
+def test_the_tracking_uri_outside_a_project_says_there_is_none(outside: Path) -> None:
+    import loopline
+
+    with pytest.raises(NotFound, match="no metadata store configured"):
+        loopline.get_tracking_uri()
+    assert list(outside.iterdir()) == []
