@@ -50,6 +50,7 @@ def main() -> None:
     )
     loopline.set_experiment("customer_churn")
     with loopline.start_run(run_name=name) as run:
+        loopline.log_input("data/features.csv", context="training")
         loopline.log_params({"model": name, **params})
         model = build(params).fit(X_train, y_train)
         metrics = {

@@ -45,6 +45,7 @@ _LAZY = {
     "get_tracking_uri": "loopline.tracking",
     "log_artifact": "loopline.tracking",
     "log_artifacts": "loopline.tracking",
+    "log_input": "loopline.tracking",
     "log_dict": "loopline.tracking",
     "log_figure": "loopline.tracking",
     "log_metric": "loopline.tracking",

@@ -32,7 +32,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert done.stdout.count("Running stage 'train@logreg_soft'") == 1
     assert done.stdout.count("Running stage 'train@forest'") == 2
     assert "Registered runs:/" in done.stdout and "churn@champion -> version 1" in done.stdout
-    assert "  data       data/raw @ " in done.stdout  # lineage reaches the data version
+    assert "  data       data/features.csv @ " in done.stdout  # lineage: the data it read
     probabilities = done.stdout.split("churn probability: [")[1].split("]")[0].split(", ")
     high, low = (float(p) for p in probabilities)
     assert high > low  # a new, unhappy monthly customer is likelier to leave than a loyal one

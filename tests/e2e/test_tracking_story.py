@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ SEED = textwrap.dedent(
     loopline.set_experiment("customer_churn")
     for lr in (0.01, 0.1):
         with loopline.start_run(run_name=f"lr-{lr}") as run:
+            loopline.log_input("data")
             loopline.log_param("learning_rate", lr)
             model = LogisticRegression(C=1 / lr).fit(X, y)
             accuracy = model.score(X, y)
@@ -123,6 +125,7 @@ TRAIN_AND_REGISTER = textwrap.dedent(
     X = pd.DataFrame(X, columns=["tenure", "charges", "calls", "age"])
     loopline.set_experiment("customer_churn")
     with loopline.start_run() as run:
+        loopline.log_input("data", context="training")
         loopline.log_param("n_estimators", 20)
         model = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
         loopline.log_metric("accuracy", model.score(X, y))
@@ -212,3 +215,125 @@ def test_exit_flushes_metrics_and_autolog_logs_fits(project: Path) -> None:
     artifacts = Path(shown["info"]["artifact_uri"])
     assert (artifacts / "plots" / "curve.png").read_bytes()[:4] == b"\x89PNG"
     assert (artifacts / "model" / "MLmodel").is_file()
+
+
+def test_experiments_cli_takes_names_and_its_hints_work(project: Path) -> None:
+    assert run_cli("experiments", "create", "wine quality").exit_code == 0
+    deleted = run_cli("experiments", "delete", "wine quality")
+    assert deleted.exit_code == 0, deleted.output
+    assert "Deleted experiment 'wine quality'" in deleted.stdout
+    train = 'import loopline\nloopline.set_experiment("wine quality")\n'
+    refused = subprocess.run(
+        [sys.executable, "-c", train], cwd=project, capture_output=True, text=True
+    )
+    assert refused.returncode != 0
+    hint = "loopline experiments restore 'wine quality'"
+    assert hint in refused.stderr
+    restored = run_cli("experiments", "restore", "wine quality")
+    assert restored.exit_code == 0, restored.output
+    again = subprocess.run([sys.executable, "-c", train], cwd=project, capture_output=True)
+    assert again.returncode == 0
+    renamed = run_cli("experiments", "rename", "wine quality", "wine")
+    assert renamed.exit_code == 0 and "to 'wine'" in renamed.stdout
+    default = run_cli("experiments", "delete", "Default")
+    assert default.exit_code == 2 and "cannot be deleted" in default.stderr
+    assert "does not exist" not in default.stderr
+    order = run_cli("runs", "list", "--order-by", "colour DESC")
+    assert order.exit_code == 2 and "invalid order_by 'colour DESC'" in order.stderr
+
+
+def test_runs_list_tells_close_runs_apart_and_keeps_stage_runs_aside(project: Path) -> None:
+    train = textwrap.dedent(
+        """
+        import loopline
+        for value in (0.91234512, 0.91234587, 1234567.0, 0.5):
+            with loopline.start_run():
+                loopline.log_metric("acc", value)
+        """
+    )
+    subprocess.run([sys.executable, "-c", train], cwd=project, check=True)
+    (project / "evaluate.py").write_text("open('m.json', 'w').write('{\"acc\": 0.25}')\n")
+    (project / "dvc.yaml").write_text(
+        f"stages:\n  evaluate:\n    cmd: {sys.executable} evaluate.py\n"
+        "    deps: [evaluate.py]\n    metrics: [m.json]\n"
+    )
+    assert run_cli("repro").exit_code == 0
+    listed = run_cli("runs", "list")
+    assert listed.exit_code == 0, listed.output
+    cells = listed.stdout.split()
+    assert {"0.912345", "0.912346", "1234567", "0.5"} <= set(cells)
+    assert not re.search(r"\d[eE][+-]\d", listed.stdout)  # no scientific notation
+    assert "repro" in cells and "evaluate" not in cells and "0.25" not in cells
+    everything = run_cli("runs", "list", "--all").stdout.split()
+    assert "evaluate" in everything and "0.25" in everything
+    stages = run_cli("runs", "list", "-f", "tags.`loopline.stage` = 'evaluate'").stdout.split()
+    assert "evaluate" in stages and "0.912345" not in stages
+    exact = json.loads(run_cli("runs", "list", "--json").stdout)
+    assert sorted(r["data"]["metrics"].get("acc", 0) for r in exact) == [
+        0,
+        0.5,
+        0.91234512,
+        0.91234587,
+        1234567.0,
+    ]
+
+
+LINEAGE_FROM_WHAT_WAS_READ = textwrap.dedent(
+    """
+    import json
+    import loopline
+
+    with loopline.start_run() as run:
+        loopline.log_input("data/train.csv", context="training")
+        loopline.log_input("images/cat.txt")
+        loopline.log_input("notes.txt")
+    print(run.info.run_id)
+    """
+)
+
+
+def test_a_run_records_the_data_it_declared_as_the_workspace_holds_it(project: Path) -> None:
+    from loopline.objects.build import build_object
+    from loopline.objects.state import StateCache
+
+    (project / "data").mkdir()
+    (project / "data" / "train.csv").write_text("x,y\n1,2\n")
+    (project / "data" / "unused.csv").write_text("never read\n")
+    (project / "images").mkdir()
+    (project / "images" / "cat.txt").write_text("meow\n")
+    (project / "notes.txt").write_text("not tracked\n")
+    assert run_cli("add", "data/train.csv", "data/unused.csv", "images").exit_code == 0
+    (project / "train.py").write_text(LINEAGE_FROM_WHAT_WAS_READ)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+
+    def train() -> dict[str, object]:
+        done = subprocess.run(
+            [sys.executable, "train.py"], cwd=project, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        shown = run_cli("runs", "show", done.stdout.strip(), "--json")
+        return json.loads(shown.stdout)  # type: ignore[no-any-return]
+
+    clean = train()
+    inputs = {d["path"]: d for d in clean["inputs"]}  # type: ignore[attr-defined]
+    assert sorted(inputs) == ["data/train.csv", "images/cat.txt", "notes.txt"]  # not unused.csv
+    pointer = (project / "data" / "train.csv.loopline").read_text()
+    assert inputs["data/train.csv"]["oid"] in pointer
+    assert inputs["data/train.csv"]["workspace_matches"] is True
+    assert inputs["data/train.csv"]["context"] == "training"
+    assert inputs["images/cat.txt"]["workspace_matches"] is True
+    assert inputs["notes.txt"]["workspace_matches"] is None  # Loopline does not track it
+    assert clean["data"]["tags"]["loopline.git.dirty"] == "false"  # type: ignore[index]
+
+    (project / "data" / "train.csv").write_text("x,y\n1,2\n3,4\n")  # edited, not added
+    edited = train()
+    inputs = {d["path"]: d for d in edited["inputs"]}  # type: ignore[attr-defined]
+    with StateCache(project / ".loopline" / "tmp" / "state.db") as state:
+        now = build_object(project, "data/train.csv", state).oid
+    assert inputs["data/train.csv"]["oid"] == now and now not in pointer
+    assert inputs["data/train.csv"]["workspace_matches"] is False
+    assert inputs["images/cat.txt"]["workspace_matches"] is True
+    assert edited["data"]["tags"]["loopline.git.dirty"] == "true"  # type: ignore[index]
+    shown = run_cli("runs", "show", edited["info"]["run_id"]).stdout  # type: ignore[index]
+    assert "data/train.csv: " + now + " (workspace differed from the tracked version)" in shown

@@ -351,6 +351,7 @@ LOOPLINE_CLIENT = textwrap.dedent(
     X, y = make_classification(n_samples=100, n_features=4, random_state=0)
     loopline.set_experiment("through-the-server")
     with loopline.start_run() as run:
+        loopline.log_input("data", context="training")
         loopline.log_param("C", 1.0)
         for step in range(2500):
             loopline.log_metric("loss", 1 / (step + 1), step=step)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect
 
 from loopline.core.errors import ConfigError, StoreError
-from loopline.store import DataVersion, list_data_versions, open_store, record_data_versions
+from loopline.store import (
+    DamagedStore,
+    DataVersion,
+    list_data_versions,
+    open_store,
+    record_data_versions,
+    record_data_versions_at,
+)
 from loopline.store._engine import make_engine
 from loopline.store._migrate import run_alembic_upgrade
 from loopline.store._schema import HEAD_REVISION
@@ -140,3 +148,103 @@ def test_an_older_store_is_upgraded_in_place_keeping_its_data(store_url: str) ->
         assert "runs" in inspect(store.engine).get_table_names()
     finally:
         store.close()
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(bytes(range(256)) * 20)
+
+
+def _truncated(path: Path) -> None:
+    path.write_bytes(b"SQLite format 3\x00" + b"\x10\x00\x02\x02" + b"\xff" * 300)
+
+
+def _broken_pages(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    for offset in range(page_size, len(data), page_size):
+        data[offset : offset + 64] = b"\xa5" * 64  # every page header after the first
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_garbage, _truncated, _broken_pages])
+def test_a_damaged_sqlite_file_says_what_is_damaged_and_how_to_recover(
+    tmp_path: Path, damage: Any
+) -> None:
+    path = tmp_path / "store.db"
+    store = open_store(f"sqlite:///{path}")
+    record_data_versions(store, [DataVersion(f"d{i}", f"oid{i}", 1, None) for i in range(500)])
+    store.close()
+    damage(path)
+    with pytest.raises(DamagedStore) as caught:
+        store = open_store(f"sqlite:///{path}")
+        try:
+            list_data_versions(store)
+        finally:
+            store.close()
+    error = caught.value
+    assert isinstance(error, StoreError) and error.exit_code == 7
+    assert str(path) in error.message and "is damaged" in error.message
+    assert error.hint is not None and f"mv {path} {path}.damaged" in error.hint
+    assert "backup" in error.hint
+
+
+def test_recording_versions_in_a_damaged_store_warns_once_and_does_not_fail(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "store.db"
+    _garbage(path)
+    recorded = record_data_versions_at(f"sqlite:///{path}", [DataVersion("data", "abc", 1, None)])
+    assert recorded is False
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "version was not recorded for data" in warnings[0] and "is damaged" in warnings[0]
+    assert path.read_bytes() == bytes(range(256)) * 20  # the damaged file is left for recovery
+
+
+def test_add_with_a_damaged_store_tracks_the_data_and_warns_once(project: Path) -> None:
+    from tests.conftest import run_cli
+
+    store = project / ".loopline" / "store.db"
+    _garbage(store)
+    (project / "prices.csv").write_text("a,b\n1,2\n")
+    added = run_cli("add", "prices.csv", cwd=project)
+    assert added.exit_code == 0, added.output
+    assert "Added prices.csv" in added.stdout
+    assert (project / "prices.csv.loopline").is_file()
+    assert "prices.csv" in (project / ".gitignore").read_text()
+    assert added.stderr.count("is damaged") == 1
+    assert "version was not recorded for prices.csv" in added.stderr
+    assert "Traceback" not in added.output and "sqlalche" not in added.output
+    status = run_cli("status", cwd=project)
+    assert status.exit_code == 0, status.output
+    versions = run_cli("versions", cwd=project)
+    assert versions.exit_code == 7
+    assert f"the metadata store {store} is damaged" in versions.stderr
+    store.rename(store.with_name("store.db.damaged"))  # the recovery the hint gives
+    readded = run_cli("add", "prices.csv", cwd=project)
+    assert readded.exit_code == 0 and readded.stderr == ""
+    listed = run_cli("versions", "prices.csv", cwd=project)
+    assert listed.exit_code == 0 and "prices.csv" in listed.stdout
+
+
+def test_repro_with_a_damaged_store_runs_and_names_the_cause(project: Path) -> None:
+    from tests.conftest import run_cli
+
+    _garbage(project / ".loopline" / "store.db")
+    (project / "dvc.yaml").write_text(
+        "stages:\n  hello:\n    cmd: echo hi > out.txt\n    outs: [out.txt]\n"
+    )
+    done = run_cli("repro", cwd=project)
+    assert done.exit_code == 0, done.output
+    assert (project / "out.txt").read_text() == "hi\n"
+    assert "tracking runs were not fully recorded" in done.stderr
+    assert "store.db is damaged (file is not a database)" in done.stderr
+    assert "DamagedStore" not in done.stderr
+
+
+def test_recording_versions_with_a_misconfigured_store_warns_with_the_cause(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recorded = record_data_versions_at("mysql://u@127.0.0.1/db", [DataVersion("d", "a", 1, None)])
+    assert recorded is False
+    assert "unsupported database 'mysql'" in caplog.text

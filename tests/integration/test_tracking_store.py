@@ -76,8 +76,10 @@ def test_run_lifecycle_params_tags_metrics(client: TrackingClient) -> None:
     [
         ("x" * 300, 1, InvalidInput, "limit is 250"),
         ("../up", 1, InvalidInput, "not allowed"),
-        ("acc", "high", InvalidInput, "non-numeric"),
-        ("acc", None, InvalidInput, "non-numeric"),
+        ("acc", "high", InvalidInput, "non-numeric value 'high'"),
+        ("acc", "0.5", InvalidInput, "non-numeric value '0.5'"),
+        ("acc", [1], InvalidInput, r"non-numeric value \[1\]"),
+        ("acc", None, InvalidInput, "non-numeric value None"),
     ],
 )
 def test_bad_metrics_are_refused(
@@ -86,6 +88,30 @@ def test_bad_metrics_are_refused(
     run = client.create_run(client.create_experiment("bad"))
     with pytest.raises(error, match=message):
         client.log_metric(run.info.run_id, key, value)
+
+
+def test_experiments_are_found_by_name_or_id_and_deleted_ones_say_how_to_restore(
+    client: TrackingClient,
+) -> None:
+    exp_id = client.create_experiment("house prices")
+    assert client.find_experiment("house prices").experiment_id == exp_id
+    assert client.find_experiment(exp_id).name == "house prices"
+    assert client.find_experiment("Default").experiment_id == "0"
+    with pytest.raises(NotFound, match="no experiment has that name or id"):
+        client.find_experiment("nosuch")
+    client.delete_experiment(exp_id)
+    assert client.find_experiment("house prices").lifecycle_stage == "deleted"
+    with pytest.raises(InvalidInput) as caught:
+        client.create_run(exp_id)
+    assert caught.value.hint is not None
+    assert "loopline experiments restore 'house prices'" in caught.value.hint
+    client.restore_experiment(client.find_experiment("house prices").experiment_id)
+    client.rename_experiment(exp_id, "prices")
+    assert client.find_experiment("prices").experiment_id == exp_id
+    with pytest.raises(InvalidInput, match="Default experiment"):
+        client.delete_experiment("0")
+    with pytest.raises(InvalidInput, match="non-empty name"):
+        client.rename_experiment(exp_id, " ")
 
 
 def test_unknown_run(client: TrackingClient) -> None:

@@ -6,17 +6,24 @@ import os
 
 import click
 
+from loopline.core.errors import InvalidInput
+
 __all__ = ["server_command"]
 
 
 @click.command("server")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--store", "store_url", help="Metadata store URL (default: the project's store).")
+@click.option(
+    "--store",
+    "store_url",
+    help="Metadata store URL (default: the project's store, else LOOPLINE_STORE_URL).",
+)
 @click.option(
     "--artifacts",
     "artifacts_root",
-    help="Artifact root folder or URL (default: .loopline/artifacts).",
+    help="Artifact root folder or URL (default: 'artifacts' beside a SQLite store, else the "
+    "project's .loopline/artifacts, else ./loopline-artifacts).",
 )
 @click.option(
     "--token", envvar="LOOPLINE_SERVER_TOKEN", help="Require 'Authorization: Bearer TOKEN'."
@@ -42,9 +49,15 @@ def server_command(
     from loopline.server._factory import settings_to_environment
     from loopline.tracking._uri import resolve_tracking_uri
 
-    default = resolve_tracking_uri(None)
+    default = resolve_tracking_uri(store_url)
+    if default.server_url:
+        raise InvalidInput(
+            f"the store {default.uri} is a tracking server's address, not a database",
+            hint="pass --store with a database URL such as sqlite:///path/store.db or "
+            "postgresql+psycopg://user@host/db (and unset LOOPLINE_TRACKING_URI for the server)",
+        )
     settings = ServerSettings(
-        store_url=store_url or default.store_url,
+        store_url=default.store_url,
         artifacts_root=artifacts_root or default.artifact_root,
         token=token,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import click
@@ -49,7 +50,15 @@ def _run_json(run: Any) -> dict[str, Any]:
             "params": dict(run.data.params),
             "tags": dict(run.data.tags),
         },
-        "inputs": [{"path": d.path, "oid": d.oid} for d in run.inputs],
+        "inputs": [
+            {
+                "path": d.path,
+                "oid": d.oid,
+                "workspace_matches": d.workspace_matches,
+                "context": d.context,
+            }
+            for d in run.inputs
+        ],
     }
 
 
@@ -101,21 +110,37 @@ def experiments_create(name: str, tracking_uri: str | None) -> None:
 
 
 @experiments_group.command("delete")
-@click.argument("experiment_id")
+@click.argument("experiment")
 @uri_option
-def experiments_delete(experiment_id: str, tracking_uri: str | None) -> None:
-    """Mark an experiment deleted (restore with `experiments restore`)."""
-    _client(tracking_uri).delete_experiment(experiment_id)
-    click.echo(f"Deleted experiment {experiment_id}")
+def experiments_delete(experiment: str, tracking_uri: str | None) -> None:
+    """Mark EXPERIMENT (a name or an id) deleted; `experiments restore` brings it back."""
+    client = _client(tracking_uri)
+    found = client.find_experiment(experiment)
+    client.delete_experiment(found.experiment_id)
+    click.echo(f"Deleted experiment {found.name!r} (id {found.experiment_id})")
 
 
 @experiments_group.command("restore")
-@click.argument("experiment_id")
+@click.argument("experiment")
 @uri_option
-def experiments_restore(experiment_id: str, tracking_uri: str | None) -> None:
-    """Restore a deleted experiment."""
-    _client(tracking_uri).restore_experiment(experiment_id)
-    click.echo(f"Restored experiment {experiment_id}")
+def experiments_restore(experiment: str, tracking_uri: str | None) -> None:
+    """Restore the deleted EXPERIMENT (a name or an id)."""
+    client = _client(tracking_uri)
+    found = client.find_experiment(experiment)
+    client.restore_experiment(found.experiment_id)
+    click.echo(f"Restored experiment {found.name!r} (id {found.experiment_id})")
+
+
+@experiments_group.command("rename")
+@click.argument("experiment")
+@click.argument("new_name")
+@uri_option
+def experiments_rename(experiment: str, new_name: str, tracking_uri: str | None) -> None:
+    """Rename EXPERIMENT (a name or an id) to NEW_NAME."""
+    client = _client(tracking_uri)
+    found = client.find_experiment(experiment)
+    client.rename_experiment(found.experiment_id, new_name)
+    click.echo(f"Renamed experiment {found.name!r} (id {found.experiment_id}) to {new_name!r}")
 
 
 @click.group("runs")
@@ -155,7 +180,13 @@ def _experiment_ids(client: Any, experiment: tuple[str, ...]) -> list[str]:
 )
 @click.option("-o", "--order-by", multiple=True, help="e.g. 'metrics.acc DESC' (repeatable).")
 @click.option("-n", "--max-results", default=100, show_default=True, type=click.IntRange(1, 50_000))
-@click.option("--all", "show_all", is_flag=True, help="Include deleted runs.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Include deleted runs and the stage runs of `repro` (hidden by default; a filter on "
+    "tags.`loopline.stage` shows them too).",
+)
 @uri_option
 @json_option
 def runs_list(
@@ -167,16 +198,22 @@ def runs_list(
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
-    """List runs, newest first, filtered with MLflow's search syntax."""
+    """List runs, newest first, filtered with MLflow's search syntax.
+
+    Metrics show up to 6 significant digits; --json gives them at full precision.
+    """
     from loopline.tracking.entities import ViewType
+    from loopline.tracking.listing import list_runs
 
     client = _client(tracking_uri)
-    found, _ = client.search_runs(
+    found = list_runs(
+        client,
         _experiment_ids(client, experiment),
         filter_string,
         ViewType.ALL if show_all else ViewType.ACTIVE_ONLY,
         max_results,
         list(order_by) or None,
+        include_stage_runs=show_all,
     )
     if as_json:
         echo_json([_run_json(r) for r in found])
@@ -195,8 +232,23 @@ def runs_list(
     echo_table(("run", "name", "status", "started", *metric_keys), rows)
 
 
+_SIGNIFICANT = 6
+
+
 def _fmt(value: float | None) -> str:
-    return "" if value is None else f"{value:.4g}"
+    """A metric as people read it: up to 6 significant digits, positional unless tiny or huge."""
+    if value is None:
+        return ""
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return str(value)
+    magnitude = math.floor(math.log10(abs(value)))
+    if magnitude < -4 or magnitude >= 15:
+        return f"{value:.{_SIGNIFICANT}g}"
+    decimals = max(0, _SIGNIFICANT - 1 - magnitude)
+    text = f"{round(value, decimals):.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _resolve_run(client: Any, run_id: str) -> Any:
@@ -250,7 +302,8 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     if run.inputs:
         click.echo("data:")
         for d in run.inputs:
-            click.echo(f"  {d.path}: {d.oid}")
+            note = {False: " (workspace differed from the tracked version)", True: ""}
+            click.echo(f"  {d.path}: {d.oid}{note.get(d.workspace_matches, '')}")
 
 
 @runs_group.command("compare")

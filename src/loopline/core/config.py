@@ -22,6 +22,7 @@ __all__ = [
     "RemoteConfig",
     "Settings",
     "check_setting_name",
+    "environment_store_url",
     "load_settings",
     "read_config_file",
     "write_config_file",
@@ -180,6 +181,16 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         if env_name in environ:
             found[key] = environ[env_name]
     return found
+
+
+def environment_store_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The metadata store URL set in the environment (``LOOPLINE_STORE_URL``), if any.
+
+    Environment settings apply everywhere, inside a project or not; this is how a folder that is
+    not a project finds a shared store.
+    """
+    value = _from_environment(os.environ if environ is None else environ).get("store.url")
+    return str(value) if value else None
 
 
 def load_settings(

@@ -161,13 +161,10 @@ def _previous_oid(ws: Workspace, pointer_file: str) -> str | None:
 
 
 def _record_versions(ws: Workspace, pointers: list[Pointer]) -> None:
-    from loopline.store import DataVersion, open_store, record_data_versions
+    from loopline.store import DataVersion, record_data_versions_at
 
     # No commit: the one holding this version does not exist yet (see ``data.versions``).
-    store = open_store(ws.settings.store_url)
-    try:
-        record_data_versions(
-            store, [DataVersion(p.path, p.oid, p.size, p.nfiles) for p in pointers]
-        )
-    finally:
-        store.close()
+    # Pointers, cache and .gitignore are written: a store that cannot record the version warns.
+    record_data_versions_at(
+        ws.settings.store_url, [DataVersion(p.path, p.oid, p.size, p.nfiles) for p in pointers]
+    )

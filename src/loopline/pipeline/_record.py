@@ -186,4 +186,10 @@ def now_ms() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1], json.loads(sys.argv[2])))
+    from loopline.core.errors import LooplineError
+
+    try:
+        sys.exit(_serve(sys.argv[1], json.loads(sys.argv[2])))
+    except LooplineError as exc:  # one line with the cause: repro shows it as its warning
+        print(exc, file=sys.stderr)
+        sys.exit(1)

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from loopline.core.errors import StoreError
+from loopline.store._damage import damaged_store_error
 from loopline.store._engine import make_engine
 from loopline.store._migrate import ensure_schema
 
@@ -40,6 +41,11 @@ class Store:
                 if not _is_transient(exc) or attempt == _RETRIES - 1:
                     raise _store_error(self.engine, exc) from None
                 time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
+            except DatabaseError as exc:
+                damaged = damaged_store_error(self.engine, exc)
+                if damaged is None:
+                    raise
+                raise damaged from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def read(self, query: Callable[[Connection], T]) -> T:
@@ -62,6 +68,9 @@ def _is_transient(exc: OperationalError) -> bool:
 
 
 def _store_error(engine: Engine, exc: DBAPIError) -> StoreError:
+    damaged = damaged_store_error(engine, exc)
+    if damaged is not None:
+        return damaged
     return StoreError(
         f"the metadata store at {engine.url.render_as_string(hide_password=True)} "
         f"failed: {exc.orig}",
@@ -74,8 +83,13 @@ def open_store(url: str) -> Store:
     engine = make_engine(url)
     try:
         ensure_schema(engine)
-    except OperationalError as exc:
+    except DBAPIError as exc:
         engine.dispose()
+        damaged = damaged_store_error(engine, exc)
+        if damaged is not None:
+            raise damaged from None
+        if not isinstance(exc, OperationalError):
+            raise
         raise StoreError(
             f"cannot open the metadata store at "
             f"{engine.url.render_as_string(hide_password=True)}: {exc.orig}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,10 +10,13 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
+from loopline.core.errors import LooplineError
 from loopline.store._schema import data_versions
-from loopline.store._store import Store
+from loopline.store._store import Store, open_store
 
-__all__ = ["DataVersion", "list_data_versions", "record_data_versions"]
+__all__ = ["DataVersion", "list_data_versions", "record_data_versions", "record_data_versions_at"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,29 @@ def record_data_versions(store: Store, versions: Iterable[DataVersion]) -> int:
         return new
 
     return store.write(change)
+
+
+def record_data_versions_at(store_url: str, versions: Iterable[DataVersion]) -> bool:
+    """Record ``versions`` in the store at ``store_url``, for commands whose real work is done.
+
+    The version history is bookkeeping beside the data: when the store cannot take it (damaged,
+    unreachable), the command that already wrote pointers and cache must not fail, so this warns
+    once with the cause and how to recover, and returns False.
+    """
+    rows = list(versions)
+    if not rows:
+        return True
+    try:
+        store = open_store(store_url)
+        try:
+            record_data_versions(store, rows)
+        finally:
+            store.close()
+    except LooplineError as exc:  # damaged, unreachable, misconfigured, driver missing
+        paths = ", ".join(sorted({v.path for v in rows}))
+        log.warning("the data is tracked, but its version was not recorded for %s: %s", paths, exc)
+        return False
+    return True
 
 
 def list_data_versions(store: Store, path: str | None = None) -> list[DataVersion]:

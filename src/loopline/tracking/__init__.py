@@ -4,8 +4,9 @@ Owns: the fluent API (``set_experiment``, ``start_run``, ``log_metric``, ...; ac
 ``ContextVar``), ``TrackingClient``, buffered metric logging, MLflow's search grammar, the
 artifact repository of a run, and the queries over the tracking tables.
 
-May import: ``loopline.core``, ``loopline.store``, ``loopline.data`` (pointer files, for the
-data versions a run saw). pandas only when a DataFrame is asked for.
+May import: ``loopline.core``, ``loopline.store``, ``loopline.data`` and ``loopline.objects``
+(pointer files and the state cache, to hash the data a run declares with ``log_input``).
+pandas only when a DataFrame is asked for.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         log_artifacts,
         log_dict,
         log_figure,
+        log_input,
         log_metric,
         log_metrics,
         log_param,
@@ -64,6 +66,7 @@ _LAZY = {
     "get_run": "loopline.tracking.fluent",
     "get_tracking_uri": "loopline.tracking.fluent",
     "log_artifact": "loopline.tracking.fluent",
+    "log_input": "loopline.tracking.fluent",
     "log_artifacts": "loopline.tracking.fluent",
     "log_dict": "loopline.tracking.fluent",
     "log_figure": "loopline.tracking.fluent",
@@ -115,6 +118,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",

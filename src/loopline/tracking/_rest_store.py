@@ -22,6 +22,7 @@ from loopline.tracking.entities import (
     RunTag,
     ViewType,
 )
+from loopline.tracking.inputs import annotate_inputs
 
 __all__ = ["RestTrackingStore"]
 
@@ -66,10 +67,13 @@ def _run(data: dict[str, Any]) -> Run:
         )
     )
     tags = {t["key"]: t["value"] for t in body.get("tags", [])}
-    inputs = tuple(
-        DataInput(d["dataset"]["name"], d["dataset"]["digest"])
-        for d in data.get("inputs", {}).get("dataset_inputs", [])
-        if d.get("dataset", {}).get("source_type") == "loopline"
+    inputs = annotate_inputs(
+        (
+            DataInput(d["dataset"]["name"], d["dataset"]["digest"])
+            for d in data.get("inputs", {}).get("dataset_inputs", [])
+            if d.get("dataset", {}).get("source_type") == "loopline"
+        ),
+        tags,
     )
     return Run(
         RunInfo(

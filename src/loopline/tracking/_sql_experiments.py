@@ -154,6 +154,13 @@ class SqlExperiments:
     def set_experiment_lifecycle(self, experiment_id: str, stage: LifecycleStage) -> None:
         key = experiment_key(experiment_id)
         self.get_experiment(experiment_id)
+        if key == 0 and stage == LifecycleStage.DELETED:
+            raise InvalidInput(
+                "the Default experiment (id 0) cannot be deleted: runs started without an "
+                "experiment go there",
+                hint="delete its runs instead (`loopline runs delete RUN_ID`), or rename it "
+                "with `loopline experiments rename Default NEW_NAME`",
+            )
         self.store.write(
             lambda c: c.execute(
                 update(experiments)
@@ -165,6 +172,8 @@ class SqlExperiments:
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         key = experiment_key(experiment_id)
         self.get_experiment(experiment_id)
+        if not isinstance(new_name, str) or not new_name.strip():
+            raise InvalidInput("an experiment needs a non-empty name")
         try:
             self.store.write(
                 lambda c: c.execute(

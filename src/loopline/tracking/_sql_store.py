@@ -33,6 +33,7 @@ from loopline.tracking._sql_experiments import (
     experiment_key,
     now_ms,
 )
+from loopline.tracking._validation import restore_experiment_hint
 from loopline.tracking.entities import (
     DataInput,
     LifecycleStage,
@@ -45,6 +46,7 @@ from loopline.tracking.entities import (
     RunTag,
     ViewType,
 )
+from loopline.tracking.inputs import annotate_inputs
 from loopline.tracking.search import parse_filter, parse_order_by
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "SqlTrackingStore"]
@@ -76,7 +78,7 @@ class SqlTrackingStore(SqlExperiments):
         if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
             raise InvalidInput(
                 f"experiment {experiment.name!r} is deleted; runs cannot be created in it",
-                hint="restore it first, or use another experiment",
+                hint=restore_experiment_hint(experiment.name),
             )
         run_id = uuid.uuid4().hex
         tag_map = {t.key: t.value for t in tags}
@@ -182,7 +184,7 @@ class SqlTrackingStore(SqlExperiments):
                 tag_map.get(run_id, {}),
                 entries,
             )
-            result.append(Run(info, data, tuple(input_map.get(run_id, ()))))
+            result.append(Run(info, data, annotate_inputs(input_map.get(run_id, ()), data.tags)))
         return result
 
     def update_run(
@@ -348,7 +350,8 @@ def _check_run(conn: Connection, run_id: str, *, active: bool) -> Any:
         raise NotFound(f"run {run_id!r} does not exist", hint="list runs with `loopline runs list`")
     if active and row.lifecycle_stage != LifecycleStage.ACTIVE:
         raise InvalidInput(
-            f"run {run_id} is deleted; nothing can be logged to it", hint="restore it first"
+            f"run {run_id} is deleted; nothing can be logged to it",
+            hint=f"restore it with `loopline runs restore {run_id}`",
         )
     return row
 

@@ -15,6 +15,7 @@ __all__ = [
     "check_param_value",
     "check_tag_value",
     "metric_value",
+    "restore_experiment_hint",
 ]
 
 MAX_KEY = 250
@@ -67,10 +68,11 @@ def metric_value(key: str, value: object) -> float:
         lowered = value.strip().lower()
         if lowered in ("nan", "inf", "+inf", "infinity", "-inf", "-infinity"):
             return float(lowered)
-        value = None
     try:
+        if isinstance(value, str):
+            raise ValueError(value)  # numbers in text are refused, as MLflow does
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(
             f"metric {key!r} got a non-numeric value {value!r}",
             hint="metrics are numbers; log text as a tag or a param",
@@ -78,3 +80,13 @@ def metric_value(key: str, value: object) -> float:
     if math.isnan(number):
         return math.nan
     return number
+
+
+def restore_experiment_hint(name: str) -> str:
+    """How to bring back a deleted experiment, as a command that works."""
+    import shlex
+
+    return (
+        f"restore it with `loopline experiments restore {shlex.quote(name)}`, "
+        "or use another experiment"
+    )

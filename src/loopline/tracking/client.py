@@ -39,7 +39,9 @@ from loopline.tracking.entities import (
 if TYPE_CHECKING:
     from loopline.tracking._rest import RestSession
 
-__all__ = ["TrackingClient"]
+__all__ = ["GIT_DIRTY_TAG", "TrackingClient"]
+
+GIT_DIRTY_TAG = "loopline.git.dirty"
 
 _clients: dict[str, TrackingClient] = {}
 
@@ -102,6 +104,22 @@ class TrackingClient:
     def search_experiments(self, view_type: ViewType = ViewType.ACTIVE_ONLY) -> list[Experiment]:
         self._sql.ensure_default_experiment()
         return self._sql.search_experiments(view_type)
+
+    def find_experiment(self, name_or_id: str) -> Experiment:
+        """The experiment named ``name_or_id``, else the one with that id; deleted ones too."""
+        self._sql.ensure_default_experiment()
+        found = self._sql.get_experiment_by_name(name_or_id)
+        if found is not None:
+            return found
+        if name_or_id.strip().isdigit():
+            return self._sql.get_experiment(name_or_id.strip())
+        raise NotFound(
+            f"experiment {name_or_id!r} does not exist (no experiment has that name or id)",
+            hint="list experiments, deleted ones too, with `loopline experiments list --all`",
+        )
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self._sql.rename_experiment(experiment_id, new_name)
 
     def delete_experiment(self, experiment_id: str) -> None:
         self._sql.set_experiment_lifecycle(experiment_id, LifecycleStage.DELETED)
@@ -198,6 +216,25 @@ class TrackingClient:
 
     def log_inputs(self, run_id: str, inputs: Iterable[DataInput]) -> None:
         self._sql.log_inputs(run_id, inputs)
+
+    def log_input(
+        self, run_id: str, path: str | os.PathLike[str], context: str | None = None
+    ) -> DataInput:
+        """Record that the run read ``path``, as the workspace holds it now (see
+        :mod:`loopline.tracking.inputs`); returns what was recorded."""
+        from loopline.tracking.inputs import INPUTS_TAG, inputs_tag_value, inspect_input
+
+        data, tracked_oid = inspect_input(path, context)
+        tags = self._sql.get_run(run_id).data.tags
+        new_tags = [
+            RunTag(INPUTS_TAG, inputs_tag_value(tags.get(INPUTS_TAG), [(data, tracked_oid)]))
+        ]
+        if data.workspace_matches is False and "mlflow.source.git.commit" in tags:
+            # The commit names other data than the run read: it does not reproduce the run.
+            new_tags.append(RunTag(GIT_DIRTY_TAG, "true"))
+        self.log_batch(run_id, tags=new_tags)  # checked first: nothing is half-recorded
+        self._sql.log_inputs(run_id, [data])
+        return data
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self._sql.get_metric_history(run_id, key)

@@ -79,10 +79,17 @@ class RunTag:
 
 @dataclass(frozen=True, slots=True)
 class DataInput:
-    """A tracked data path and the content version the run saw."""
+    """A data path and the content version the run read.
+
+    ``workspace_matches`` says whether the workspace held the version Loopline tracks for the
+    path (its pointer file or the pipeline lock) when the run declared it: False means the run
+    read edited, un-added data; None means not known (untracked data, older runs).
+    """
 
     path: str
     oid: str
+    workspace_matches: bool | None = None
+    context: str | None = None  # what the run used it for, e.g. "training" (MLflow's context)
 
 
 @dataclass(frozen=True)

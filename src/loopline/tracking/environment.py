@@ -1,7 +1,9 @@
-"""What a run ran with: Python, platform, packages, git commit, command line, data versions.
+"""What a run ran with: Python, platform, packages, git commit, command line.
 
 Recorded automatically at the start of each run (as ``loopline.*`` and MLflow's
 ``mlflow.source.*`` tags plus an ``environment.json`` artifact), so any run can be reproduced.
+The data a run reads is not guessed from the project's pointer files: a run declares it with
+``log_input`` (see :mod:`loopline.tracking.inputs`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from loopline.tracking.entities import DataInput
 
 __all__ = ["Environment", "capture_environment"]
 
@@ -27,7 +27,6 @@ class Environment:
     git_commit: str | None = None
     git_dirty: bool | None = None
     git_branch: str | None = None
-    data: list[DataInput] = field(default_factory=list)
 
     def tags(self) -> dict[str, str]:
         tags = {
@@ -49,7 +48,6 @@ class Environment:
             "platform": self.platform,
             "command": self.command,
             "git": {"commit": self.git_commit, "dirty": self.git_dirty, "branch": self.git_branch},
-            "data": [{"path": d.path, "oid": d.oid} for d in self.data],
             "packages": self.packages,
         }
 
@@ -75,35 +73,6 @@ def _packages() -> dict[str, str]:
     return dict(sorted(found.items(), key=lambda kv: kv[0].lower()))
 
 
-def _data_versions(root: Path) -> list[DataInput]:
-    from loopline.core.errors import LooplineError
-    from loopline.core.project import DOT_DIR
-    from loopline.data.pointer import find_pointers, read_pointer
-
-    if not (root / DOT_DIR).is_dir():
-        return []
-    found = []
-    for name in sorted(find_pointers(root)):
-        try:
-            pointer = read_pointer(root, name)
-        except LooplineError:
-            continue  # a broken pointer is reported by `loopline status`, not here
-        found.append(DataInput(pointer.path, pointer.oid))
-    return found + _pipeline_outs(root)
-
-
-def _pipeline_outs(root: Path) -> list[DataInput]:
-    """Stage outs as the pipeline lock records them: a model trained inside ``repro`` names
-    the exact features it read."""
-    from loopline.core.errors import LooplineError
-    from loopline.pipeline import lock_pointers  # pipelines build on tracking: import late
-
-    try:
-        return [DataInput(p.path, p.oid) for p in lock_pointers(root)]
-    except LooplineError:
-        return []  # a broken lock is reported by `loopline status`, not here
-
-
 def capture_environment(root: Path | None = None, *, packages: bool = True) -> Environment:
     root = root or Path.cwd()
     commit = _git(root, "rev-parse", "HEAD")
@@ -121,5 +90,4 @@ def capture_environment(root: Path | None = None, *, packages: bool = True) -> E
         git_commit=commit,
         git_dirty=dirty,
         git_branch=_git(root, "rev-parse", "--abbrev-ref", "HEAD") if commit else None,
-        data=_data_versions(root),
     )

@@ -17,9 +17,11 @@ from types import TracebackType
 from typing import Any
 
 from loopline.core.errors import Conflict, InvalidInput, NotFound
+from loopline.tracking._validation import restore_experiment_hint
 from loopline.tracking.buffer import MetricBuffer
 from loopline.tracking.client import TrackingClient, make_metric
 from loopline.tracking.entities import (
+    DataInput,
     Experiment,
     Metric,
     Param,
@@ -44,6 +46,7 @@ __all__ = [
     "log_artifacts",
     "log_dict",
     "log_figure",
+    "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
@@ -74,7 +77,11 @@ def set_tracking_uri(uri: str | None) -> None:
 
 
 def get_tracking_uri() -> str:
-    return _client().target.uri
+    """Where runs go (resolved without opening the store); outside a project with no store
+    configured this says so (NotFound), rather than naming a store that would be created."""
+    from loopline.tracking._uri import resolve_tracking_uri
+
+    return resolve_tracking_uri(_tracking_uri).uri
 
 
 def _client() -> TrackingClient:
@@ -136,7 +143,7 @@ def set_experiment(name: str | None = None, experiment_id: str | None = None) ->
     if experiment.lifecycle_stage != "active":
         raise InvalidInput(
             f"experiment {experiment.name!r} is deleted",
-            hint="restore it, or choose another experiment name",
+            hint=restore_experiment_hint(experiment.name),
         )
     _experiment_id.set(experiment.experiment_id)
     return experiment
@@ -195,9 +202,7 @@ def start_run(
             parent_run_id=parent,
         )
         if environment is not None:
-            client.log_inputs(run.info.run_id, environment.data)
             client.log_dict(run.info.run_id, environment.as_dict(), "environment.json")
-            run = Run(run.info, run.data, tuple(environment.data))
     active = ActiveRun(run, client)
     _run_stack.set((*stack, active))
     return active
@@ -207,17 +212,13 @@ _environment_cache: Any = None
 
 
 def _environment() -> Any:
-    """The environment, captured once per process (packages and git do not change under us)
-    except for data versions, which are re-read for every run."""
+    """The environment, captured once per process (packages and git do not change under us)."""
     global _environment_cache
-    from dataclasses import replace
-
-    from loopline.tracking.environment import _data_versions, capture_environment
+    from loopline.tracking.environment import capture_environment
 
     if _environment_cache is None:
         _environment_cache = capture_environment()
-        return _environment_cache
-    return replace(_environment_cache, data=_data_versions(Path.cwd()))
+    return _environment_cache
 
 
 def active_run() -> ActiveRun | None:
@@ -297,6 +298,17 @@ def log_artifacts(local_dir: str | Path, artifact_path: str | None = None) -> No
 def log_text(text: str, artifact_file: str) -> None:
     run = _active_or_new()
     run._client.log_text(run.info.run_id, text, artifact_file)
+
+
+def log_input(path: str | os.PathLike[str], context: str | None = None) -> DataInput:
+    """Declare that the active run reads the data at ``path`` (MLflow's ``log_input``).
+
+    The run's lineage records the content id of what is in the workspace now, and whether that
+    is the version Loopline tracks for it (``workspace_matches``); only declared data (and a
+    pipeline stage's deps) is recorded, never every dataset of the project.
+    """
+    run = _active_or_new()
+    return run._client.log_input(run.info.run_id, path, context)
 
 
 def log_dict(dictionary: Any, artifact_file: str) -> None:

@@ -7,6 +7,7 @@ quoted with backticks or double quotes (``metrics.`f1 score` > 0.5``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -73,6 +74,14 @@ def _bad(filter_string: str, why: str) -> InvalidInput:
     )
 
 
+def _bad_order(clause: str, why: str) -> InvalidInput:
+    return InvalidInput(
+        f"invalid order_by {clause!r}: {why}",
+        hint="write KEY [ASC|DESC], such as metrics.acc DESC, params.lr, tags.team or "
+        "attributes.start_time ASC",
+    )
+
+
 def _tokens(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     pos = 0
@@ -88,7 +97,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def _identifier(word: str, source: str) -> tuple[EntityType, str]:
+def _identifier(
+    word: str, source: str, bad: Callable[[str, str], InvalidInput] = _bad
+) -> tuple[EntityType, str]:
     head, dot, rest = word.partition(".")
     if head.startswith("`") or not dot or head not in _ENTITY_ALIASES:
         entity: EntityType = "attribute"
@@ -97,12 +108,12 @@ def _identifier(word: str, source: str) -> tuple[EntityType, str]:
         entity, key = _ENTITY_ALIASES[head], rest
     key = _unquote_key(key)
     if not key:
-        raise _bad(source, f"{word!r} names no key")
+        raise bad(source, f"{word!r} names no key")
     if entity == "attribute":
         key = _ATTRIBUTE_ALIASES.get(key, key)
         if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
             known = ", ".join(sorted(NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES - {"Created"}))
-            raise _bad(source, f"unknown attribute {key!r} (attributes: {known})")
+            raise bad(source, f"unknown attribute {key!r} (attributes: {known})")
     return entity, key
 
 
@@ -143,6 +154,7 @@ def _clause(tokens: list[tuple[str, str]], pos: int, source: str) -> tuple[Compa
     entity, key = _identifier(tokens[pos][1], source)
     pos += 1
     op, pos = _operator(tokens, pos, source)
+    raw = ""
     if op in ("IN", "NOT IN"):
         values, pos = _value_list(tokens, pos, source)
         value: float | str | tuple[str, ...] = values
@@ -152,7 +164,12 @@ def _clause(tokens: list[tuple[str, str]], pos: int, source: str) -> tuple[Compa
         kind, text = tokens[pos]
         value = float(text) if kind == "number" else _string(text)
         pos += 1
-    return _checked(Comparison(entity, key, op, value), source), pos
+        raw = text
+    return _checked(Comparison(entity, key, op, value), source, raw), pos
+
+
+def _is_numeric(entity: EntityType, key: str) -> bool:
+    return entity == "metric" or (entity == "attribute" and key in NUMERIC_ATTRIBUTES)
 
 
 def _operator(tokens: list[tuple[str, str]], pos: int, source: str) -> tuple[str, int]:
@@ -196,9 +213,9 @@ def _value_list(
     raise _bad(source, "unclosed IN list")
 
 
-def _checked(c: Comparison, source: str) -> Comparison:
-    numeric = c.entity == "metric" or (c.entity == "attribute" and c.key in NUMERIC_ATTRIBUTES)
-    if numeric:
+def _checked(c: Comparison, source: str, raw: str) -> Comparison:
+    """``c`` if its operator and value suit its key; ``raw`` is the value as the user typed it."""
+    if _is_numeric(c.entity, c.key):
         if c.op not in _NUMERIC_OPS:
             raise _bad(source, f"{c.entity} {c.key!r} takes {', '.join(_NUMERIC_OPS)}, not {c.op}")
         if not isinstance(c.value, float):
@@ -208,7 +225,9 @@ def _checked(c: Comparison, source: str) -> Comparison:
         raise _bad(source, f"{c.entity} {c.key!r} takes {', '.join(_STRING_OPS)}, not {c.op}")
     if isinstance(c.value, float):
         raise _bad(
-            source, f"{c.entity} {c.key!r} is compared with a quoted string, got {c.value:g}"
+            source,
+            f"{c.entity} {c.key!r} holds text and is compared with a quoted string, got {raw} "
+            f"(write {c.entity}s.{c.key} {c.op} '{raw}')",
         )
     return c
 
@@ -217,12 +236,14 @@ def parse_order_by(clauses: list[str] | None) -> list[OrderBy]:
     """``["metrics.acc DESC", "params.lr"]`` → orderings (ascending unless DESC)."""
     orders: list[OrderBy] = []
     for clause in clauses or []:
+        if not clause.strip():
+            raise _bad_order(clause, "it is empty")
         parts = clause.strip().rsplit(None, 1)
         direction = "ASC"
         if len(parts) == 2 and parts[1].upper() in ("ASC", "DESC"):
             ident, direction = parts[0], parts[1].upper()
         else:
             ident = clause.strip()
-        entity, key = _identifier(ident, clause)
+        entity, key = _identifier(ident, clause, _bad_order)
         orders.append(OrderBy(entity, key, direction == "ASC"))
     return orders

@@ -44,6 +44,8 @@ def test_forms_users_write(text: str, expected: Comparison) -> None:
         ("metrics.acc > 'high'", "compared with a number"),
         ("params.lr > 0.1", "takes"),
         ("params.lr = 0.1", "compared with a quoted string"),
+        ("params.alpha = 1.0", r"got 1\.0 \(write params\.alpha = '1\.0'\)"),
+        ("tags.n != 1e3", r"got 1e3 \(write tags\.n != '1e3'\)"),
         ("metrics.acc LIKE '%'", "takes"),
         ("metrics.acc > 1 or metrics.acc < 0", "OR is not supported"),
         ("metrics.acc > 1 and", "ends with AND"),
@@ -69,6 +71,15 @@ def test_order_by() -> None:
         OrderBy("param", "lr", True),
         OrderBy("attribute", "start_time", True),
     ]
+
+
+@pytest.mark.parametrize("clause", ["nosuch DESC", "metrics. DESC", "  "])
+def test_order_by_mistakes_name_order_by_and_its_form(clause: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_order_by([clause])
+    assert caught.value.message.startswith(f"invalid order_by {clause!r}")
+    assert "search filter" not in str(caught.value)
+    assert caught.value.hint is not None and "KEY [ASC|DESC]" in caught.value.hint
 
 
 @settings(max_examples=300, deadline=None)
