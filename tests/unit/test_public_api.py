@@ -18,6 +18,7 @@ PACKAGES = [
     "loopline.registry",
     "loopline.serving",
     "loopline.rollout",
+    "loopline.monitoring",
     "loopline.server",
     "loopline.cli",
 ]
