@@ -39,6 +39,7 @@ _COMMANDS = {
     "feedback": ("loopline.cli.serve", "feedback_command"),
     "kfp": ("loopline.cli.kfp", "kfp_group"),
     "abtest": ("loopline.cli.abtest", "abtest_group"),
+    "monitor": ("loopline.cli.monitor", "monitor_group"),
 }
 
 

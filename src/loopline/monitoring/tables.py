@@ -1,0 +1,58 @@
+"""Reading the tables a drift report compares: Parquet or CSV files, through pyarrow."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loopline.core.errors import InvalidInput, MissingExtra, NotFound
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["read_table"]
+
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+
+
+def read_table(
+    path: str | Path, *, columns: Sequence[str] | None = None, role: str = "table"
+) -> pa.Table:
+    """A Parquet file (by suffix, or by its magic bytes) or a CSV file with a header row.
+
+    ``role`` names the table in messages ("reference", "current").
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - pyarrow ships with the stats extra
+        raise MissingExtra("pyarrow", "stats") from None
+    source = Path(path)
+    if source.is_dir() and not any(source.glob("*.parquet")):
+        raise InvalidInput(
+            f"{role} {source} is a folder without Parquet files",
+            hint="give a Parquet or CSV file, or a folder of Parquet files",
+        )
+    if not source.exists():
+        raise NotFound(f"{role} {source} does not exist", hint="check the path")
+    try:
+        if source.is_dir() or _is_parquet(source):
+            table = pq.read_table(source, columns=list(columns) if columns else None)
+        else:
+            options = pa_csv.ConvertOptions(include_columns=list(columns) if columns else None)
+            table = pa_csv.read_csv(source, convert_options=options)
+    except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, KeyError) as exc:
+        raise InvalidInput(
+            f"cannot read {role} {source}: {exc}",
+            hint="give a Parquet file or a CSV file with a header row, with the named columns",
+        ) from None
+    return table
+
+
+def _is_parquet(path: Path) -> bool:
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return True
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PAR1"
