@@ -6,6 +6,7 @@ the data for its distribution plot (shared bins for numbers, the largest levels 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,12 @@ class NumericColumn:
         high = max(float(s[int(0.995 * (s.size - 1))]) for s in present)
         if high <= low:
             low, high = low - 0.5, high + 0.5
-        edges = np.linspace(low, high, PLOT_BINS + 1)
+        if high - low <= PLOT_BINS and all(_integral(s) for s in present):
+            # Whole numbers in a short range: one bin per value, centred on it.
+            low, high = math.floor(low), math.ceil(high)
+            edges = np.arange(low - 0.5, high + 1.0, 1.0)
+        else:
+            edges = np.linspace(low, high, PLOT_BINS + 1)
         shares = []
         for sample in both:
             inner = np.searchsorted(sample, edges[1:-1], side="left")
@@ -120,6 +126,10 @@ class CategoricalColumn:
             ref_shares.append(float(ref[rest].sum()))
             cur_shares.append(float(cur[rest].sum()))
         return Plot("bars", tuple(ref_shares), tuple(cur_shares), labels=tuple(labels))
+
+
+def _integral(values: FloatArray) -> bool:
+    return bool(np.array_equal(values, np.floor(values)))
 
 
 def _sorted_unique(values: FloatArray) -> FloatArray:
