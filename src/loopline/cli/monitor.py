@@ -11,6 +11,8 @@ __all__ = ["monitor_group"]
 # name -> (module, attribute): each command module is imported only when it runs or help lists it.
 _COMMANDS = {
     "drift": ("loopline.cli.monitor_drift", "drift_command"),
+    "report": ("loopline.cli.monitor_drift", "report_command"),
+    "reports": ("loopline.cli.monitor_drift", "reports_command"),
 }
 
 

@@ -14,8 +14,11 @@ from loopline.core.errors import InvalidInput
 
 if TYPE_CHECKING:
     from loopline.monitoring.drift import ColumnDrift, DriftDetector, DriftReport
+    from loopline.monitoring.served import LogWindow
+    from loopline.store import Store
+    from loopline.store.monitor_reports import MonitorReportRecord
 
-__all__ = ["drift_command"]
+__all__ = ["drift_command", "report_command", "reports_command"]
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -218,3 +221,209 @@ def show_report(report: DriftReport) -> None:
             _note(column),
         )
     console.print(table)
+
+
+@click.command("report")
+@click.argument("model")
+@click.option("--version", help="Model version to judge (default: the newest one in the window).")
+@click.option("--window", help="How far back from --until (or now): 30m, 1h, 1d, 1w.")
+@click.option("--since", help="Window start: ISO time (UTC unless zoned) or a duration ago (2h).")
+@click.option("--until", help="Window end (default: now).")
+@click.option(
+    "--reference",
+    "reference",
+    default="training",
+    show_default=True,
+    help="'training' (the data the version was trained on, through lineage) or a file.",
+)
+@click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False),
+    help="The server's inference log folder (default: .loopline/serving of this project).",
+)
+@click.option(
+    "--min-rows",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Fewer logged rows than this in the window: say so instead of deciding.",
+)
+@drift_options
+def report_command(
+    model: str,
+    version: str | None,
+    window: str | None,
+    since: str | None,
+    until: str | None,
+    reference: str,
+    log_dir: str | None,
+    min_rows: int,
+    columns: str | None,
+    categorical: str | None,
+    numeric_test: str | None,
+    categorical_test: str | None,
+    thresholds: tuple[str, ...],
+    drift_share: float,
+    as_json: bool,
+    html_path: str | None,
+) -> None:
+    """Drift of a served model's traffic: the inference log's window against a reference.
+
+    The reference defaults to the data the judged version was trained on, found through
+    lineage (registry version, its run, the run's recorded data inputs). Each decided report is
+    saved (see `loopline monitor reports`) with its HTML beside the store.
+    """
+    from loopline.monitoring.served import (
+        parse_time,
+        parse_window,
+        read_log_window,
+        served_drift,
+        training_reference,
+    )
+    from loopline.monitoring.tables import read_table
+    from loopline.serving.inference_log import default_log_root
+
+    if window and since:
+        raise InvalidInput(
+            "give --window or --since, not both", hint="--window 1h means the last hour"
+        )
+    end = parse_time(until) if until else None
+    start = parse_time(since) if since else None
+    if window:
+        from datetime import UTC, datetime
+
+        start = (end or datetime.now(UTC)) - parse_window(window)
+    detector = make_detector(
+        columns, categorical, numeric_test, categorical_test, thresholds, drift_share
+    )
+    log_root = Path(log_dir) if log_dir else default_log_root()
+    logged = read_log_window(log_root, model, version=version, since=start, until=end)
+    if reference == "training":
+        if not logged.version:
+            raise InvalidInput(
+                f"no logged request of {model} in the window names a model version",
+                hint="give --version, or a reference table with --reference FILE",
+            )
+        features = list(detector.columns or logged.table.column_names)
+        ref_table, ref_name = training_reference(model, logged.version, features)
+    else:
+        ref_table, ref_name = read_table(reference, role="reference"), str(reference)
+    result = served_drift(logged, ref_table, ref_name, detector, min_rows=min_rows)
+    data = result.to_dict()
+    if result.report is not None:
+        store, reports_dir = _report_store()
+        context = {
+            "model": model,
+            "version": logged.version,
+            "window": _window_text(logged.start, logged.end),
+            "reference": ref_name,
+        }
+        record, saved_html = _save(store, reports_dir, result.report, ref_name, logged, context)
+        data["report_id"] = record.report_id
+        data["html"] = str(saved_html)
+        if html_path is not None:
+            import shutil
+
+            shutil.copyfile(saved_html, html_path)
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(
+        f"{model} version {logged.version or '?'}: {result.n_current} logged rows in "
+        f"{_window_text(logged.start, logged.end)}; reference: {ref_name}"
+    )
+    if result.report is None:
+        click.secho(f"not enough data: {result.message()}", fg="yellow")
+        return
+    show_report(result.report)
+    click.echo(f"report {data['report_id']} saved: {data['html']}")
+
+
+def _window_text(start: object, end: object) -> str:
+    from datetime import datetime
+
+    def text(moment: object) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(moment, datetime) else "-"
+
+    return f"[{text(start) if start else 'start of log'}, {text(end)})"
+
+
+def _save(
+    store: Store,
+    reports_dir: Path,
+    report: DriftReport,
+    reference: str,
+    logged: LogWindow,
+    context: dict[str, str],
+) -> tuple[MonitorReportRecord, Path]:
+    from loopline.monitoring.reports import save_drift_report
+
+    return save_drift_report(
+        store,
+        reports_dir,
+        report,
+        reference=reference,
+        model=logged.model,
+        version=logged.version,
+        window=(logged.start, logged.end),
+        context=context,
+    )
+
+
+def _report_store() -> tuple[Store, Path]:
+    """The metadata store and the reports folder beside it (.loopline/reports by default)."""
+    from loopline.tracking.client import TrackingClient
+
+    client = TrackingClient.for_uri(None)
+    if client.session is not None:
+        raise InvalidInput(
+            "monitoring reports are saved in a database store, not through a tracking server",
+            hint="set LOOPLINE_TRACKING_URI to the store's database URL (or unset it)",
+        )
+    store: Store = client.sql.store  # type: ignore[attr-defined]
+    root = client.target.artifact_root
+    if not root or "://" in root:
+        from loopline.tracking._uri import resolve_tracking_uri
+
+        root = resolve_tracking_uri("").artifact_root
+    return store, Path(root).parent / "reports"
+
+
+@click.command("reports")
+@click.option("--model", help="Only the reports of this model.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def reports_command(model: str | None, as_json: bool) -> None:
+    """Saved monitoring reports, newest first, with the model version each one judged."""
+    from dataclasses import asdict
+
+    from loopline.monitoring.reports import list_reports
+
+    store, reports_dir = _report_store()
+    records = list_reports(store, model=model)
+    if as_json:
+        echo_json(
+            [asdict(r) | {"html": str(reports_dir / r.path / "report.html")} for r in records]
+        )
+        return
+    if not records:
+        click.echo("no saved reports yet (`loopline monitor report MODEL` makes one)")
+        return
+    from datetime import UTC, datetime
+
+    from loopline.cli._output import echo_table
+
+    echo_table(
+        ["created", "model", "version", "drift", "share", "rows", "report"],
+        [
+            [
+                datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%d %H:%M"),
+                r.model_name or "-",
+                r.model_version or "-",
+                "DRIFT" if r.dataset_drift else "no",
+                f"{r.drifted_columns}/{r.columns}",
+                r.n_current,
+                str(reports_dir / r.path / "report.html"),
+            ]
+            for r in records
+        ],
+    )
