@@ -7,9 +7,9 @@ default test per column type and size, thresholds, the dataset verdict), the HTM
 training data found through lineage (``served``) and saved reports (``reports``).
 
 May import: ``loopline.core``, ``loopline.store``, ``loopline.serving`` (inference-log readers),
-``loopline.registry``/``loopline.tracking`` (lineage), ``loopline.data`` (the object cache). Detectors are pure functions over arrays (no I/O, no store) so that
-monitoring reports, canary checks and retrain triggers call the same code; NumPy and SciPy load
-only when a detector is used.
+``loopline.registry``/``loopline.tracking`` (lineage), ``loopline.data`` (the object cache).
+Detectors are pure functions over arrays (no I/O, no store) so that monitoring reports, canary
+checks and retrain triggers call the same code; NumPy and SciPy load only when used.
 """
 
 from __future__ import annotations
