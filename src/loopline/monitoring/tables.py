@@ -38,8 +38,12 @@ def read_table(
     if not source.exists():
         raise NotFound(f"{role} {source} does not exist", hint="check the path")
     try:
-        if source.is_dir() or _is_parquet(source):
+        if source.is_dir():
             table = pq.read_table(source, columns=list(columns) if columns else None)
+        elif _is_parquet(source):
+            # ParquetFile reads one file without loading pyarrow.dataset (and pandas with it).
+            with pq.ParquetFile(source) as parquet:
+                table = parquet.read(columns=list(columns) if columns else None)
         else:
             options = pa_csv.ConvertOptions(include_columns=list(columns) if columns else None)
             table = pa_csv.read_csv(source, convert_options=options)
