@@ -53,7 +53,8 @@ elapsed = time.perf_counter() - started
 if done.returncode:
     sys.stderr.write(done.stderr[-3000:])
     sys.exit(done.returncode)
-print(elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 """
 
 _SCIPY_LOOP = """
@@ -148,21 +149,27 @@ def make_inference_log(rows: int, current: Path) -> Path:
     return root
 
 
-def measure(command: list[str], cwd: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one run of ``command``."""
+def measure(command: list[str], cwd: Path | None = None) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (MiB) of one run of ``command``."""
     done = subprocess.run(
         [PYTHON, "-c", _WRAPPER, *command], capture_output=True, text=True, cwd=cwd, check=False
     )
     if done.returncode:
         raise RuntimeError(f"{command[:3]} failed: {done.stderr.strip()[-2000:]}")
-    seconds, rss_kib = done.stdout.split()
-    return float(seconds), int(rss_kib) / 1024
+    seconds, cpu, rss_kib = done.stdout.split()
+    return float(seconds), float(cpu), int(rss_kib) / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--evidently", default=os.environ.get("LOOPLINE_BENCH_EVIDENTLY"))
+    parser.add_argument(
+        "--peer-max-rows",
+        type=int,
+        default=1_000_000,
+        help="Run Evidently only up to this many rows (it takes minutes at 1M).",
+    )
     parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
     args = parser.parse_args()
     evidently = args.evidently if args.evidently and Path(args.evidently).exists() else None
@@ -181,13 +188,12 @@ def main() -> None:
                          str(cur), "--json"],
             "scipy loop": [PYTHON, "-c", _SCIPY_LOOP, str(ref), str(cur)],
         }  # fmt: skip
-        if evidently:
+        if evidently and rows <= args.peer_max_rows:
             tools["evidently"] = [evidently, "-c", _EVIDENTLY, str(ref), str(cur)]
         row: dict[str, Any] = {"rows": rows}
         for name, command in tools.items():
             row[name] = measure(command)
-            print(f"{rows:>9,} rows  {name:<12} {row[name][0]:8.2f} s  {row[name][1]:8.0f} MiB",
-                  file=sys.stderr, flush=True)  # fmt: skip
+            _progress(rows, name, row[name])
         scratch = Path(tempfile.mkdtemp(prefix="drift-bench-"))
         try:
             row["loopline monitor report"] = measure(
@@ -197,9 +203,7 @@ def main() -> None:
             )  # fmt: skip
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        seconds, mib = row["loopline monitor report"]
-        print(f"{rows:>9,} rows  {'monitor report':<12} {seconds:8.2f} s  {mib:8.0f} MiB",
-              file=sys.stderr, flush=True)  # fmt: skip
+        _progress(rows, "monitor report", row["loopline monitor report"])
         results.append(row)
     if args.json:
         print(json.dumps(results, indent=2))
@@ -209,21 +213,27 @@ def main() -> None:
     for row in results:
         print("| " + " | ".join([f"{row['rows']:,}"] + [_cell(row, t) for t in (
             "loopline", "scipy loop", "evidently", "loopline monitor report")]) + " |")  # fmt: skip
-    print("\nratios (time, memory) against loopline:")
+    print("\nratios against loopline (wall time, CPU time, peak memory):")
     for row in results:
-        base_s, base_m = row["loopline"]
+        base_s, base_c, base_m = row["loopline"]
         for peer in ("scipy loop", "evidently"):
             if peer in row:
-                seconds, mib = row[peer]
+                seconds, cpu, mib = row[peer]
                 print(f"  {row['rows']:>9,} rows: {peer} takes {seconds / base_s:5.1f}x the time "
-                      f"and {mib / base_m:4.1f}x the memory")  # fmt: skip
+                      f"({cpu / base_c:5.1f}x the CPU) and {mib / base_m:4.1f}x the memory")  # fmt: skip
+
+
+def _progress(rows: int, name: str, result: tuple[float, float, float]) -> None:
+    seconds, cpu, mib = result
+    print(f"{rows:>9,} rows  {name:<15} {seconds:8.2f} s wall {cpu:8.2f} s CPU {mib:7.0f} MiB",
+          file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _cell(row: dict[str, Any], tool: str) -> str:
     if tool not in row:
         return "skipped"
-    seconds, mib = row[tool]
-    return f"{seconds:.2f} s, {mib:.0f} MiB"
+    seconds, cpu, mib = row[tool]
+    return f"{seconds:.2f} s ({cpu:.2f} s CPU), {mib:.0f} MiB"
 
 
 if __name__ == "__main__":

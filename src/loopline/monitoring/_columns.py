@@ -214,7 +214,8 @@ def _valid_floats(chunk: pa.Array) -> FloatArray:
         count=chunk.offset + len(chunk),
         bitorder="little",
     )[chunk.offset :]
-    return values[bits.astype(bool)]
+    valid: FloatArray = values[bits.astype(bool)]
+    return valid
 
 
 def _strings(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
