@@ -219,8 +219,10 @@ def main() -> None:
         for peer in ("scipy loop", "evidently"):
             if peer in row:
                 seconds, cpu, mib = row[peer]
-                print(f"  {row['rows']:>9,} rows: {peer} takes {seconds / base_s:5.1f}x the time "
-                      f"({cpu / base_c:5.1f}x the CPU) and {mib / base_m:4.1f}x the memory")  # fmt: skip
+                print(
+                    f"  {row['rows']:>9,} rows: {peer} takes {seconds / base_s:5.1f}x the time "
+                    f"({cpu / base_c:5.1f}x the CPU), {mib / base_m:4.1f}x the memory"
+                )
 
 
 def _progress(rows: int, name: str, result: tuple[float, float, float]) -> None:

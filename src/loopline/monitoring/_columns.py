@@ -218,36 +218,39 @@ def _valid_floats(chunk: pa.Array) -> FloatArray:
     return valid
 
 
-def _strings(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, int]:
-    """Non-missing values as strings, and how many were missing (null, or NaN for floats)."""
+def _level_counts(column: pa.ChunkedArray) -> tuple[pa.Array, IntArray, int]:
+    """Distinct non-missing values as strings, their counts, and how many values were missing
+    (null, or NaN for floats). Dictionary columns are counted on their codes."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if pa.types.is_null(column.type):
-        return pa.chunked_array([], type=pa.string()), len(column)
+        return pa.array([], pa.large_string()), np.zeros(0, np.int64), len(column)
     values = column.drop_null()
     if pa.types.is_floating(values.type):
         values = values.filter(pc.invert(pc.is_nan(values)))
     if pa.types.is_dictionary(values.type):
-        values = pc.cast(values, values.type.value_type)
-    return pc.cast(values, pa.large_string()), len(column) - len(values)
+        values = values.unify_dictionaries()
+    counted = pc.value_counts(values)
+    levels = counted.field("values")
+    if pa.types.is_dictionary(levels.type):
+        levels = pc.cast(levels, levels.type.value_type)
+    levels = pc.cast(levels, pa.large_string())
+    return levels, _primitive(counted.field("counts"), np.int64), len(column) - len(values)
 
 
 def prepare_categorical(reference: pa.ChunkedArray, current: pa.ChunkedArray) -> CategoricalColumn:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    ref, ref_missing = _strings(reference)
-    cur, cur_missing = _strings(current)
-    ref_counts = pc.value_counts(ref)
-    cur_counts = pc.value_counts(cur)
-    union = pc.unique(pa.concat_arrays([ref_counts.field("values"), cur_counts.field("values")]))
+    ref_levels, ref_counts, ref_missing = _level_counts(reference)
+    cur_levels, cur_counts, cur_missing = _level_counts(current)
+    union = pc.unique(pa.concat_arrays([ref_levels, cur_levels]))
     union = union.take(pc.sort_indices(union))
     counts = []
-    for side in (ref_counts, cur_counts):
+    for levels, side_counts in ((ref_levels, ref_counts), (cur_levels, cur_counts)):
         aligned = np.zeros(len(union), dtype=np.int64)
-        index = _primitive(pc.index_in(side.field("values"), value_set=union), np.int32)
-        aligned[index] = _primitive(side.field("counts"), np.int64)
+        aligned[_primitive(pc.index_in(levels, value_set=union), np.int32)] = side_counts
         counts.append(aligned)
     return CategoricalColumn(
         tuple(union.to_pylist()),

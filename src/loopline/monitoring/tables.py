@@ -42,8 +42,7 @@ def read_table(
             table = pq.read_table(source, columns=list(columns) if columns else None)
         elif _is_parquet(source):
             # ParquetFile reads one file without loading pyarrow.dataset (and pandas with it).
-            with pq.ParquetFile(source) as parquet:
-                table = parquet.read(columns=list(columns) if columns else None)
+            table = _read_parquet_file(source, columns)
         else:
             options = pa_csv.ConvertOptions(include_columns=list(columns) if columns else None)
             table = pa_csv.read_csv(source, convert_options=options)
@@ -53,6 +52,24 @@ def read_table(
             hint="give a Parquet file or a CSV file with a header row, with the named columns",
         ) from None
     return table
+
+
+def _read_parquet_file(source: Path, columns: Sequence[str] | None) -> pa.Table:
+    """One Parquet file, text columns as dictionaries (counting levels on codes is ~10x
+    faster). One thread: the report already works on columns in parallel."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(source) as probe:
+        schema = probe.schema_arrow
+    text = [
+        f.name
+        for f in schema
+        if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        and (not columns or f.name in columns)
+    ]
+    with pq.ParquetFile(source, read_dictionary=text) as parquet:
+        return parquet.read(columns=list(columns) if columns else None, use_threads=False)
 
 
 def _is_parquet(path: Path) -> bool:
