@@ -94,6 +94,10 @@ def test_too_few_rows_says_so_instead_of_deciding(project: Path) -> None:
     data = json.loads(as_json.stdout)
     assert data["decided"] is False and data["drift"] is None
     assert json.loads(run_cli("monitor", "reports", "--json", cwd=project).stdout) == []
+    # An empty window (a version that never served) is "not enough data" too, not an error.
+    empty = run_cli("monitor", "report", "churn", "--version", "7", "--window", "1h", cwd=project)
+    assert empty.exit_code == 0, empty.stderr
+    assert "holds 0 rows of churn version 7" in empty.stdout
 
 
 def test_reference_file_and_unknown_model(project: Path) -> None:

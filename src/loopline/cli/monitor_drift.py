@@ -298,7 +298,9 @@ def report_command(
     )
     log_root = Path(log_dir) if log_dir else default_log_root()
     logged = read_log_window(log_root, model, version=version, since=start, until=end)
-    if reference == "training":
+    if logged.table.num_rows < min_rows:
+        ref_table, ref_name = None, reference  # too little traffic: no need to find the data
+    elif reference == "training":
         if not logged.version:
             raise InvalidInput(
                 f"no logged request of {model} in the window names a model version",

@@ -229,17 +229,18 @@ class ServedDriftResult:
 
 def served_drift(
     window: LogWindow,
-    reference: pa.Table,
+    reference: pa.Table | None,
     reference_name: str,
     detector: DriftDetector,
     *,
     min_rows: int = 100,
 ) -> ServedDriftResult:
-    """Judge the window against the reference on the columns both hold."""
+    """Judge the window against the reference on the columns both hold; no verdict when the
+    window has fewer than ``min_rows`` rows (``reference`` may then be None: not loaded)."""
     from loopline.monitoring.drift import DriftDetector
 
     current = window.table
-    if current.num_rows < min_rows:
+    if current.num_rows < min_rows or reference is None:
         return ServedDriftResult(window, reference_name, current.num_rows, min_rows, None)
     shared = [c for c in current.column_names if c in reference.column_names]
     if detector.columns is None:
