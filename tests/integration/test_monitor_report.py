@@ -65,7 +65,9 @@ def test_report_names_drifted_features_and_is_saved(project: Path) -> None:
     assert data["model"] == "churn" and data["version"] == "1" and data["rows"] == 1200
     assert data["reference"].startswith("training data train.parquet (run ")
     columns = data["drift"]["columns"]
-    assert set(columns) == set(FEATURES)  # the training data holds no predictions
+    # Prediction drift: the version's own predictions on its training data vs the logged ones.
+    assert set(columns) == {*FEATURES, "prediction"}
+    assert columns["prediction"]["test"] == "jensenshannon" and columns["prediction"]["drifted"]
     assert columns["tenure"]["drifted"] and columns["calls"]["drifted"]
     assert not columns["charges"]["drifted"]
     assert columns["tenure"]["test"] == "wasserstein_normed"  # 3000 reference rows

@@ -277,6 +277,7 @@ def report_command(
         parse_time,
         parse_window,
         read_log_window,
+        reference_predictions,
         served_drift,
         training_reference,
     )
@@ -307,7 +308,14 @@ def report_command(
                 hint="give --version, or a reference table with --reference FILE",
             )
         features = list(detector.columns or logged.table.column_names)
+        features = [f for f in features if f != "prediction"]
         ref_table, ref_name = training_reference(model, logged.version, features)
+        if "prediction" in logged.table.column_names and (
+            detector.columns is None or "prediction" in detector.columns
+        ):
+            ref_table, skipped = reference_predictions(model, logged.version, ref_table, features)
+            if skipped:
+                click.echo(skipped, err=True)
     else:
         ref_table, ref_name = read_table(reference, role="reference"), str(reference)
     result = served_drift(logged, ref_table, ref_name, detector, min_rows=min_rows)

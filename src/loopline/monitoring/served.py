@@ -29,6 +29,7 @@ __all__ = [
     "parse_time",
     "parse_window",
     "read_log_window",
+    "reference_predictions",
     "served_drift",
     "training_reference",
 ]
@@ -186,6 +187,32 @@ def _column_names(path: Path) -> list[str]:
                 return list(reader.schema.names)
         except Exception:
             return []
+
+
+def reference_predictions(
+    model: str, version: str, reference: pa.Table, feature_names: Sequence[str]
+) -> tuple[pa.Table, str | None]:
+    """The reference with the version's own predictions on it as a ``prediction`` column, so
+    prediction drift compares like with like; unchanged, with the reason, when the model cannot
+    be loaded or cannot predict on the reference here."""
+    import pyarrow as pa
+
+    from loopline.core.errors import LooplineError
+
+    if "prediction" in reference.column_names:
+        return reference, None
+    try:
+        from loopline.models.pyfunc import load_model
+
+        loaded = load_model(f"models:/{model}/{version}")
+        frame = reference.select(list(feature_names)).to_pandas()
+        predicted = loaded.predict(frame)
+        column = pa.array(getattr(predicted, "ravel", lambda: predicted)())
+    except (LooplineError, ImportError, ValueError, TypeError, KeyError) as exc:
+        return reference, f"prediction drift skipped: the model did not predict here ({exc})"
+    if len(column) != reference.num_rows:
+        return reference, "prediction drift skipped: the model did not give one value per row"
+    return reference.append_column("prediction", column), None
 
 
 @dataclass(frozen=True)
