@@ -3,8 +3,9 @@
 The current table is a window of the inference log (one model, one version); its feature
 columns are compared with the reference, by default the training data the version's run recorded
 as data inputs (found in the object cache by content id, so later edits of the file do not
-change the reference). The model's predictions are compared too when the reference holds a
-``prediction`` column.
+change the reference). The logged predictions are compared too: with the version's own
+predictions on the reference (``reference_predictions``), or the reference's ``prediction``
+column when it has one.
 """
 
 from __future__ import annotations
