@@ -308,10 +308,14 @@ def report_command(
                 hint="give --version, or a reference table with --reference FILE",
             )
         features = list(detector.columns or logged.table.column_names)
-        features = [f for f in features if f != "prediction"]
+        clash = "output:prediction" in logged.table.column_names  # a feature named "prediction"
+        if not clash:
+            features = [f for f in features if f != "prediction"]
         ref_table, ref_name = training_reference(model, logged.version, features)
-        if "prediction" in logged.table.column_names and (
-            detector.columns is None or "prediction" in detector.columns
+        if (
+            not clash
+            and "prediction" in logged.table.column_names
+            and (detector.columns is None or "prediction" in detector.columns)
         ):
             ref_table, skipped = reference_predictions(model, logged.version, ref_table, features)
             if skipped:

@@ -39,6 +39,8 @@ __all__ = [
 LOG_COLUMNS = frozenset(
     {"request_id", "row", "timestamp", "model_name", "model_version", "probabilities"}
 )
+# The model's output in a window: judged only when the reference has it too.
+OUTPUT_COLUMNS = frozenset({"prediction", "output:prediction"})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -114,6 +116,9 @@ def read_log_window(
     table = table.filter(pc.equal(table.column("model_version"), version))
     features = [c for c in table.column_names if c not in LOG_COLUMNS]
     renamed = [c.removeprefix("feature:") for c in features]
+    if "feature:prediction" in features and "prediction" in features:
+        # A feature named "prediction" gets its name back; the model's output gives way.
+        renamed[features.index("prediction")] = "output:prediction"
     return LogWindow(
         model, version, since, end, table.select(features).rename_columns(renamed), seen
     )
@@ -273,7 +278,7 @@ def served_drift(
     shared = [c for c in current.column_names if c in reference.column_names]
     if detector.columns is None:
         missing = [c for c in current.column_names if c not in reference.column_names]
-        missing = [c for c in missing if c != "prediction"]
+        missing = [c for c in missing if c not in OUTPUT_COLUMNS]
         if missing:
             raise InvalidInput(
                 f"the reference ({reference_name}) lacks the logged features "
