@@ -348,6 +348,8 @@ def report_command(
     )
     if result.report is None:
         click.secho(f"not enough data: {result.message()}", fg="yellow")
+        if html_path is not None:
+            click.echo(f"no report saved and no HTML written to {html_path}")
         return
     show_report(result.report)
     click.echo(f"report {data['report_id']} saved: {data['html']}")
