@@ -19,6 +19,7 @@ PACKAGES = [
     "loopline.serving",
     "loopline.rollout",
     "loopline.deploy",
+    "loopline.monitoring",
     "loopline.server",
     "loopline.cli",
 ]
@@ -56,4 +57,4 @@ def test_internal_modules_are_private_by_name() -> None:
     public = {
         m.name for m in pkgutil.iter_modules(loopline.store.__path__) if not m.name.startswith("_")
     }
-    assert public == {"data_versions", "raw"}
+    assert public == {"data_versions", "monitor_reports", "raw"}

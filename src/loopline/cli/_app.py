@@ -43,6 +43,7 @@ _COMMANDS = {
     "deploy": ("loopline.cli.deploy", "deploy_group"),
     "rollout": ("loopline.cli.rollout", "rollout_group"),
     "k8s": ("loopline.cli.k8s", "k8s_group"),
+    "monitor": ("loopline.cli.monitor", "monitor_group"),
 }
 
 

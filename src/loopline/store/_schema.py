@@ -33,6 +33,7 @@ __all__ = [
     "metrics",
     "model_version_tags",
     "model_versions",
+    "monitor_reports",
     "params",
     "registered_model_aliases",
     "registered_model_tags",
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 # The Alembic revision that ``metadata`` describes; a new store is created at it directly.
-HEAD_REVISION = "0010_deployments"
+HEAD_REVISION = "0011_monitor_reports"
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -296,4 +297,27 @@ rollouts = Table(
     Column("owner", String(64), nullable=True),
     Column("lease_until", Float, nullable=True),
     Index("ix_rollouts_deployment", "deployment", "started_at"),
+)
+
+# A monitoring report (drift of a served model's traffic, or of a table against another): its
+# verdict in columns for listing, the whole result in a file under the store's reports folder.
+monitor_reports = Table(
+    "monitor_reports",
+    metadata,
+    Column("report_id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("model_name", String(256), nullable=True),
+    Column("model_version", String(64), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("window_start", Float, nullable=True),
+    Column("window_end", Float, nullable=True),
+    Column("reference", String(1024), nullable=False),
+    Column("n_reference", BigInteger, nullable=False),
+    Column("n_current", BigInteger, nullable=False),
+    Column("dataset_drift", Boolean, nullable=False),
+    Column("drift_share", Float, nullable=False),
+    Column("drifted_columns", Integer, nullable=False),
+    Column("columns", Integer, nullable=False),
+    Column("path", String(1024), nullable=False),
+    Index("ix_monitor_reports_model", "model_name", "model_version", "created_at"),
 )

@@ -1,0 +1,115 @@
+"""``loopline monitor report``: a served model's logged traffic against its training data,
+found through lineage, saved and listed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+import loopline
+from loopline.serving.inference_log import InferenceLog
+from tests.conftest import run_cli
+
+FEATURES = ["tenure", "charges", "calls", "plan"]
+
+
+def _frame(n: int, shift: float, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "tenure": rng.normal(24 + 20 * shift, 8, n),
+            "charges": rng.normal(70, 15, n),
+            "calls": rng.poisson(1 + 3 * shift, n).astype(float),
+            "plan": rng.integers(0, 3, n).astype(float),
+        }
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("LOOPLINE_TRACKING_URI", raising=False)
+    monkeypatch.delenv("LOOPLINE_ARTIFACT_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("init", cwd=tmp_path).exit_code == 0
+    train = _frame(3000, 0.0, 1)
+    train["churned"] = (train["calls"] > 2).astype(int)
+    train.to_parquet(tmp_path / "train.parquet")
+    added = run_cli("add", "train.parquet", cwd=tmp_path)
+    assert added.exit_code == 0, added.stderr
+    loopline.set_tracking_uri(None)
+    loopline.set_experiment("churn")
+    with loopline.start_run():
+        model = LogisticRegression().fit(train[FEATURES], train["churned"])
+        loopline.sklearn.log_model(model, "model", registered_model_name="churn")
+    # The training file changes afterwards: the reference must stay what the run saw.
+    _frame(10, 5.0, 9).to_parquet(tmp_path / "train.parquet")
+    log = InferenceLog(tmp_path / ".loopline" / "serving", 1.0)
+    for index, shift in enumerate([0.0, 1.0]):
+        batch = _frame(600, shift, 10 + index)
+        values = batch[FEATURES].to_numpy()
+        outputs = {"predict": model.predict(batch[FEATURES])}
+        log.offer(f"req-{index}", "churn", "1", tuple(FEATURES), values, outputs)
+    log.flush()
+    return tmp_path
+
+
+def test_report_names_drifted_features_and_is_saved(project: Path) -> None:
+    result = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["model"] == "churn" and data["version"] == "1" and data["rows"] == 1200
+    assert data["reference"].startswith("training data train.parquet (run ")
+    columns = data["drift"]["columns"]
+    # Prediction drift: the version's own predictions on its training data vs the logged ones.
+    assert set(columns) == {*FEATURES, "prediction"}
+    assert columns["prediction"]["test"] == "jensenshannon" and columns["prediction"]["drifted"]
+    assert columns["tenure"]["drifted"] and columns["calls"]["drifted"]
+    assert not columns["charges"]["drifted"]
+    assert columns["tenure"]["test"] == "wasserstein_normed"  # 3000 reference rows
+    html = Path(data["html"])
+    assert html.is_file() and html.parent.parent == project / ".loopline" / "reports"
+    listed = run_cli("monitor", "reports", "--json", cwd=project)
+    assert listed.exit_code == 0, listed.stderr
+    [saved] = json.loads(listed.stdout)
+    assert saved["report_id"] == data["report_id"]
+    assert (saved["model_name"], saved["model_version"]) == ("churn", "1")
+    assert saved["drifted_columns"] == data["drift"]["drifted_columns"]
+    human = run_cli("monitor", "reports", cwd=project)
+    assert "churn" in human.stdout and str(html) in human.stdout
+
+
+def test_too_few_rows_says_so_instead_of_deciding(project: Path) -> None:
+    result = run_cli(
+        "monitor", "report", "churn", "--window", "1h", "--min-rows", "5000", cwd=project
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "not enough data" in result.stdout and "at least 5000 are needed" in result.stdout
+    as_json = run_cli(
+        "monitor", "report", "churn", "--since", "1h", "--min-rows", "5000", "--json",
+        cwd=project,
+    )  # fmt: skip
+    data = json.loads(as_json.stdout)
+    assert data["decided"] is False and data["drift"] is None
+    assert json.loads(run_cli("monitor", "reports", "--json", cwd=project).stdout) == []
+    # An empty window (a version that never served) is "not enough data" too, not an error.
+    empty = run_cli("monitor", "report", "churn", "--version", "7", "--window", "1h", cwd=project)
+    assert empty.exit_code == 0, empty.stderr
+    assert "holds 0 rows of churn version 7" in empty.stdout
+
+
+def test_reference_file_and_unknown_model(project: Path) -> None:
+    _frame(800, 0.0, 3).to_csv(project / "golden.csv", index=False)
+    result = run_cli(
+        "monitor", "report", "churn", "--reference", "golden.csv", "--json", cwd=project
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["drift"]["columns"]["tenure"]["test"] == "ks"
+    missing = run_cli("monitor", "report", "fraud", cwd=project)
+    assert missing.exit_code == 3 and "holds no requests of model 'fraud'" in missing.stderr
+    bad = run_cli("monitor", "report", "churn", "--window", "soon", cwd=project)
+    assert bad.exit_code == 2 and "is not a duration" in bad.stderr
