@@ -40,6 +40,7 @@ _COMMANDS = {
     "kfp": ("loopline.cli.kfp", "kfp_group"),
     "abtest": ("loopline.cli.abtest", "abtest_group"),
     "deploy": ("loopline.cli.deploy", "deploy_group"),
+    "monitor": ("loopline.cli.monitor", "monitor_group"),
 }
 
 

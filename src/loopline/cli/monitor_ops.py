@@ -1,0 +1,259 @@
+"""``loopline monitor performance|alerts|dashboard|run``: realized performance on delayed labels,
+Prometheus alerting rules, the Grafana dashboard and scheduled evaluations with exported gauges."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from loopline.cli._output import echo_json, echo_table
+
+if TYPE_CHECKING:
+    from loopline.monitoring.performance import (
+        PerformanceMonitor,
+        PerformanceResult,
+        VersionComparison,
+    )
+
+__all__ = ["COMMANDS"]
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+log_dir_option = click.option(
+    "--log-dir",
+    type=click.Path(file_okay=False),
+    help="The model server's --log-dir (default: the project's .loopline/serving).",
+)
+
+
+def _window_options(function: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--window", metavar="DURATION", help="The last DURATION: 15m, 1h, 7d."),
+            click.option(
+                "--delay",
+                metavar="DURATION",
+                help="End the --window this long ago, so that its labels had time to arrive.",
+            ),
+            click.option("--since", metavar="TIME", help="Window start, ISO 8601 (UTC default)."),
+            click.option("--until", metavar="TIME", help="Window end (exclusive), ISO 8601."),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def _monitor_options(function: Any) -> Any:
+    for option in reversed(
+        [
+            click.option(
+                "--min-labels",
+                type=click.IntRange(1),
+                default=30,
+                show_default=True,
+                help="Labelled rows a window needs before it is judged.",
+            ),
+            click.option(
+                "--task",
+                type=click.Choice(["classification", "regression"]),
+                help="What the model does (default: inferred from its predictions).",
+            ),
+            click.option(
+                "--classes",
+                metavar="A,B,...",
+                help="The model's classes in the order of its probabilities (default: sorted).",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+def _require_monitoring_extra() -> None:
+    import importlib.util
+
+    from loopline.core.errors import MissingExtra
+
+    for module in ("numpy", "pyarrow", "sklearn"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(module, "monitor")
+
+
+def _log_root(log_dir: str | None) -> Path:
+    from loopline.serving.inference_log import default_log_root
+
+    return Path(log_dir) if log_dir else default_log_root()
+
+
+def _monitor(
+    min_labels: int, task: str | None, classes: str | None, bucket: str | None = None
+) -> PerformanceMonitor:
+    from loopline.monitoring._timespan import parse_duration
+    from loopline.monitoring.performance import PerformanceMonitor
+
+    return PerformanceMonitor(
+        task=task,  # type: ignore[arg-type]
+        classes=[_number_or_text(c.strip()) for c in classes.split(",")] if classes else None,
+        min_labels=min_labels,
+        bucket=parse_duration(bucket, what="--bucket") if bucket else None,
+    )
+
+
+def _number_or_text(value: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
+# -- performance ------------------------------------------------------------------------------
+
+
+@click.command("performance")
+@click.argument("model")
+@click.option("--version", help="One version of MODEL (default: every version in the window).")
+@click.option(
+    "--challenger",
+    metavar="VERSION",
+    help="Compare with this version over the same window (--version is the champion).",
+)
+@_window_options
+@click.option("--bucket", metavar="DURATION", help="Also show performance per bucket: 1h, 1d.")
+@_monitor_options
+@log_dir_option
+@json_option
+def performance_command(
+    model: str,
+    version: str | None,
+    challenger: str | None,
+    window: str | None,
+    delay: str | None,
+    since: str | None,
+    until: str | None,
+    bucket: str | None,
+    min_labels: int,
+    task: str | None,
+    classes: str | None,
+    log_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Realized performance of MODEL on the labels that have arrived (`loopline feedback`).
+
+    The window selects requests by the time they were answered; labels count whenever they
+    arrive. A window with fewer than --min-labels labelled rows is reported as such, without
+    metric values. Labels for request ids that are not in the log are counted and shown.
+    """
+    from loopline.core.errors import InvalidInput
+    from loopline.monitoring._timespan import resolve_window
+    from loopline.monitoring.performance import compare_versions, evaluate_performance
+
+    _require_monitoring_extra()
+    start, end = resolve_window(window, since, until, delay=delay)
+    monitor = _monitor(min_labels, task, classes, bucket)
+    root = _log_root(log_dir)
+    if challenger is not None:
+        if version is None:
+            raise InvalidInput(
+                "--challenger needs --version, the champion to compare with",
+                hint=f"loopline monitor performance {model} --version 1 --challenger 2",
+            )
+        comparison = compare_versions(
+            root, model, version, challenger, start=start, end=end, monitor=monitor
+        )
+        if as_json:
+            echo_json(comparison.to_dict())
+        else:
+            _show_comparison(comparison)
+        return
+    result = evaluate_performance(
+        root, model, version=version, start=start, end=end, monitor=monitor
+    )
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        _show_result(result)
+
+
+def _value(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.4f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _span(result: PerformanceResult) -> str:
+    start = result.start.isoformat(timespec="seconds") if result.start else "the first request"
+    end = result.end.isoformat(timespec="seconds") if result.end else "now"
+    return f"{start} .. {end}"
+
+
+def _show_result(result: PerformanceResult) -> None:
+    which = f"{result.model} version {result.version}" if result.version else result.model
+    click.secho(f"{which}: {_span(result)}", bold=True)
+    colour = "green" if result.ok else "yellow"
+    click.secho(f"{result.status}: {result.message}", fg=colour)
+    click.echo(
+        f"labelled rows {result.labelled_rows} of {result.logged_rows} "
+        f"({_share(result.labelled_share)}); requests labelled "
+        f"{_share(result.labelled_requests_share)}"
+    )
+    if result.metrics:
+        rows = [[name, _value(v), result.notes.get(name, "")] for name, v in result.metrics.items()]
+        echo_table(["metric", "value", "note"], rows)
+    _show_label_problems(result)
+    if result.buckets:
+        names = list(result.metrics)
+        echo_table(
+            ["bucket start", "logged", "labelled", *names],
+            [
+                [b.start.isoformat(timespec="minutes"), b.logged_rows, b.labelled_rows]
+                + [_value(b.metrics.get(n)) for n in names]
+                for b in result.buckets
+            ],
+        )
+
+
+def _show_label_problems(result: PerformanceResult) -> None:
+    if result.unmatched_labels:
+        examples = ", ".join(result.unmatched_examples)
+        click.secho(
+            f"{result.unmatched_labels} label(s) match no logged request (e.g. {examples}): "
+            "unsampled requests or wrong ids",
+            fg="yellow",
+        )
+    if result.invalid_labels:
+        click.secho(
+            f"{result.invalid_labels} label(s) could not be compared with the predictions",
+            fg="yellow",
+        )
+
+
+def _show_comparison(comparison: VersionComparison) -> None:
+    ours, theirs = comparison.champion, comparison.challenger
+    click.secho(
+        f"{ours.model}: version {ours.version} vs {theirs.version}, {_span(ours)}", bold=True
+    )
+    for side in (ours, theirs):
+        colour = "green" if side.ok else "yellow"
+        click.secho(f"version {side.version}: {side.status}: {side.message}", fg=colour)
+    rows = [
+        [
+            name,
+            _value(value),
+            _value(theirs.metrics.get(name)),
+            _value(comparison.difference.get(name)),
+            comparison.better.get(name) or "-",
+        ]
+        for name, value in ours.metrics.items()
+    ]
+    echo_table(["metric", f"v{ours.version}", f"v{theirs.version}", "difference", "better"], rows)
+
+
+COMMANDS: list[click.Command] = [performance_command]
