@@ -256,4 +256,128 @@ def _show_comparison(comparison: VersionComparison) -> None:
     echo_table(["metric", f"v{ours.version}", f"v{theirs.version}", "difference", "better"], rows)
 
 
-COMMANDS: list[click.Command] = [performance_command]
+# -- alerts -----------------------------------------------------------------------------------
+
+
+def _floors(pairs: tuple[str, ...]) -> Any:
+    from loopline.core.errors import InvalidInput
+    from loopline.monitoring.alerts import PerformanceFloor
+
+    floors = []
+    for pair in pairs:
+        metric, sep, value = pair.partition("=")
+        try:
+            bound = float(value)
+        except ValueError:
+            bound = math.nan
+        if not sep or not math.isfinite(bound):
+            raise InvalidInput(
+                f"--floor {pair!r} is not METRIC=VALUE",
+                hint="e.g. --floor accuracy=0.8 or --floor rmse=12 (losses and errors: a ceiling)",
+            )
+        floors.append(PerformanceFloor(metric.strip(), bound))
+    return tuple(floors)
+
+
+@click.command("alerts")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Write the rule file here (default: print).",
+)
+@click.option("--model", help="Limit every rule to this model (and alert when it vanishes).")
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.05,
+    show_default=True,
+    help="Share of 5xx responses over 5 minutes that alerts.",
+)
+@click.option(
+    "--latency-p95",
+    type=click.FloatRange(0, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="p95 prediction latency in seconds that alerts.",
+)
+@click.option(
+    "--no-traffic-for",
+    default="15m",
+    show_default=True,
+    metavar="DURATION",
+    help="Alert when a model answered nothing for this long.",
+)
+@click.option(
+    "--drift-share",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.5,
+    show_default=True,
+    help="Share of drifted columns that alerts.",
+)
+@click.option(
+    "--floor",
+    "floors",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help="Performance bound (repeatable; default accuracy=0.8). Losses and errors "
+    "(log_loss, mae, rmse, mape) alert above the value.",
+)
+@click.option(
+    "--min-labels",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Labelled rows before a performance bound applies.",
+)
+@click.option(
+    "--for",
+    "hold",
+    metavar="DURATION",
+    help="Use this `for:` in every alert instead of each one's default.",
+)
+@click.option("--interval", metavar="DURATION", help="Rule evaluation interval of the groups.")
+@click.option("--runbook-url", metavar="URL", help="Base address of your runbook pages.")
+def alerts_command(
+    output: str | None,
+    model: str | None,
+    error_rate: float,
+    latency_p95: float,
+    no_traffic_for: str,
+    drift_share: float,
+    floors: tuple[str, ...],
+    min_labels: int,
+    hold: str | None,
+    interval: str | None,
+    runbook_url: str | None,
+) -> None:
+    """Prometheus alerting rules: error rate, p95 latency, no traffic, drift, performance.
+
+    Load the file with `rule_files:` in prometheus.yml; `promtool check rules FILE` accepts it.
+    The drift and performance rules read the gauges of `loopline monitor run`.
+    """
+    from loopline.core.atomic import atomic_write_text
+    from loopline.monitoring._timespan import parse_duration
+    from loopline.monitoring.alerts import AlertRules, render_rules
+
+    rules = AlertRules(
+        model=model,
+        error_ratio=error_rate,
+        latency_p95_seconds=latency_p95,
+        no_traffic_for=parse_duration(no_traffic_for, what="--no-traffic-for"),
+        drift_share=drift_share,
+        floors=_floors(floors) if floors else AlertRules.floors,
+        min_labels=min_labels,
+        hold=parse_duration(hold, what="--for") if hold else None,
+        interval=parse_duration(interval, what="--interval") if interval else None,
+        runbook_url=runbook_url,
+    )
+    text = render_rules(rules)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    atomic_write_text(Path(output), text)
+    click.echo(f"Wrote {sum(len(g['rules']) for g in rules.build()['groups'])} rules to {output}")
+
+
+COMMANDS: list[click.Command] = [performance_command, alerts_command]
