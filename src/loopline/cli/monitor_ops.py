@@ -380,4 +380,39 @@ def alerts_command(
     click.echo(f"Wrote {sum(len(g['rules']) for g in rules.build()['groups'])} rules to {output}")
 
 
-COMMANDS: list[click.Command] = [performance_command, alerts_command]
+# -- dashboard --------------------------------------------------------------------------------
+
+
+@click.command("dashboard")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write the JSON here (default: print)."
+)
+@click.option("--title", default="Loopline model monitoring", show_default=True)
+@click.option("--uid", default="loopline-models", show_default=True, help="Stable dashboard uid.")
+def dashboard_command(output: str | None, title: str, uid: str) -> None:
+    """A Grafana dashboard (JSON model) of traffic, latency, drift and performance.
+
+    Import it in Grafana (Dashboards > New > Import) and pick a Prometheus data source that
+    scrapes the model server and `loopline monitor run`.
+    """
+    import json
+    import re
+
+    from loopline.core.atomic import atomic_write_text
+    from loopline.core.errors import InvalidInput
+    from loopline.monitoring.dashboard import build_dashboard
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", uid):
+        raise InvalidInput(
+            f"dashboard uid {uid!r} is not 1-40 letters, digits, '-' or '_'",
+            hint="e.g. --uid loopline-models",
+        )
+    text = json.dumps(build_dashboard(title, uid), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    atomic_write_text(Path(output), text)
+    click.echo(f"Wrote the dashboard {title!r} to {output}")
+
+
+COMMANDS: list[click.Command] = [performance_command, alerts_command, dashboard_command]
