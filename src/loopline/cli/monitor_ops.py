@@ -415,4 +415,159 @@ def dashboard_command(output: str | None, title: str, uid: str) -> None:
     click.echo(f"Wrote the dashboard {title!r} to {output}")
 
 
-COMMANDS: list[click.Command] = [performance_command, alerts_command, dashboard_command]
+# -- run --------------------------------------------------------------------------------------
+
+
+def _evaluations(tracking_uri: str | None) -> Any:
+    from loopline.core.errors import InvalidInput
+    from loopline.monitoring._sql import SqlEvaluations
+    from loopline.store import open_store
+    from loopline.tracking._uri import resolve_tracking_uri
+
+    target = resolve_tracking_uri(tracking_uri)
+    if target.server_url:
+        raise InvalidInput(
+            f"evaluations are recorded in the metadata store itself, not behind the tracking "
+            f"server {target.server_url}",
+            hint="point --tracking-uri (or LOOPLINE_TRACKING_URI) at the server's database URL",
+        )
+    return SqlEvaluations(open_store(target.store_url))
+
+
+@click.command("run")
+@click.argument("models", nargs=-1, metavar="[MODEL...]")
+@click.option("--every", metavar="DURATION", help="Evaluate on this schedule: 10m, 1h.")
+@click.option("--once", is_flag=True, help="Evaluate once, print the results and exit.")
+@click.option(
+    "--window",
+    default="1h",
+    show_default=True,
+    metavar="DURATION",
+    help="Each evaluation judges the requests of this last stretch of time.",
+)
+@click.option(
+    "--delay",
+    default="0s",
+    show_default=True,
+    metavar="DURATION",
+    help="End the window this long ago, so that its labels had time to arrive.",
+)
+@_monitor_options
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=9108,
+    show_default=True,
+    help="Serve the gauges on /metrics here (with --every; 0 picks a free port).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address of the /metrics endpoint.",
+)
+@click.option(
+    "--tracking-uri",
+    envvar="LOOPLINE_TRACKING_URI",
+    help="Metadata store for the evaluation records (default: the project's).",
+)
+@log_dir_option
+@json_option
+def run_command(
+    models: tuple[str, ...],
+    every: str | None,
+    once: bool,
+    window: str,
+    delay: str,
+    min_labels: int,
+    task: str | None,
+    classes: str | None,
+    metrics_port: int,
+    metrics_host: str,
+    tracking_uri: str | None,
+    log_dir: str | None,
+    as_json: bool,
+) -> None:
+    """Evaluate served models on a schedule, export gauges for Prometheus, record each result.
+
+    Every MODEL (default: every model in the inference log) and each of its versions that
+    answered requests in the window is judged on the labels that have arrived; the gauges
+    (model_performance, model_labelled_rows, model_drift_share, ...) are served on
+    --metrics-port, and each evaluation is a row in the metadata store.
+    """
+    import threading
+
+    from loopline.core.errors import InvalidInput
+    from loopline.monitoring._timespan import parse_duration
+    from loopline.monitoring.exporter import MetricsEndpoint, MonitoringGauges
+    from loopline.monitoring.schedule import MonitorRun
+
+    _require_monitoring_extra()
+    if once == (every is not None):
+        raise InvalidInput(
+            "say how often to evaluate: --every DURATION or --once",
+            hint="loopline monitor run --every 10m, or --once for a single evaluation",
+        )
+    interval = parse_duration(every, what="--every") if every else None
+    gauges = MonitoringGauges()
+    runner = MonitorRun(
+        _log_root(log_dir),
+        models or None,
+        window=parse_duration(window, what="--window"),
+        delay=parse_duration(delay, what="--delay")
+        if delay.strip() not in ("0", "0s")
+        else _zero(),
+        monitor=_monitor(min_labels, task, classes),
+        gauges=gauges,
+        records=_evaluations(tracking_uri),
+    )
+    if interval is None:
+        evaluations = runner.run()
+        if as_json:
+            echo_json([e.to_dict() for e in evaluations])
+        else:
+            _show_evaluations(evaluations)
+        return
+    stop = threading.Event()
+    with MetricsEndpoint(gauges, port=metrics_port, host=metrics_host) as endpoint:
+        click.echo(
+            f"Evaluating every {every}; gauges on http://{metrics_host}:{endpoint.port}/metrics "
+            "(Ctrl-C stops)",
+            err=True,
+        )
+        try:
+            runner.every(interval, stop)
+        except KeyboardInterrupt:
+            stop.set()
+            click.echo("stopped", err=True)
+
+
+def _zero() -> Any:
+    from datetime import timedelta
+
+    return timedelta(0)
+
+
+def _show_evaluations(evaluations: list[Any]) -> None:
+    if not evaluations:
+        click.echo("No model answered requests in the window: nothing to evaluate.")
+        return
+    rows = []
+    for evaluation in evaluations:
+        result = evaluation.performance
+        shown = ", ".join(f"{k}={_value(v)}" for k, v in result.metrics.items() if v is not None)
+        drift = evaluation.drift
+        rows.append([
+            evaluation.model, evaluation.version or "-", result.status,
+            f"{result.labelled_rows}/{result.logged_rows}", shown or "-",
+            "-" if drift is None else _share(drift.get("drift_share")),
+        ])  # fmt: skip
+    echo_table(["model", "version", "status", "labelled", "metrics", "drift share"], rows)
+
+
+COMMANDS: list[click.Command] = [
+    performance_command,
+    alerts_command,
+    dashboard_command,
+    run_command,
+]

@@ -31,6 +31,7 @@ __all__ = [
     "VersionComparison",
     "compare_versions",
     "evaluate_performance",
+    "read_log_and_feedback",
 ]
 
 Task = Literal["classification", "regression"]
@@ -274,7 +275,7 @@ def evaluate_performance(
 ) -> PerformanceResult:
     """Read the inference log and feedback under ``log_root`` (the server's ``--log-dir``) and
     judge ``model`` (one ``version`` or all) in ``[start, end)``."""
-    log, feedback = _read(log_root)
+    log, feedback = read_log_and_feedback(log_root)
     data = join_labels(log, feedback, model, version=version, start=start, end=end)
     judge = monitor or PerformanceMonitor()
     return judge.evaluate(data, model=model, version=version, start=start, end=end)
@@ -295,7 +296,7 @@ def compare_versions(
             f"the champion and the challenger are both version {champion}",
             hint="compare two different versions",
         )
-    log, feedback = _read(log_root)
+    log, feedback = read_log_and_feedback(log_root)
     judge = monitor or PerformanceMonitor()
     sides = [
         judge.evaluate(
@@ -320,7 +321,8 @@ def compare_versions(
     return VersionComparison(sides[0], sides[1], difference, better)
 
 
-def _read(log_root: Path) -> tuple[Any, Any]:
+def read_log_and_feedback(log_root: Path) -> tuple[Any, Any]:
+    """The whole inference log (every model) and all feedback under ``log_root``."""
     import pyarrow as pa
 
     from loopline.serving.inference_log import read_feedback, read_inference_log

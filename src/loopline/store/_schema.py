@@ -33,6 +33,7 @@ __all__ = [
     "metrics",
     "model_version_tags",
     "model_versions",
+    "monitor_evaluations",
     "params",
     "registered_model_aliases",
     "registered_model_tags",
@@ -268,4 +269,23 @@ deployment_events = Table(
     Column("kind", String(64), nullable=False),
     Column("detail", Text, nullable=False),
     Index("ix_deployment_events_deployment", "deployment", "id"),
+)
+
+# Each evaluation of a served model by ``loopline monitor run`` (performance, drift), with the
+# window it judged and its full result as JSON: the CLI, alerts and the loop read one history.
+monitor_evaluations = Table(
+    "monitor_evaluations",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("model", String(256), nullable=False),
+    Column("version", String(64), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("window_start", Float, nullable=True),
+    Column("window_end", Float, nullable=True),
+    Column("logged_rows", BigInteger, nullable=True),
+    Column("labelled_rows", BigInteger, nullable=True),
+    Column("detail", Text, nullable=False),
+    Index("ix_monitor_evaluations_model", "model", "id"),
 )
