@@ -31,8 +31,9 @@ _EXAMPLES = 5
 class LabelledPredictions:
     """The logged rows of one model in one window and the labels that have arrived for them.
 
-    ``logged`` holds every logged row of the window (numpy arrays by column); ``labelled`` the
-    rows that have a label, with ``label`` (float, NaN when the label is text) and ``label_text``.
+    ``logged`` holds the answer times of every logged row of the window (``timestamp``, µs);
+    ``labelled`` the rows that have a label, with ``label`` (float, NaN when the label is text)
+    and ``label_text``; ``logged_requests`` and ``labelled_requests`` count distinct request ids.
     """
 
     logged: dict[str, np.ndarray]
@@ -40,10 +41,12 @@ class LabelledPredictions:
     unmatched_labels: int
     unmatched_examples: tuple[str, ...]
     superseded_labels: int
+    logged_requests: int = 0
+    labelled_requests: int = 0
 
     @property
     def logged_rows(self) -> int:
-        return len(self.logged["request_id"])
+        return len(self.logged["timestamp"])
 
     @property
     def labelled_rows(self) -> int:
@@ -67,8 +70,7 @@ def join_labels(
     window = _window_rows(log, model, version, start, end)
     labels, superseded = _latest_labels(feedback)
     if labels.num_rows and log.num_rows:
-        known = log.select(_KEYS).group_by(_KEYS).aggregate([])
-        unmatched = labels.join(known, _KEYS, join_type="left anti")
+        unmatched = labels.join(log.select(_KEYS), _KEYS, join_type="left anti")
     else:
         unmatched = labels
     examples = tuple(dict.fromkeys(unmatched.column("request_id").to_pylist()))[:_EXAMPLES]
@@ -77,10 +79,23 @@ def join_labels(
         joined = _empty_join(window)
     labelled = _as_numpy({name: joined.column(name) for name in joined.column_names})
     logged = {
-        "request_id": np.asarray(window.column("request_id").to_pylist(), dtype=object),
         "timestamp": _micros(window.column("timestamp")) if window.num_rows else np.zeros(0),
     }
-    return LabelledPredictions(logged, labelled, unmatched.num_rows, examples, superseded)
+    return LabelledPredictions(
+        logged,
+        labelled,
+        unmatched.num_rows,
+        examples,
+        superseded,
+        _distinct(window.column("request_id")),
+        _distinct(joined.column("request_id")),
+    )
+
+
+def _distinct(column: Any) -> int:
+    import pyarrow.compute as pc
+
+    return int(pc.count_distinct(column).as_py()) if len(column) else 0
 
 
 def _window_rows(

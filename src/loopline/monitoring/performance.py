@@ -150,9 +150,7 @@ class PerformanceMonitor:
             logged_rows=data.logged_rows,
             labelled_rows=labelled,
             labelled_share=_share(labelled, data.logged_rows),
-            labelled_requests_share=_share(
-                len(set(keep["request_id"].tolist())), len(set(data.logged["request_id"].tolist()))
-            ),
+            labelled_requests_share=_share(_requests(keep, valid, data), data.logged_requests),
             metrics=metrics,
             notes=notes,
             invalid_labels=invalid,
@@ -339,6 +337,13 @@ def read_log_and_feedback(log_root: Path) -> tuple[Any, Any]:
 # -- helpers ----------------------------------------------------------------------------------
 
 
+def _requests(rows: dict[str, Any], valid: np.ndarray, data: LabelledPredictions) -> int:
+    """Distinct requests with at least one usable label."""
+    if valid.all():
+        return data.labelled_requests
+    return len(set(rows["request_id"].tolist()))
+
+
 def _infer_task(rows: dict[str, Any]) -> Task:
     probabilities = rows.get("probabilities")
     if probabilities is not None and probabilities.null_count < len(probabilities):
@@ -384,11 +389,14 @@ def _probability_matrix(column: Any) -> tuple[np.ndarray | None, str | None]:
         return None, None
     if column.null_count:
         return None, f"{column.null_count} labelled rows were logged without probabilities"
-    rows = column.to_pylist()
-    widths = {len(r) for r in rows}
+    import pyarrow.compute as pc
+
+    flat = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    widths = pc.unique(pc.list_value_length(flat)).to_pylist()
     if len(widths) != 1:
         return None, "the logged probabilities differ in width (different models' classes?)"
-    return np.asarray(rows, dtype=np.float64), None
+    values = pc.list_flatten(flat).to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64).reshape(len(flat), widths[0]), None
 
 
 def _names(task: Task | None) -> tuple[str, ...]:
