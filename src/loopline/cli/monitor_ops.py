@@ -509,6 +509,8 @@ def run_command(
             hint="loopline monitor run --every 10m, or --once for a single evaluation",
         )
     interval = parse_duration(every, what="--every") if every else None
+    if interval is not None and interval.total_seconds() < 1:
+        raise InvalidInput(f"--every {every} is shorter than a second", hint="e.g. --every 10m")
     gauges = MonitoringGauges()
     runner = MonitorRun(
         _log_root(log_dir),

@@ -39,14 +39,15 @@ def classification_scores(
         kwargs: dict[str, Any] = {"average": "binary", "pos_label": labels[1]}
     else:
         kwargs = {"average": average, "labels": labels}
-    scores: dict[str, float | None] = {
-        "accuracy": float(m.accuracy_score(y_true, y_pred)),
-        "precision": float(m.precision_score(y_true, y_pred, zero_division=0, **kwargs)),
-        "recall": float(m.recall_score(y_true, y_pred, zero_division=0, **kwargs)),
-        "f1": float(m.f1_score(y_true, y_pred, zero_division=0, **kwargs)),
-        "roc_auc": None,
-        "log_loss": None,
-    }
+    scores: dict[str, float | None] = {}
+    _put(scores, notes, "accuracy", lambda: m.accuracy_score(y_true, y_pred))
+    for name, score in (
+        ("precision", m.precision_score),
+        ("recall", m.recall_score),
+        ("f1", m.f1_score),
+    ):
+        _put(scores, notes, name, lambda s=score: s(y_true, y_pred, zero_division=0, **kwargs))
+    scores["roc_auc"] = scores["log_loss"] = None
     if probabilities is None:
         notes["roc_auc"] = notes["log_loss"] = "the log holds no probabilities for these rows"
         return scores, notes
@@ -57,41 +58,58 @@ def classification_scores(
         )
         notes["roc_auc"] = notes["log_loss"] = reason
         return scores, notes
-    scores["log_loss"] = _finite(float(m.log_loss(y_true, probabilities, labels=labels)))
+    _put(scores, notes, "log_loss", lambda: m.log_loss(y_true, probabilities, labels=labels))
     present = np.unique(y_true)
     if len(present) < 2:
         notes["roc_auc"] = (
             f"ROC AUC needs at least two classes among the labels, got {_show(present)}"
         )
     elif len(labels) == 2:
-        scores["roc_auc"] = float(m.roc_auc_score(y_true == labels[1], probabilities[:, 1]))
+        positive = y_true == labels[1]
+        if positive.all() or not positive.any():
+            notes["roc_auc"] = f"ROC AUC needs labels of both classes {_show(labels)}"
+        else:
+            _put(scores, notes, "roc_auc", lambda: m.roc_auc_score(positive, probabilities[:, 1]))
     elif len(present) < len(labels):
         notes["roc_auc"] = (
             f"one-vs-rest ROC AUC needs every class among the labels; missing: "
             f"{_show(sorted(set(labels) - set(present.tolist())))}"
         )
     else:
-        scores["roc_auc"] = float(
-            m.roc_auc_score(
+        _put(
+            scores,
+            notes,
+            "roc_auc",
+            lambda: m.roc_auc_score(
                 y_true, probabilities, multi_class="ovr", average="macro", labels=labels
-            )
+            ),
         )
     return scores, notes
+
+
+def _put(scores: dict[str, float | None], notes: dict[str, str], name: str, compute: Any) -> None:
+    """``scores[name] = compute()``, or ``None`` with scikit-learn's reason in ``notes``."""
+    try:
+        scores[name] = _finite(float(compute()))
+    except ValueError as exc:
+        scores[name] = None
+        notes[name] = f"scikit-learn could not compute it: {exc}"
+    if scores[name] is None and name not in notes:
+        notes[name] = "the value is not finite"
 
 
 def regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> Scores:
     from sklearn import metrics as m
 
     notes: dict[str, str] = {}
-    scores: dict[str, float | None] = {
-        "mae": float(m.mean_absolute_error(y_true, y_pred)),
-        "rmse": math.sqrt(float(m.mean_squared_error(y_true, y_pred))),
-        "mape": None,
-    }
+    scores: dict[str, float | None] = {}
+    _put(scores, notes, "mae", lambda: m.mean_absolute_error(y_true, y_pred))
+    _put(scores, notes, "rmse", lambda: math.sqrt(m.mean_squared_error(y_true, y_pred)))
+    scores["mape"] = None
     if np.any(y_true == 0):
         notes["mape"] = "MAPE is undefined when a true value is 0"
     else:
-        scores["mape"] = float(m.mean_absolute_percentage_error(y_true, y_pred))
+        _put(scores, notes, "mape", lambda: m.mean_absolute_percentage_error(y_true, y_pred))
     return scores, notes
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -168,8 +168,13 @@ class PerformanceMonitor:
         )
         if logged == 0:
             return "no_traffic", "no logged requests in the window: nothing to judge"
+        if labelled == 0 and invalid:
+            return "no_labels", (
+                f"none of the {invalid} labels of the {logged} logged rows could be compared "
+                "with the predictions (text labels for a model that predicts numbers?)"
+            )
         if labelled == 0:
-            return "no_labels", f"none of the {logged} logged rows has a label yet{spoilt}"
+            return "no_labels", f"none of the {logged} logged rows has a label yet"
         if labelled < self.min_labels:
             return "insufficient_labels", (
                 f"only {labelled} of {logged} logged rows have labels; at least "
@@ -181,11 +186,19 @@ class PerformanceMonitor:
         self, rows: dict[str, Any], y_true: np.ndarray, task: Task
     ) -> tuple[dict[str, float | None], dict[str, str]]:
         if task == "regression":
-            return regression_scores(y_true, _as_float(rows["prediction"]))
+            try:
+                predictions = _as_float(rows["prediction"])
+            except (TypeError, ValueError):
+                raise InvalidInput(
+                    "the logged predictions are text, not numbers: they cannot be judged as a "
+                    "regression",
+                    hint="leave out --task regression (the model is a classifier)",
+                ) from None
+            return regression_scores(y_true, predictions)
         y_pred = _class_values(rows["prediction"], numeric=y_true.dtype != object)
         classes = self.classes or sorted(set(y_true.tolist()) | set(y_pred.tolist()))
         if self.classes is not None and y_true.dtype != object:
-            classes = [float(c) for c in self.classes]
+            classes = [_class_number(c) for c in self.classes]
         probabilities, reason = _probability_matrix(rows.get("probabilities"))
         scores, notes = classification_scores(y_true, y_pred, probabilities, classes, self.average)
         if reason:
@@ -207,12 +220,14 @@ class PerformanceMonitor:
         logged_ts = data.logged["timestamp"]
         first = _micros(start) if start is not None else int(logged_ts.min())
         last = _micros(end) if end is not None else int(logged_ts.max()) + 1
-        edges = np.arange(first - first % width, last + width, width)
-        if len(edges) - 1 > _MAX_BUCKETS:
+        aligned = first - first % width
+        count = -(-(last - aligned) // width)  # ceiling division, before allocating anything
+        if count > _MAX_BUCKETS:
             raise InvalidInput(
-                f"{len(edges) - 1} buckets of {self.bucket} in the window are too many to report",
+                f"{count} buckets of {self.bucket} in the window are too many to report",
                 hint=f"choose a longer bucket (at most {_MAX_BUCKETS} per window)",
             )
+        edges = aligned + width * np.arange(count + 1, dtype=np.int64)
         logged_in = np.searchsorted(edges, logged_ts, side="right") - 1
         labelled_in = np.searchsorted(edges, rows["timestamp"], side="right") - 1
         found = []
@@ -276,7 +291,8 @@ def evaluate_performance(
     log, feedback = read_log_and_feedback(log_root)
     data = join_labels(log, feedback, model, version=version, start=start, end=end)
     judge = monitor or PerformanceMonitor()
-    return judge.evaluate(data, model=model, version=version, start=start, end=end)
+    result = judge.evaluate(data, model=model, version=version, start=start, end=end)
+    return _explain_silence(result, log, log_root)
 
 
 def compare_versions(
@@ -297,12 +313,16 @@ def compare_versions(
     log, feedback = read_log_and_feedback(log_root)
     judge = monitor or PerformanceMonitor()
     sides = [
-        judge.evaluate(
-            join_labels(log, feedback, model, version=v, start=start, end=end),
-            model=model,
-            version=v,
-            start=start,
-            end=end,
+        _explain_silence(
+            judge.evaluate(
+                join_labels(log, feedback, model, version=v, start=start, end=end),
+                model=model,
+                version=v,
+                start=start,
+                end=end,
+            ),
+            log,
+            log_root,
         )
         for v in (champion, challenger)
     ]
@@ -317,6 +337,34 @@ def compare_versions(
         lead = (ours - theirs) if name in LOWER_IS_BETTER else (theirs - ours)
         better[name] = None if lead == 0 else (challenger if lead > 0 else champion)
     return VersionComparison(sides[0], sides[1], difference, better)
+
+
+def _explain_silence(result: PerformanceResult, log: Any, log_root: Path) -> PerformanceResult:
+    """Say so when the model (or version) never appears in the log at all: a typo is likelier
+    than a quiet window."""
+    if result.status != "no_traffic":
+        return result
+    if log.num_rows == 0:
+        return replace(result, message=f"no inference log under {log_root}: nothing to judge")
+    import pyarrow.compute as pc
+
+    models = sorted(pc.unique(log.column("model_name")).to_pylist())
+    if result.model not in models:
+        return replace(
+            result,
+            message=f"model {result.model!r} has no logged requests at all "
+            f"(the log holds {', '.join(models[:10])})",
+        )
+    if result.version is not None:
+        mine = log.filter(pc.equal(log.column("model_name"), result.model))
+        versions = sorted(pc.unique(mine.column("model_version")).to_pylist())
+        if result.version not in versions:
+            return replace(
+                result,
+                message=f"version {result.version} of {result.model!r} has no logged requests "
+                f"at all (logged versions: {', '.join(versions[:20])})",
+            )
+    return result
 
 
 def read_log_and_feedback(log_root: Path) -> tuple[Any, Any]:
@@ -356,15 +404,30 @@ def _infer_task(rows: dict[str, Any]) -> Task:
 
 
 def _truth(rows: dict[str, Any], task: Task | None) -> tuple[np.ndarray, np.ndarray]:
-    """True values comparable with the predictions, and which labels are usable."""
+    """True values comparable with the predictions, and which labelled rows are usable (a
+    usable label and a prediction)."""
     predictions = rows["prediction"]
+    if predictions.dtype == object:
+        predicted = np.asarray([p is not None for p in predictions], dtype=bool)
+    else:
+        predicted = np.isfinite(np.asarray(predictions, dtype=np.float64))
     if task == "classification" and predictions.dtype == object:
         texts = rows["label_text"]
-        return texts, np.asarray([t is not None for t in texts], dtype=bool)
+        return texts, predicted & np.asarray([t is not None for t in texts], dtype=bool)
     labels = rows["label"].copy()
     for index in np.flatnonzero(~np.isfinite(labels)):  # "1" sent as text is still the number 1
         labels[index] = _number(rows["label_text"][index])
-    return labels, np.isfinite(labels)
+    return labels, predicted & np.isfinite(labels)
+
+
+def _class_number(value: Any) -> float:
+    number = _number(str(value))
+    if not np.isfinite(number):
+        raise InvalidInput(
+            f"class {value!r} is not a number, but the model predicts numbers",
+            hint="give the classes as the model predicts them, e.g. --classes 0,1",
+        )
+    return number
 
 
 def _number(text: str | None) -> float:

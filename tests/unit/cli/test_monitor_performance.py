@@ -81,6 +81,8 @@ def test_an_old_window_has_no_traffic_and_says_so(served: tuple[Path, float, flo
         (["--since", "yesterday"], "is not an ISO 8601"),
         (["--challenger", "2"], "--challenger needs --version"),
         (["--since", "2026-02-01", "--until", "2026-01-01"], "at or after it ends"),
+        (["--classes", "no,yes"], "class 'no' is not a number"),
+        (["--since", "2000-01-01", "--bucket", "1ms"], "too many to report"),
     ],
 )
 def test_bad_options_get_one_clear_line(

@@ -259,3 +259,62 @@ def test_bad_monitor_parameters_are_refused() -> None:
     with pytest.raises(InvalidInput, match="bucket"):
         PerformanceMonitor(bucket=timedelta(0))
     assert {"log_loss", "rmse"} <= perf.LOWER_IS_BETTER
+
+
+def test_a_model_or_version_missing_from_the_log_is_named(tmp_path: Path, binary: Any) -> None:
+    model, x, _ = binary
+    assert "no inference log under" in evaluate_performance(tmp_path, "churn").message
+    _serve(tmp_path, model, x[:8], version="3")
+    typo = evaluate_performance(tmp_path, "chrun")
+    assert typo.status == "no_traffic" and "'chrun' has no logged requests at all" in typo.message
+    assert "the log holds churn" in typo.message
+    version = evaluate_performance(tmp_path, "churn", version="4")
+    assert "version 4 of 'churn' has no logged requests" in version.message
+    assert "logged versions: 3" in version.message
+
+
+def test_rows_without_a_usable_prediction_are_counted_not_scored(tmp_path: Path) -> None:
+    x, y = make_regression(n_samples=40, n_features=5, random_state=1)
+    log = InferenceLog(tmp_path, 1.0)
+    predictions = y.copy() + 1.0
+    predictions[:3] = np.nan  # the model answered NaN for three rows
+    for i in range(40):
+        log.offer(f"r{i}", "churn", "1", ("a", "b", "c", "d", "e"), x[i : i + 1],
+                  {"predict": predictions[i : i + 1]})  # fmt: skip
+    log.flush()
+    write_feedback(tmp_path, [FeedbackEntry(f"r{i}", (float(y[i]),)) for i in range(40)])
+    result = evaluate_performance(
+        tmp_path, "churn", monitor=PerformanceMonitor(task="regression", min_labels=5)
+    )
+    assert result.invalid_labels == 3 and result.labelled_rows == 37
+    assert result.metrics["mae"] == pytest.approx(1.0)
+
+
+def test_labels_outside_the_given_classes_leave_a_note_not_a_traceback(
+    tmp_path: Path, binary: Any
+) -> None:
+    model, x, y = binary
+    ids = _serve(tmp_path, model, x[:40])
+    _label(tmp_path, ids, np.where(y[:40] == 1, 2, 0))  # class 2 is not one of the model's
+    result = evaluate_performance(
+        tmp_path, "churn", monitor=PerformanceMonitor(classes=[0, 1], min_labels=5)
+    )
+    assert result.ok and result.metrics["accuracy"] is not None
+    assert result.metrics["log_loss"] is None and "scikit-learn" in result.notes["log_loss"]
+    with pytest.raises(InvalidInput, match="not a number"):
+        evaluate_performance(
+            tmp_path, "churn", monitor=PerformanceMonitor(classes=["no", "yes"], min_labels=5)
+        )
+
+
+def test_text_classes_judged_as_a_regression_are_a_defined_no_labels(tmp_path: Path) -> None:
+    iris = load_iris()
+    names = iris.target_names[iris.target]
+    model = LogisticRegression(max_iter=500).fit(iris.data, names)
+    ids = _serve(tmp_path, model, iris.data[:20])
+    _label(tmp_path, ids, names[:20])
+    result = evaluate_performance(
+        tmp_path, "churn", monitor=PerformanceMonitor(task="regression", min_labels=1)
+    )
+    assert result.status == "no_labels" and result.invalid_labels == 20
+    assert "none of the 20 labels of the 20 logged rows could be compared" in result.message

@@ -120,6 +120,8 @@ def test_cli_once_prints_json_and_records(log_root: Path, tmp_path: Path) -> Non
     store.close()
     both = run_cli("monitor", "run", "--once", "--every", "1m", "--log-dir", str(log_root))
     assert both.exit_code == 2 and "--every DURATION or --once" in both.stderr
+    fast = run_cli("monitor", "run", "--every", "10ms", "--log-dir", str(log_root))
+    assert fast.exit_code == 2 and "shorter than a second" in fast.stderr
 
 
 def test_cli_every_serves_gauges_until_interrupted(log_root: Path, tmp_path: Path) -> None:
