@@ -567,9 +567,51 @@ def _show_evaluations(evaluations: list[Any]) -> None:
     echo_table(["model", "version", "status", "labelled", "metrics", "drift share"], rows)
 
 
+@click.command("evaluations")
+@click.argument("model", required=False)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option(
+    "--tracking-uri",
+    envvar="LOOPLINE_TRACKING_URI",
+    help="Metadata store of the evaluation records (default: the project's).",
+)
+@json_option
+def evaluations_command(
+    model: str | None, limit: int, tracking_uri: str | None, as_json: bool
+) -> None:
+    """The latest evaluations `loopline monitor run` recorded (of MODEL, or all), newest first."""
+    import datetime as dt
+
+    rows = _evaluations(tracking_uri).recent(model, limit)
+    if as_json:
+        echo_json([r.to_dict() for r in rows])
+        return
+    if not rows:
+        click.echo("No evaluations recorded yet: run `loopline monitor run --once`.")
+        return
+
+    def when(seconds: float | None) -> str:
+        if seconds is None:
+            return "-"
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+    echo_table(
+        ["id", "at (UTC)", "model", "version", "kind", "status", "labelled", "window"],
+        [
+            [
+                r.id, when(r.at), r.model, r.version or "-", r.kind, r.status,
+                "-" if r.labelled_rows is None else f"{r.labelled_rows}/{r.logged_rows}",
+                f"{when(r.window_start)} .. {when(r.window_end)}",
+            ]
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
 COMMANDS: list[click.Command] = [
     performance_command,
     alerts_command,
     dashboard_command,
     run_command,
+    evaluations_command,
 ]

@@ -118,6 +118,16 @@ def test_cli_once_prints_json_and_records(log_root: Path, tmp_path: Path) -> Non
     store = open_store(url)
     assert len(SqlEvaluations(store).recent()) == 2
     store.close()
+    listed = run_cli("monitor", "evaluations", "churn", "--tracking-uri", url, "--json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [(e["version"], e["kind"], e["status"]) for e in json.loads(listed.stdout)] == [
+        ("2", "performance", "ok"),
+        ("1", "performance", "ok"),
+    ]
+    table = run_cli("monitor", "evaluations", "--tracking-uri", url)
+    assert "performance" in table.stdout and "30/60" in table.stdout
+    empty = run_cli("monitor", "evaluations", "--tracking-uri", f"sqlite:///{tmp_path / 'e.db'}")
+    assert "No evaluations recorded yet" in empty.stdout
     both = run_cli("monitor", "run", "--once", "--every", "1m", "--log-dir", str(log_root))
     assert both.exit_code == 2 and "--every DURATION or --once" in both.stderr
     fast = run_cli("monitor", "run", "--every", "10ms", "--log-dir", str(log_root))
