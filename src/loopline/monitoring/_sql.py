@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +46,18 @@ def _row(r: Any) -> EvaluationRow:
     )  # fmt: skip
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None`` (JSON has no NaN; nothing is lost silently
+    because a non-finite number carries no value to keep)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _seconds(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
@@ -71,7 +84,7 @@ class SqlEvaluations:
             "model": model, "version": version, "kind": kind, "status": status, "at": at,
             "window_start": _seconds(start), "window_end": _seconds(end),
             "logged_rows": logged_rows, "labelled_rows": labelled_rows,
-            "detail": json.dumps(detail, allow_nan=False, default=str),
+            "detail": json.dumps(_finite(detail), allow_nan=False, default=str),
         }  # fmt: skip
 
         def change(conn: Connection) -> int:

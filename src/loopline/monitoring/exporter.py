@@ -153,12 +153,23 @@ def _check_drift(result: Mapping[str, Any]) -> None:
             f"the drift result lacks {', '.join(missing) or 'a columns mapping'}",
             hint='give {"dataset_drift", "drift_share", "drifted_columns", "columns": {...}}',
         )
+    if not _number_or_none(result["drift_share"]) or result["drift_share"] is None:
+        raise InvalidInput(f"the drift result's drift_share {result['drift_share']!r} is no number")
     for name, column in result["columns"].items():
         if not isinstance(column, Mapping) or any(k not in column for k in _COLUMN_KEYS):
             raise InvalidInput(
                 f"drift result column {name!r} lacks some of {', '.join(_COLUMN_KEYS)}",
                 hint="pass the JSON object `loopline monitor drift --json` prints",
             )
+        for key in ("statistic", "p_value"):
+            if not _number_or_none(column[key]):
+                raise InvalidInput(
+                    f"drift result column {name!r} has {key} {column[key]!r}, not a number or null"
+                )
+
+
+def _number_or_none(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 class MetricsEndpoint:

@@ -129,3 +129,15 @@ def test_a_taken_port_is_a_clear_error() -> None:
         pytest.raises(InvalidInput, match="cannot serve monitoring metrics"),
     ):
         MetricsEndpoint(MonitoringGauges(), port=first.port).start()
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [({"statistic": "high"}, "not a number or null"), ({"p_value": True}, "not a number")],
+)
+def test_drift_values_must_be_numbers(column: dict[str, Any], message: str) -> None:
+    bad = {**DRIFT, "columns": {"age": {**DRIFT["columns"]["age"], **column}}}  # type: ignore[index]
+    with pytest.raises(InvalidInput, match=message):
+        MonitoringGauges().set_drift("churn", "3", bad)
+    with pytest.raises(InvalidInput, match="drift_share"):
+        MonitoringGauges().set_drift("churn", "3", {**DRIFT, "drift_share": "most"})
