@@ -41,6 +41,16 @@ REGRESSION_METRICS = ("mae", "rmse", "mape")
 # Lower is better for these; higher for every other metric.
 LOWER_IS_BETTER = frozenset({"log_loss", "mae", "rmse", "mape"})
 _MAX_BUCKETS = 2000
+# The inference log columns performance needs (features are not read).
+LOG_COLUMNS = (
+    "request_id",
+    "row",
+    "timestamp",
+    "model_name",
+    "model_version",
+    "prediction",
+    "probabilities",
+)
 
 
 @dataclass(frozen=True)
@@ -374,7 +384,8 @@ def read_log_and_feedback(log_root: Path) -> tuple[Any, Any]:
     from loopline.serving.inference_log import read_feedback, read_inference_log
 
     try:
-        return read_inference_log(log_root), read_feedback(log_root)
+        log = read_inference_log(log_root, columns=LOG_COLUMNS)
+        return log, read_feedback(log_root)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InvalidInput(
             f"the inference log under {log_root} has segments that do not fit together: {exc}",
