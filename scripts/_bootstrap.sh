@@ -6,8 +6,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="${PYTHON:-python3}"
 # Debian packages the tests and benchmarks use (git compares revisions, promtool and prometheus
-# check metrics, wrk loads the model server); installed only when missing.
-APT_PACKAGES=(git prometheus wrk)
+# check metrics and rules, alertmanager receives their alerts, wrk loads the model server);
+# installed only when missing.
+APT_PACKAGES=(git prometheus prometheus-alertmanager wrk)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

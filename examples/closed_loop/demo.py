@@ -204,6 +204,8 @@ def serve_champion_then_promote(project: Path, loopline: str, run_ids: list[str]
     finally:
         server.stop()
     show_inference_log(project)
+    print("\n== 10. Realized performance on the labels that have arrived so far")
+    run(project, loopline, "monitor", "performance", "churn", "--version", "1", "--min-labels", "1")
 
 
 def show_inference_log(project: Path) -> None:

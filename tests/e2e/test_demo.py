@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -42,3 +43,6 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "every worker now answers with version 2" in done.stdout
     assert '"model_version":"2"' in done.stdout
     assert "feedback: 2 labels, 2 matched to logged requests" in done.stdout
+    # monitoring: the two labels are judged against version 1's logged predictions
+    assert "ok: 2 of " in done.stdout and "logged rows labelled" in done.stdout
+    assert re.search(r"^accuracy +(1|0\.5|0)\.0000", done.stdout, re.MULTILINE)

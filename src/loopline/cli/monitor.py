@@ -13,6 +13,11 @@ _COMMANDS = {
     "drift": ("loopline.cli.monitor_drift", "drift_command"),
     "report": ("loopline.cli.monitor_drift", "report_command"),
     "reports": ("loopline.cli.monitor_drift", "reports_command"),
+    "performance": ("loopline.cli.monitor_ops", "performance_command"),
+    "alerts": ("loopline.cli.monitor_ops", "alerts_command"),
+    "dashboard": ("loopline.cli.monitor_ops", "dashboard_command"),
+    "run": ("loopline.cli.monitor_ops", "run_command"),
+    "evaluations": ("loopline.cli.monitor_ops", "evaluations_command"),
 }
 
 
@@ -31,4 +36,5 @@ class _LazyMonitorGroup(click.Group):
 
 @click.group("monitor", cls=_LazyMonitorGroup)
 def monitor_group() -> None:
-    """Watch models: data drift between tables or in a served model's traffic, and reports."""
+    """Watch models: data drift between tables or in a served model's traffic, performance on
+    delayed labels, Prometheus gauges, alert rules, a Grafana dashboard, and saved reports."""

@@ -4,7 +4,10 @@ Owns: the drift statistics (``detectors``: KS, PSI, normed Wasserstein, chi-squa
 z, missing-value and unseen-level shares) and the drift report over two tables (``drift``: the
 default test per column type and size, thresholds, the dataset verdict), the HTML report
 (``html``), table reading (``tables``), drift of a served model's inference-log window against its
-training data found through lineage (``served``) and saved reports (``reports``).
+training data found through lineage (``served``) and saved reports (``reports``); realized
+performance once delayed labels arrive (``labelled``, ``performance``), the monitoring gauges
+(``exporter``), alerting rules (``alerts``), the Grafana dashboard (``dashboard``) and scheduled
+evaluations (``schedule``).
 
 May import: ``loopline.core``, ``loopline.store``, ``loopline.serving`` (inference-log readers),
 ``loopline.registry``/``loopline.tracking`` (lineage), ``loopline.data`` (the object cache).

@@ -263,24 +263,34 @@ def record_feedback(
     return write_feedback(log_dir or default_log_root(), [entry])
 
 
-def read_inference_log(root: Path, model_name: str | None = None) -> Any:
-    """All logged requests (of one model, or all) as one ``pyarrow.Table``."""
+def read_inference_log(
+    root: Path, model_name: str | None = None, *, columns: Sequence[str] | None = None
+) -> Any:
+    """All logged requests (of one model, or all) as one ``pyarrow.Table``; ``columns`` reads
+    only those of the named columns a segment has (much less I/O for wide feature tables)."""
     folder = root / "inference" / (_safe(model_name) if model_name else "")
-    return _read_segments(folder)
+    return _read_segments(folder, columns)
 
 
 def read_feedback(root: Path) -> Any:
     return _read_segments(root / "feedback")
 
 
-def _read_segments(folder: Path) -> Any:
+def _read_segments(folder: Path, columns: Sequence[str] | None = None) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     files = sorted(folder.rglob("*.parquet"))
     if not files:
         return pa.table({})
-    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    if columns is None:
+        tables = [pq.read_table(f) for f in files]
+    else:
+        tables = []
+        for f in files:
+            present = set(pq.read_schema(f).names)
+            tables.append(pq.read_table(f, columns=[c for c in columns if c in present]))
+    return pa.concat_tables(tables, promote_options="default")
 
 
 def _write_segment(table: Any, folder: Path) -> Path:

@@ -33,6 +33,7 @@ __all__ = [
     "metrics",
     "model_version_tags",
     "model_versions",
+    "monitor_evaluations",
     "monitor_reports",
     "params",
     "registered_model_aliases",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 # The Alembic revision that ``metadata`` describes; a new store is created at it directly.
-HEAD_REVISION = "0011_monitor_reports"
+HEAD_REVISION = "0012_monitor_evaluations"
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key.
 _BIG_ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -320,4 +321,23 @@ monitor_reports = Table(
     Column("columns", Integer, nullable=False),
     Column("path", String(1024), nullable=False),
     Index("ix_monitor_reports_model", "model_name", "model_version", "created_at"),
+)
+
+# Each evaluation of a served model by ``loopline monitor run`` (performance, drift), with the
+# window it judged and its full result as JSON: the CLI, alerts and the loop read one history.
+monitor_evaluations = Table(
+    "monitor_evaluations",
+    metadata,
+    Column("id", _BIG_ID, primary_key=True, autoincrement=True),
+    Column("model", String(256), nullable=False),
+    Column("version", String(64), nullable=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("window_start", Float, nullable=True),
+    Column("window_end", Float, nullable=True),
+    Column("logged_rows", BigInteger, nullable=True),
+    Column("labelled_rows", BigInteger, nullable=True),
+    Column("detail", Text, nullable=False),
+    Index("ix_monitor_evaluations_model", "model", "id"),
 )
