@@ -8,7 +8,7 @@ PY="${PYTHON:-python3}"
 # Debian packages the tests and benchmarks use (git compares revisions, promtool and prometheus
 # check metrics and rules, alertmanager receives their alerts, wrk loads the model server);
 # installed only when missing.
-APT_PACKAGES=(git prometheus prometheus-alertmanager wrk)
+APT_PACKAGES=(git prometheus prometheus-alertmanager wrk chromium)
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -44,6 +44,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     loopline.set_tracking_uri(None)
     loopline.set_experiment("churn")
     with loopline.start_run():
+        loopline.log_input("train.parquet")  # lineage names the data the run declares it read
         model = LogisticRegression().fit(train[FEATURES], train["churned"])
         loopline.sklearn.log_model(model, "model", registered_model_name="churn")
     # The training file changes afterwards: the reference must stay what the run saw.
