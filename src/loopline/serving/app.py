@@ -212,7 +212,7 @@ class InferenceApp:
             batcher = self.repository.get(name, version)
             model = batcher.model
             model_version = model.version
-            decoded = decode(body, content_type, model)
+            decoded = _decoded(decode, body, content_type, model)
             body_id = decoded.request_id
             if body_id and _REQUEST_ID.match(body_id) and not header(scope, b"x-request-id"):
                 request_id = body_id  # only a header-safe id travels into x-request-id
@@ -385,6 +385,17 @@ def _mlflow_encode(
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+
+def _decoded(decode: Decoder, body: bytes, content_type: str, model: ServedModel) -> Decoded:
+    """Decode a request; whatever a body can make the decoder raise is the client's mistake."""
+    try:
+        return decode(body, content_type, model)
+    except (ValueError, TypeError, OverflowError, KeyError) as exc:
+        raise InvalidInput(
+            f"the request body could not be read for model {model.name}: {exc}",
+            hint="check the request against the model's metadata (GET /v2/models/NAME)",
+        ) from None
 
 
 def _content_type(scope: Scope, protocol: str) -> str:

@@ -197,7 +197,7 @@ def _resolve(future: asyncio.Future[None]) -> None:
 def _fail(item: _Pending, exc: BaseException) -> None:
     if item.future.done():
         return
-    if isinstance(exc, ValueError | TypeError | KeyError):
+    if isinstance(exc, ValueError | TypeError | KeyError | OverflowError):
         error: BaseException = InvalidInput(f"the model rejected the input: {exc}")
     else:
         log.exception("predict failed", exc_info=exc)
