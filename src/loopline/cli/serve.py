@@ -41,7 +41,8 @@ __all__ = ["feedback_command", "serve_command"]
     default=4096,
     show_default=True,
     type=click.IntRange(1),
-    help="Rows waiting per model before requests get 503 + Retry-After.",
+    help="Rows waiting per model before requests get 503 + Retry-After (a request larger than "
+    "a batch runs alone and holds one batch's room; only --max-body-mb limits its size).",
 )
 @click.option(
     "--max-body-mb",

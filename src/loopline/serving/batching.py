@@ -5,7 +5,8 @@ event loop). Requests that arrive while it runs queue up and form the next batch
 grow with load and a lone request on an idle server is dispatched at once. When the model is
 idle but other requests are still being read off the wire, the batcher waits for them, at most
 ``max_delay_s``. The queue is bounded in rows: beyond it a request is refused (HTTP 503) instead
-of letting memory grow without limit.
+of letting memory grow without limit. A request larger than ``max_batch_size`` is one batch of
+its own, admitted whenever a batch fits in the queue: its size alone never refuses it.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class _Pending:
     values: np.ndarray
     wanted: frozenset[str]
     future: asyncio.Future[Prediction]
+    charge: int  # the queue rows it holds: its rows, at most one batch
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -84,20 +86,18 @@ class Batcher:
 
     async def predict(self, values: np.ndarray, wanted: frozenset[str]) -> Prediction:
         rows = values.shape[0]
-        if rows > self.max_queue_rows:
-            raise InvalidInput(
-                f"the request has {rows} rows; this server takes at most {self.max_queue_rows}",
-                hint="split the request or raise --max-queue-rows",
-            )
-        if self._queued_rows + rows > self.max_queue_rows:
+        # A request larger than a batch runs alone and holds only a batch's room in the queue:
+        # its size is never a reason to refuse it (the body-size limit bounds it).
+        room = min(rows, self.max_batch_size)
+        if self._queued_rows + room > self.max_queue_rows:
             raise Overloaded(
                 f"model {self.model.name} has {self._queued_rows} rows waiting",
                 hint="retry shortly; add workers or lower the request rate",
             )
         loop = asyncio.get_running_loop()
-        item = _Pending(values, wanted, loop.create_future())
+        item = _Pending(values, wanted, loop.create_future(), room)
         self._queue.append(item)
-        self._queued_rows += rows
+        self._queued_rows += room
         if self._worker is None:
             self._worker = loop.create_task(self._drain())
         elif self._wakeup is not None and not self._wakeup.done() and self._ready_to_go():
@@ -147,7 +147,7 @@ class Batcher:
             item = self._queue.popleft()
             rows += item.values.shape[0]
             batch.append(item)
-        self._queued_rows -= rows
+        self._queued_rows -= sum(item.charge for item in batch)
         return batch
 
     async def _run(self, batch: list[_Pending]) -> None:
