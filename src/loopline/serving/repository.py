@@ -152,8 +152,10 @@ class ModelRepository:
         try:
             targets, default = self._targets(served.spec)
         except LooplineError as exc:
-            served.errors["*"] = exc.message
-            log.error("cannot resolve %s: %s", served.spec.uri, exc.message)
+            why = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+            if served.errors.get("*") != why:  # once, not on every poll
+                log.error("cannot resolve %s: %s", served.spec.uri, why)
+            served.errors["*"] = why
             return
         versions = dict(served.versions)
         errors = {}
@@ -164,7 +166,9 @@ class ModelRepository:
                 model = self._load(served.spec, target)
             except Exception as exc:  # a broken version never replaces a working one
                 errors[target.version] = f"version {target.version} failed to load: {exc}"
-                log.error("model %s: %s", served.spec.name, errors[target.version])
+                if served.errors.get(target.version) != errors[target.version]:
+                    # logged once per version and reason, not on every poll
+                    log.error("model %s: %s", served.spec.name, errors[target.version])
                 continue
             versions[target.version] = self._make_batcher(model)
             self._on_load(model)
@@ -221,10 +225,14 @@ class ModelRepository:
         if policy.kind == "all":
             return numbers
         if policy.kind == "specific":
-            chosen = [v for v in numbers if v in policy.versions]
-            if not chosen:
-                raise NotFound(f"model {name!r} has none of the versions {policy}")
-            return chosen
+            unknown = [v for v in policy.versions if v not in numbers]
+            if unknown:
+                raise NotFound(
+                    f"model {name!r} has no version {', '.join(map(str, unknown))}",
+                    hint=f"its versions are {', '.join(map(str, numbers))}; "
+                    "pass existing ones to --versions",
+                )
+            return list(policy.versions)
         return numbers[-policy.count :]
 
     def _registry_client(self) -> Any:
