@@ -49,6 +49,16 @@ _id_counter = itertools.count(1)
 UNKNOWN_MODEL = "(unknown)"  # the metric label of requests naming no served model
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")  # \Z: no trailing newline
 _JSON = b"application/json"
+# MLflow's error codes (databricks_pb2.ErrorCode) by HTTP status, as its scoring server uses them.
+_MLFLOW_CODES = {
+    400: "BAD_REQUEST",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    409: "INVALID_STATE",
+    413: "RESOURCE_EXHAUSTED",
+    415: "BAD_REQUEST",
+    499: "CANCELLED",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
 Decoder = Callable[[bytes, str, ServedModel], Decoded]
 Encoder = Callable[[ServedModel, str, Decoded, dict[str, Any]], bytes]
 
@@ -435,7 +445,7 @@ def _error(exc: BaseException, protocol: str) -> tuple[int, bytes, list[tuple[by
         log.error("inference failed", exc_info=exc)
         status, message = 500, f"the model failed: {type(exc).__name__}: {exc}"
     if protocol == "mlflow":
-        code = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST"}.get(status, "INTERNAL_ERROR")
+        code = _MLFLOW_CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR")
         return status, dumps({"error_code": code, "message": message}), extra
     return status, dumps({"error": message}), extra
 
