@@ -212,7 +212,7 @@ class InferenceApp:
     ) -> None:
         started = time.perf_counter()
         self.arriving += 1
-        self.metrics.in_flight.inc()
+        self.metrics.request_started()
         queued = False
         request_id = _request_id(scope)
         status, model_version = 200, ""  # from the model served, never from the URL
@@ -249,7 +249,7 @@ class InferenceApp:
         finally:
             if not queued:
                 self.arriving -= 1
-            self.metrics.in_flight.dec()
+            self.metrics.request_finished()
         if model_version or self.repository.serves(name):
             self.metrics.observe_request(
                 name, model_version, protocol, status, time.perf_counter() - started
@@ -289,6 +289,7 @@ class InferenceApp:
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
+        self.metrics.flush()  # tallied requests first (on the event loop, where they are kept)
         await loop.run_in_executor(None, forget_dead_workers)  # no phantom in-flight requests
         body = await loop.run_in_executor(None, self.metrics.exposition)
         await send_bytes(send, 200, body, CONTENT_TYPE.encode())

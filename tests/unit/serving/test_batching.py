@@ -165,3 +165,21 @@ def test_one_bad_request_fails_alone_and_its_batch_mates_succeed() -> None:
     assert isinstance(results[2], InvalidInput)
     assert "13 is not a valid input" in results[2].message
     assert [float(r.outputs["predict"][0]) for i, r in enumerate(results) if i != 2] == [2, 4, 8]  # type: ignore[union-attr]
+
+
+def test_a_retired_batcher_answers_what_it_queued_and_sends_newcomers_elsewhere() -> None:
+    estimator = SlowDoubler(0.05)
+
+    async def main() -> list[float]:
+        batcher = _batcher(estimator)
+        queued = [
+            asyncio.ensure_future(batcher.predict(_row(v), frozenset({"predict"})))
+            for v in (1, 2, 3)
+        ]
+        await asyncio.sleep(0)
+        batcher.retire()
+        with pytest.raises(Overloaded, match="was just replaced"):
+            await batcher.predict(_row(4), frozenset({"predict"}))
+        return [float(r.outputs["predict"][0]) for r in await asyncio.gather(*queued)]
+
+    assert asyncio.run(main()) == [2.0, 4.0, 6.0]
