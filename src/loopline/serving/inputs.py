@@ -196,8 +196,7 @@ class InputSchema:
         all-numeric model (the common case), otherwise objects that ``_finish`` checks one
         column at a time."""
         try:
-            plain = self.storage == np.float64 and not self._has_booleans
-            if plain and _leaf_types(data) <= _PLAIN_NUMBERS:
+            if self._plain_numbers and _leaf_types(data) <= _PLAIN_NUMBERS:
                 return np.asarray(data, dtype=np.float64)
             return np.asarray(data, dtype=object)
         except (ValueError, TypeError, OverflowError) as exc:
@@ -210,7 +209,7 @@ class InputSchema:
             raise InvalidInput(
                 f"expected rows of {self.width} values, got an array of {matrix.ndim} dimensions"
             )
-        if matrix.dtype == object:
+        if matrix.dtype.kind == "O":
             return self._coerce(matrix)
         finite = np.isfinite(matrix)
         if not finite.all():
@@ -245,8 +244,9 @@ class InputSchema:
         return self.allow_nan or (bool(self.required) and not self.required[column])
 
     @cached_property
-    def _has_booleans(self) -> bool:
-        return "boolean" in self.types
+    def _plain_numbers(self) -> bool:
+        """Every column takes plain numbers: JSON numbers become float64 in one step."""
+        return self.numeric and "boolean" not in self.types
 
     @cached_property
     def _range_checked(self) -> tuple[int, ...]:
