@@ -216,7 +216,9 @@ def test_feedback_by_http_and_by_the_cli_is_recorded(logging_server: Any) -> Non
         "recorded": 1,
         "labels": 2,
         "file": json.loads(cli_rows.stdout)["file"],
+        "unlogged_request_ids": ["cli-request"],  # not a served request: warned about
     }
+    assert "1 of 1 request id(s) are not in the inference log" in cli_rows.stderr
     missing_label = run_cli("feedback", ids[0], "--log-dir", str(log_dir))
     assert missing_label.exit_code == 2 and "label" in missing_label.stderr
 

@@ -41,7 +41,8 @@ __all__ = ["feedback_command", "serve_command"]
     default=4096,
     show_default=True,
     type=click.IntRange(1),
-    help="Rows waiting per model before requests get 503 + Retry-After.",
+    help="Rows waiting per model before requests get 503 + Retry-After (a request larger than "
+    "a batch runs alone and holds one batch's room; only --max-body-mb limits its size).",
 )
 @click.option(
     "--max-body-mb",
@@ -180,7 +181,12 @@ def feedback_command(
     from loopline.core.errors import InvalidInput
 
     _require_serving_extra()
-    from loopline.serving.inference_log import FeedbackEntry, default_log_root, write_feedback
+    from loopline.serving.inference_log import (
+        FeedbackEntry,
+        default_log_root,
+        unlogged_request_ids,
+        write_feedback,
+    )
 
     entries: list[FeedbackEntry] = []
     if request_id is not None:
@@ -194,12 +200,37 @@ def feedback_command(
             "no feedback given", hint="loopline feedback REQUEST_ID LABEL, or --file"
         )
     root = Path(log_dir) if log_dir else default_log_root()
+    unknown = unlogged_request_ids(root, [e.request_id for e in entries])
     path = write_feedback(root, entries)
     rows = sum(len(e.labels) for e in entries)
+    if unknown:
+        _warn_unlogged(unknown, len(entries), root)
     if as_json:
-        echo_json({"recorded": len(entries), "labels": rows, "file": str(path)})
+        echo_json(
+            {
+                "recorded": len(entries),
+                "labels": rows,
+                "file": str(path),
+                "unlogged_request_ids": unknown,
+            }
+        )
     else:
         click.echo(f"Recorded {rows} label(s) for {len(entries)} request(s) in {path}")
+
+
+def _warn_unlogged(unknown: list[str], total: int, root: Path) -> None:
+    sample = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+    click.secho(
+        f"warning: {len(unknown)} of {total} request id(s) are not in the inference log under "
+        f"{root} ({sample}); their labels are kept but cannot be matched to a prediction",
+        fg="yellow",
+        err=True,
+    )
+    click.echo(
+        "hint: use the x-request-id the server returned for a logged request; the server logs "
+        "only a --log-sample-rate share of requests (and to its --log-dir)",
+        err=True,
+    )
 
 
 def _read_feedback_csv(path: Path) -> list[FeedbackEntry]:

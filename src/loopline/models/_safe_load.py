@@ -44,7 +44,8 @@ def load_skops(path: Path, *, trusted: bool = False) -> Any:
         raise InvalidInput(
             f"model file {path.name} would construct types that are not known to be safe: "
             f"{', '.join(sorted(unsafe)[:5])}",
-            hint="load it with trusted=True only if you trust where the model came from",
+            hint="only if you trust where the model came from: 'loopline serve --trusted', "
+            "or trusted=True in Python",
         )
     return sio.load(path, trusted=list(untrusted))
 
@@ -53,8 +54,8 @@ def load_pickle(path: Path, *, trusted: bool = False) -> Any:
     if not trusted:
         raise InvalidInput(
             f"model file {path.name} is a pickle, which can run arbitrary code when loaded",
-            hint="pass trusted=True if you trust where the model came from, or re-save it "
-            "with serialization_format='skops'",
+            hint="only if you trust where the model came from: 'loopline serve --trusted', or "
+            "trusted=True in Python; or re-save it with serialization_format='skops'",
         )
     try:
         import cloudpickle as pickle_module  # what MLflow uses, when installed

@@ -43,8 +43,12 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes. A larger body is read to its end and dropped
+    (up to ``DRAIN_LIMIT``) before the 413 goes out: a client still sending would otherwise see
+    its connection reset instead of the answer."""
     declared = header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
+        await _drain(receive, int(declared))
         raise HttpProblem(413, f"the request body has {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
@@ -55,11 +59,25 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
+            if message.get("more_body", False):
+                await _drain(receive, DRAIN_LIMIT)
             raise HttpProblem(413, f"the request body is over the limit of {limit} bytes")
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+DRAIN_LIMIT = 256 * 1024 * 1024  # beyond this, a refused body is not read: the connection closes
+
+
+async def _drain(receive: Receive, expected: int) -> None:
+    drained = 0
+    while expected <= DRAIN_LIMIT and drained <= DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+        drained += len(message.get("body", b""))
 
 
 async def send_bytes(

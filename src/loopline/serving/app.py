@@ -49,6 +49,16 @@ _id_counter = itertools.count(1)
 UNKNOWN_MODEL = "(unknown)"  # the metric label of requests naming no served model
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")  # \Z: no trailing newline
 _JSON = b"application/json"
+# MLflow's error codes (databricks_pb2.ErrorCode) by HTTP status, as its scoring server uses them.
+_MLFLOW_CODES = {
+    400: "BAD_REQUEST",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    409: "INVALID_STATE",
+    413: "RESOURCE_EXHAUSTED",
+    415: "BAD_REQUEST",
+    499: "CANCELLED",
+    503: "TEMPORARILY_UNAVAILABLE",
+}
 Decoder = Callable[[bytes, str, ServedModel], Decoded]
 Encoder = Callable[[ServedModel, str, Decoded, dict[str, Any]], bytes]
 
@@ -202,7 +212,7 @@ class InferenceApp:
     ) -> None:
         started = time.perf_counter()
         self.arriving += 1
-        self.metrics.in_flight.inc()
+        self.metrics.request_started()
         queued = False
         request_id = _request_id(scope)
         status, model_version = 200, ""  # from the model served, never from the URL
@@ -212,7 +222,7 @@ class InferenceApp:
             batcher = self.repository.get(name, version)
             model = batcher.model
             model_version = model.version
-            decoded = decode(body, content_type, model)
+            decoded = _decoded(decode, body, content_type, model)
             body_id = decoded.request_id
             if body_id and _REQUEST_ID.match(body_id) and not header(scope, b"x-request-id"):
                 request_id = body_id  # only a header-safe id travels into x-request-id
@@ -239,7 +249,7 @@ class InferenceApp:
         finally:
             if not queued:
                 self.arriving -= 1
-            self.metrics.in_flight.dec()
+            self.metrics.request_finished()
         if model_version or self.repository.serves(name):
             self.metrics.observe_request(
                 name, model_version, protocol, status, time.perf_counter() - started
@@ -279,6 +289,7 @@ class InferenceApp:
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
+        self.metrics.flush()  # tallied requests first (on the event loop, where they are kept)
         await loop.run_in_executor(None, forget_dead_workers)  # no phantom in-flight requests
         body = await loop.run_in_executor(None, self.metrics.exposition)
         await send_bytes(send, 200, body, CONTENT_TYPE.encode())
@@ -387,6 +398,17 @@ def _mlflow_encode(
 # -- helpers -----------------------------------------------------------------------------------
 
 
+def _decoded(decode: Decoder, body: bytes, content_type: str, model: ServedModel) -> Decoded:
+    """Decode a request; whatever a body can make the decoder raise is the client's mistake."""
+    try:
+        return decode(body, content_type, model)
+    except (ValueError, TypeError, OverflowError, KeyError) as exc:
+        raise InvalidInput(
+            f"the request body could not be read for model {model.name}: {exc}",
+            hint="check the request against the model's metadata (GET /v2/models/NAME)",
+        ) from None
+
+
 def _content_type(scope: Scope, protocol: str) -> str:
     raw = header(scope, b"content-type")
     if raw is None:
@@ -424,7 +446,7 @@ def _error(exc: BaseException, protocol: str) -> tuple[int, bytes, list[tuple[by
         log.error("inference failed", exc_info=exc)
         status, message = 500, f"the model failed: {type(exc).__name__}: {exc}"
     if protocol == "mlflow":
-        code = {400: "BAD_REQUEST", 404: "RESOURCE_DOES_NOT_EXIST"}.get(status, "INTERNAL_ERROR")
+        code = _MLFLOW_CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR")
         return status, dumps({"error_code": code, "message": message}), extra
     return status, dumps({"error": message}), extra
 

@@ -1,22 +1,27 @@
 """Adaptive batching: concurrent requests for one model version become one ``predict`` call.
 
-One predict runs at a time per model version, in a dedicated thread (CPU work stays off the
-event loop). Requests that arrive while it runs queue up and form the next batch, so batches
+One predict runs at a time per model version, in a dedicated thread fed by a
+``queue.SimpleQueue`` (CPU work stays off the event loop; no executor future per batch), which
+hands results back with one ``call_soon_threadsafe`` per batch. Requests that arrive while it
+runs queue up and form the next batch, so batches
 grow with load and a lone request on an idle server is dispatched at once. When the model is
 idle but other requests are still being read off the wire, the batcher waits for them, at most
 ``max_delay_s``. The queue is bounded in rows: beyond it a request is refused (HTTP 503) instead
-of letting memory grow without limit.
+of letting memory grow without limit. A request larger than ``max_batch_size`` is one batch of
+its own, admitted whenever a batch fits in the queue: its size alone never refuses it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import queue
+import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +56,7 @@ class _Pending:
     values: np.ndarray
     wanted: frozenset[str]
     future: asyncio.Future[Prediction]
+    charge: int  # the queue rows it holds: its rows, at most one batch
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -71,87 +77,105 @@ class Batcher:
         self.max_queue_rows = max_queue_rows
         self._arriving = arriving
         self._on_batch = on_batch
-        self._queue: deque[_Pending] = deque()
-        self._queued_rows = 0
-        self._worker: asyncio.Task[None] | None = None
-        self._wakeup: asyncio.Future[None] | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"predict-{model.name}")
-        self._retired = False
+        self._inbox: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        # Rows admitted (written on the event loop) and rows taken into a batch (written by the
+        # predict thread): each counter has one writer, so no lock is needed.
+        self._admitted_rows = 0
+        self._taken_rows = 0
+        self._carry: _Pending | None = None  # predict thread only: did not fit the last batch
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
     @property
     def queued_rows(self) -> int:
-        return self._queued_rows
+        return self._admitted_rows - self._taken_rows
 
     async def predict(self, values: np.ndarray, wanted: frozenset[str]) -> Prediction:
-        rows = values.shape[0]
-        if rows > self.max_queue_rows:
-            raise InvalidInput(
-                f"the request has {rows} rows; this server takes at most {self.max_queue_rows}",
-                hint="split the request or raise --max-queue-rows",
-            )
-        if self._queued_rows + rows > self.max_queue_rows:
+        if self._closed:
             raise Overloaded(
-                f"model {self.model.name} has {self._queued_rows} rows waiting",
+                f"model {self.model.name} version {self.model.version} was just replaced",
+                hint="retry: the new version answers",
+            )
+        rows = values.shape[0]
+        # A request larger than a batch runs alone and holds only a batch's room in the queue:
+        # its size is never a reason to refuse it (the body-size limit bounds it).
+        room = min(rows, self.max_batch_size)
+        waiting = self.queued_rows
+        if waiting + room > self.max_queue_rows:
+            raise Overloaded(
+                f"model {self.model.name} has {waiting} rows waiting",
                 hint="retry shortly; add workers or lower the request rate",
             )
         loop = asyncio.get_running_loop()
-        item = _Pending(values, wanted, loop.create_future())
-        self._queue.append(item)
-        self._queued_rows += rows
-        if self._worker is None:
-            self._worker = loop.create_task(self._drain())
-        elif self._wakeup is not None and not self._wakeup.done() and self._ready_to_go():
-            self._wakeup.set_result(None)
+        if self._thread is None:
+            self._start(loop)
+        item = _Pending(values, wanted, loop.create_future(), room)
+        self._admitted_rows += room
+        self._inbox.put(item)
         return await item.future
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=False)
+        """Stop the predict thread once the requests already queued are answered."""
+        if not self._closed:
+            self._closed = True
+            self._inbox.put(None)
 
     def retire(self) -> None:
         """Close once the queued requests are answered (a newer version took over)."""
-        self._retired = True
-        if self._worker is None:
-            self.close()
+        self.close()
 
-    # -- the batch loop ---------------------------------------------------------------------
+    # -- the predict thread -----------------------------------------------------------------
 
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                if not self._ready_to_go():
-                    await self._wait_for_companions()
-                batch = self._take_batch()
-                await self._run(batch)
-        finally:
-            self._worker = None
-            if self._retired:
-                self.close()
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread = threading.Thread(
+            target=self._serve, name=f"predict-{self.model.name}-{self.model.version}", daemon=True
+        )
+        self._thread.start()
 
-    def _ready_to_go(self) -> bool:
-        return self._queued_rows >= self.max_batch_size or self._arriving() == 0
+    def _serve(self) -> None:
+        while True:
+            first = self._carry if self._carry is not None else self._inbox.get()
+            self._carry = None
+            if first is None:
+                return
+            batch, stop = self._gather(first)
+            self._taken_rows += sum(item.charge for item in batch)
+            self._run(batch)
+            if stop:
+                return
 
-    async def _wait_for_companions(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._wakeup = loop.create_future()
-        timer = loop.call_later(self.max_delay_s, _resolve, self._wakeup)
-        try:
-            await self._wakeup
-        finally:
-            timer.cancel()
-            self._wakeup = None
-
-    def _take_batch(self) -> list[_Pending]:
-        batch = [self._queue.popleft()]
-        rows = batch[0].values.shape[0]
-        while self._queue and rows + self._queue[0].values.shape[0] <= self.max_batch_size:
-            item = self._queue.popleft()
-            rows += item.values.shape[0]
+    def _gather(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        """``first`` and the requests queued behind it, up to a batch; while the model would be
+        idle and requests are still being read off the wire, wait for them (at most
+        ``max_delay_s``)."""
+        batch, rows = [first], first.values.shape[0]
+        deadline: float | None = None
+        while rows < self.max_batch_size:
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                if self._arriving() <= 0:
+                    break
+                now = time.perf_counter()
+                deadline = deadline if deadline is not None else now + self.max_delay_s
+                if now >= deadline:
+                    break
+                try:
+                    item = self._inbox.get(timeout=deadline - now)
+                except queue.Empty:
+                    break
+            if item is None:
+                return batch, True
+            if rows + item.values.shape[0] > self.max_batch_size:
+                self._carry = item
+                break
             batch.append(item)
-        self._queued_rows -= rows
-        return batch
+            rows += item.values.shape[0]
+        return batch, False
 
-    async def _run(self, batch: list[_Pending]) -> None:
-        loop = asyncio.get_running_loop()
+    def _run(self, batch: list[_Pending]) -> None:
         started = time.perf_counter()
         wanted = frozenset().union(*(item.wanted for item in batch)) | {"predict"}
         values = (
@@ -160,15 +184,22 @@ class Batcher:
             else np.concatenate([item.values for item in batch], axis=0)
         )
         try:
-            outputs = await loop.run_in_executor(self._executor, self.model.predict, values, wanted)
+            outputs = self.model.predict(values, wanted)
         except Exception as exc:
             if len(batch) > 1:  # find the request the model refuses; the others still succeed
                 for item in batch:
-                    await self._run([item])
+                    self._run([item])
                 return
-            _fail(batch[0], exc)
+            self._post(_fail, batch[0], exc)
             return
-        self._deliver(batch, outputs, started)
+        self._post(self._deliver, batch, outputs, started)
+
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the event loop is gone: nobody waits
+            self._loop.call_soon_threadsafe(callback, *args)
+
+    # -- back on the event loop -------------------------------------------------------------
 
     def _deliver(
         self, batch: list[_Pending], outputs: dict[str, np.ndarray], started: float
@@ -189,15 +220,10 @@ class Batcher:
             self._on_batch(self.model, stats)
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
 def _fail(item: _Pending, exc: BaseException) -> None:
     if item.future.done():
         return
-    if isinstance(exc, ValueError | TypeError | KeyError):
+    if isinstance(exc, ValueError | TypeError | KeyError | OverflowError):
         error: BaseException = InvalidInput(f"the model rejected the input: {exc}")
     else:
         log.exception("predict failed", exc_info=exc)

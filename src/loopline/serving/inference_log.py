@@ -35,6 +35,7 @@ __all__ = [
     "read_feedback",
     "read_inference_log",
     "record_feedback",
+    "unlogged_request_ids",
     "write_feedback",
 ]
 
@@ -270,6 +271,20 @@ def read_inference_log(
     only those of the named columns a segment has (much less I/O for wide feature tables)."""
     folder = root / "inference" / (_safe(model_name) if model_name else "")
     return _read_segments(folder, columns)
+
+
+def unlogged_request_ids(root: Path, request_ids: Sequence[str]) -> list[str]:
+    """The ``request_ids`` (in their order) that no inference log segment under ``root`` holds:
+    labels for them cannot be joined to a logged prediction."""
+    import pyarrow.parquet as pq
+
+    wanted = set(request_ids)
+    for segment in sorted((root / "inference").rglob("*.parquet")):
+        column = pq.read_table(segment, columns=["request_id"]).column("request_id")
+        wanted.difference_update(column.unique().to_pylist())
+        if not wanted:
+            break
+    return [rid for rid in dict.fromkeys(request_ids) if rid in wanted]
 
 
 def read_feedback(root: Path) -> Any:

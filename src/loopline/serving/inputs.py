@@ -8,6 +8,7 @@ wrong shape) because the message goes straight back to the client as a 400.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,10 +18,17 @@ from typing import Any
 import numpy as np
 
 from loopline.core.errors import InvalidInput
+from loopline.serving._columns import (
+    NUMERIC,
+    check_numbers,
+    coerce_column,
+    missing_value,
+    not_finite,
+)
 
 __all__ = ["InputSchema"]
 
-_NUMERIC = {"double", "float", "long", "integer", "boolean"}
+_NUMERIC = NUMERIC
 _NUMPY: dict[str, np.dtype[Any]] = {
     "double": np.dtype("float64"),
     "float": np.dtype("float32"),
@@ -63,16 +71,23 @@ class InputSchema:
     types: tuple[str, ...]
     width: int | None
     required: tuple[bool, ...] = ()
+    allow_nan: bool = False  # the model takes missing values (NaN) in any column
 
     @classmethod
     def of_columns(
-        cls, names: Sequence[str], types: Sequence[str], required: Sequence[bool] | None = None
+        cls,
+        names: Sequence[str],
+        types: Sequence[str],
+        required: Sequence[bool] | None = None,
+        *,
+        allow_nan: bool = False,
     ) -> InputSchema:
-        return cls(tuple(names), tuple(types), len(names), tuple(required or [True] * len(names)))
+        required = tuple(required or [True] * len(names))
+        return cls(tuple(names), tuple(types), len(names), required, allow_nan)
 
     @classmethod
-    def unnamed(cls, width: int | None) -> InputSchema:
-        return cls((), ("double",) * (width or 0), width)
+    def unnamed(cls, width: int | None, *, allow_nan: bool = False) -> InputSchema:
+        return cls((), ("double",) * (width or 0), width, (), allow_nan)
 
     # Cached: every request asks (a frozen dataclass keeps cached_property in its __dict__).
     @cached_property
@@ -86,10 +101,17 @@ class InputSchema:
 
     @cached_property
     def column_dtypes(self) -> dict[str, np.dtype[Any]]:
-        """Per-column casts a DataFrame needs after decoding (empty when float64 is right)."""
-        pairs = zip(self.names, self.types, strict=True)
+        """Per-column casts a DataFrame needs after decoding (empty when float64 is right).
+        A whole-number or boolean column that may hold missing values stays float (NaN)."""
         storage = self.storage
-        return {n: _NUMPY[t] for n, t in pairs if _NUMPY[t] != storage}
+        casts: dict[str, np.dtype[Any]] = {}
+        for index, (name, kind) in enumerate(zip(self.names, self.types, strict=True)):
+            dtype = _NUMPY[kind]
+            if kind in ("integer", "long", "boolean") and self._allows_missing(index):
+                dtype = np.dtype("float64")
+            if dtype != storage:
+                casts[name] = dtype
+        return casts
 
     def is_numeric_column(self, name: str) -> bool:
         return self.types[self.names.index(name)] in _NUMERIC
@@ -170,17 +192,16 @@ class InputSchema:
     # -- checks -----------------------------------------------------------------------------
 
     def _array(self, data: Any) -> np.ndarray:
+        """The values as an array: float64 straight away when they are all plain numbers for an
+        all-numeric model (the common case), otherwise objects that ``_finish`` checks one
+        column at a time."""
         try:
-            if self.storage == np.float64:
-                raw = np.asarray(data)
-                if raw.dtype.kind in "USV":  # text such as "1.5" is not a number
-                    raise ValueError("found text where numbers belong")
-                return raw.astype(np.float64, copy=False)  # null becomes NaN, refused later
-            return np.asarray(data, dtype=self.storage)
-        except (ValueError, TypeError) as exc:
+            if self._plain_numbers and _leaf_types(data) <= _PLAIN_NUMBERS:
+                return np.asarray(data, dtype=np.float64)
+            return np.asarray(data, dtype=object)
+        except (ValueError, TypeError, OverflowError) as exc:
             raise InvalidInput(
-                f"the values must be numbers for this model's columns ({exc})",
-                hint=self._columns_hint(),
+                f"the values do not form rows of equal length ({exc})", hint=self._columns_hint()
             ) from None
 
     def _finish(self, matrix: np.ndarray) -> np.ndarray:
@@ -188,45 +209,51 @@ class InputSchema:
             raise InvalidInput(
                 f"expected rows of {self.width} values, got an array of {matrix.ndim} dimensions"
             )
-        if matrix.dtype == np.float64:
-            finite = np.isfinite(matrix)
-            if not finite.all():
-                raise self._missing(int(np.argwhere(~finite)[0][1]))
-        else:
-            self._check_mixed_columns(matrix)
+        if matrix.dtype.kind == "O":
+            return self._coerce(matrix)
+        finite = np.isfinite(matrix)
+        if not finite.all():
+            for index in np.unique(np.argwhere(~finite)[:, 1]).tolist():
+                column = matrix[:, index]
+                if np.isinf(column).any():
+                    raise not_finite(self._label(index), float(column[np.isinf(column)][0]))
+                if not self._allows_missing(index):
+                    raise missing_value(self._label(index))
+        for index in self._range_checked:
+            check_numbers(self._label(index), self.types[index], matrix[:, index])
         return matrix
 
-    def _check_mixed_columns(self, matrix: np.ndarray) -> None:
-        """Rows of text and numbers: numeric columns must hold finite numbers, required
-        columns a value."""
-        for index, kind in enumerate(self.types):
-            column = matrix[:, index]
-            if kind in _NUMERIC:
-                if any(isinstance(v, str | bytes) for v in column):
-                    raise InvalidInput(
-                        f"column {self._label(index)!r} must hold numbers ({kind}), not text",
-                        hint=self._columns_hint(),
-                    )
-                try:
-                    numbers = column.astype(np.float64)
-                except (TypeError, ValueError):
-                    raise InvalidInput(
-                        f"column {self._label(index)!r} must hold numbers ({kind})",
-                        hint=self._columns_hint(),
-                    ) from None
-                if not np.isfinite(numbers).all():
-                    raise self._missing(index)
-            elif (not self.required or self.required[index]) and any(v is None for v in column):
-                raise self._missing(index)
+    def _coerce(self, matrix: np.ndarray) -> np.ndarray:
+        """Each column checked against its type (see ``_columns``)."""
+        columns = [
+            coerce_column(self._label(i), self._kind(i), matrix[:, i], self._allows_missing(i))
+            for i in range(matrix.shape[1])
+        ]
+        if self.storage == np.float64:
+            return np.array(columns, dtype=np.float64).T.copy()
+        out = np.empty(matrix.shape, dtype=object)
+        for index, values in enumerate(columns):
+            out[:, index] = values
+        return out
+
+    def _kind(self, column: int) -> str:
+        return self.types[column] if column < len(self.types) else "double"
+
+    def _allows_missing(self, column: int) -> bool:
+        """Null/NaN is taken when the model handles missing values, or the column is optional."""
+        return self.allow_nan or (bool(self.required) and not self.required[column])
+
+    @cached_property
+    def _plain_numbers(self) -> bool:
+        """Every column takes plain numbers: JSON numbers become float64 in one step."""
+        return self.numeric and "boolean" not in self.types
+
+    @cached_property
+    def _range_checked(self) -> tuple[int, ...]:
+        return tuple(i for i, t in enumerate(self.types) if t in ("integer", "long", "float"))
 
     def _label(self, column: int) -> str:
         return self.names[column] if self.names else f"#{column}"
-
-    def _missing(self, column: int) -> InvalidInput:
-        return InvalidInput(
-            f"column {self._label(column)!r} has a missing value (null, NaN or infinity)",
-            hint="send a finite value for every row",
-        )
 
     def _check_width(self, width: int) -> None:
         if self.width is not None and width != self.width:
@@ -251,3 +278,18 @@ class InputSchema:
             return f"send rows of {self.width} numbers" if self.width else "send rows of numbers"
         shown = ", ".join(f"{n} ({t})" for n, t in zip(self.names, self.types, strict=True))
         return f"the model takes, in order: {shown}"
+
+
+_PLAIN_NUMBERS = frozenset({float, int})
+
+
+def _leaf_types(data: Any) -> set[type]:
+    """The Python types of the values in nested lists (rows of values, or a tensor)."""
+    level = data if isinstance(data, list | tuple) else [data]
+    while True:
+        types = set(map(type, level))
+        if not types & {list, tuple}:
+            return types
+        if not types <= {list, tuple}:
+            return types | {object}  # ragged nesting: numpy names the problem
+        level = list(itertools.chain.from_iterable(level))

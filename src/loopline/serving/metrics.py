@@ -7,6 +7,8 @@ worker reports the whole server; files of workers that died are cleaned up when 
 
 from __future__ import annotations
 
+import asyncio
+import bisect
 import os
 import re
 from pathlib import Path
@@ -24,6 +26,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 _DB_FILE = re.compile(r"_(\d+)\.db$")
+FLUSH_S = 0.1  # the longest tallied requests wait to be applied when no batch completes
 
 
 def multiprocess_dir() -> str | None:
@@ -86,15 +89,29 @@ class ServingMetrics:
             registry=r,
         )
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._requests: dict[tuple[str, str, str, int], list[float]] = {}
+        self._queue_waits: dict[tuple[str, str], list[float]] = {}
+        self._in_flight = 0
+        self._in_flight_shown = 0
+        self._timer: asyncio.TimerHandle | None = None
 
-    # -- hot path: label children are cached ------------------------------------------------
+    # -- hot path: requests are tallied in plain Python, applied once per batch ------------
+    #
+    # A prometheus_client update takes a lock (and, with several workers, writes a memory-mapped
+    # file); per request that was most of the metrics' cost. Requests are tallied here and
+    # applied when a batch completes, when /metrics is read, and at most FLUSH_S after the last
+    # request, so exposed values are never more than that behind. Tallies are touched only on
+    # the event loop.
 
     def observe_request(
         self, model: str, version: str, protocol: str, code: int, seconds: float
     ) -> None:
-        self._child(self.requests, model, protocol, str(code)).inc()
-        if code < 300:
-            self._child(self.latency, model, version).observe(seconds)
+        key = (model, version, protocol, code)
+        tally = self._requests.get(key)
+        if tally is None:
+            tally = self._requests[key] = []
+        tally.append(seconds)
+        self._flush_soon()
 
     def observe_rejected(self, model: str, protocol: str, code: int) -> None:
         self._child(self.requests, model, protocol, str(code)).inc()
@@ -104,9 +121,44 @@ class ServingMetrics:
         if stats.predictions is not None:
             for label, count in model.prediction_labels(stats.predictions):
                 self._child(self.predictions, model.name, model.version, label).inc(count)
+        self.flush()
 
     def observe_queue_wait(self, model: str, version: str, seconds: float) -> None:
-        self._child(self.queue_wait, model, version).observe(seconds)
+        key = (model, version)
+        tally = self._queue_waits.get(key)
+        if tally is None:
+            tally = self._queue_waits[key] = []
+        tally.append(seconds)
+
+    def request_started(self) -> None:
+        self._in_flight += 1
+        self._flush_soon()
+
+    def request_finished(self) -> None:
+        self._in_flight -= 1
+        self._flush_soon()
+
+    def flush(self) -> None:
+        """Apply the tallied requests to the Prometheus metrics."""
+        requests, self._requests = self._requests, {}
+        waits, self._queue_waits = self._queue_waits, {}
+        for (model, version, protocol, code), seconds in requests.items():
+            self._child(self.requests, model, protocol, str(code)).inc(len(seconds))
+            if code < 300:
+                _observe_many(self._child(self.latency, model, version), seconds)
+        for (model, version), seconds in waits.items():
+            _observe_many(self._child(self.queue_wait, model, version), seconds)
+        if self._in_flight != self._in_flight_shown:
+            self.in_flight.inc(self._in_flight - self._in_flight_shown)
+            self._in_flight_shown = self._in_flight
+
+    def _flush_soon(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_S, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        self._timer = None
+        self.flush()
 
     def observe_load(self, model: ServedModel) -> None:
         self.load_seconds.labels(model.name, model.version).set(model.load_seconds)
@@ -127,6 +179,24 @@ class ServingMetrics:
         collecting = CollectorRegistry()
         prom_multiprocess.MultiProcessCollector(collecting, path=folder)  # type: ignore[no-untyped-call]
         return generate_latest(collecting)
+
+
+def _observe_many(child: Any, values: list[float]) -> None:
+    """``child.observe(v)`` for each value, with one update per bucket touched."""
+    bounds = getattr(child, "_upper_bounds", None)
+    buckets = getattr(child, "_buckets", None)
+    total = getattr(child, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(values) == 1:
+        for value in values:
+            child.observe(value)
+        return
+    counts: dict[int, int] = {}
+    for value in values:
+        index = bisect.bisect_left(bounds, value)
+        counts[index] = counts.get(index, 0) + 1
+    for index, count in counts.items():
+        buckets[index].inc(count)
+    total.inc(sum(values))
 
 
 def forget_dead_workers() -> None:

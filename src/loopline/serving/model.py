@@ -16,7 +16,7 @@ import numpy as np
 from loopline.core.errors import InvalidInput
 from loopline.serving.inputs import InputSchema
 
-__all__ = ["OUTPUT_KINDS", "ServedModel", "load_served_model"]
+__all__ = ["OUTPUT_KINDS", "ServedModel", "load_served_model", "takes_missing_values"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ def load_served_model(
 def _schema(signature: Any, estimator: Any) -> InputSchema:
     from loopline.models.signature import ColSpec
 
+    allow_nan = takes_missing_values(estimator)
     if signature is not None and signature.inputs and not signature.is_tensor:
         columns = [s for s in signature.inputs if isinstance(s, ColSpec)]
         if all(c.name for c in columns):
@@ -118,9 +119,25 @@ def _schema(signature: Any, estimator: Any) -> InputSchema:
                 [str(c.name) for c in columns],
                 [c.type for c in columns],
                 [c.required for c in columns],
+                allow_nan=allow_nan,
             )
     width = getattr(estimator, "n_features_in_", None)
-    return InputSchema.unnamed(int(width) if width is not None else None)
+    return InputSchema.unnamed(int(width) if width is not None else None, allow_nan=allow_nan)
+
+
+def takes_missing_values(estimator: Any) -> bool:
+    """Whether the estimator says it handles NaN in its input (scikit-learn's ``allow_nan``
+    input tag: HistGradientBoosting, trees since 1.4, imputing pipelines, ...)."""
+    try:
+        from sklearn.utils import get_tags
+
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except Exception:  # not a scikit-learn estimator, or one from before the tags API
+        tags = getattr(estimator, "_get_tags", None)
+        try:
+            return bool(tags()["allow_nan"]) if callable(tags) else False
+        except Exception:
+            return False
 
 
 def _array_order(model: ServedModel) -> np.ndarray | None:

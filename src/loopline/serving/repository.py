@@ -104,12 +104,14 @@ class ModelRepository:
         for served in self._names.values():
             if served.ready:
                 continue
-            self._refresh(served)
+            self._refresh(served, quiet=True)  # the error is raised, not also logged
             if not served.ready:
                 why = "; ".join(served.errors.values()) or "no version matched"
                 raise InvalidInput(
                     f"model {served.spec.name!r} ({served.spec.uri}) could not be loaded: {why}"
                 )
+            for why in served.errors.values():  # others loaded: say what is missing, once
+                log.warning("model %s: %s", served.spec.name, why)
 
     def check(self) -> None:
         """Resolve every model's versions and files without loading them: the cheap checks a
@@ -147,13 +149,15 @@ class ModelRepository:
             except Exception:  # the poller must survive anything; the old versions keep serving
                 log.exception("refreshing the served models failed")
 
-    def _refresh(self, served: ServedName) -> None:
+    def _refresh(self, served: ServedName, *, quiet: bool = False) -> None:
         default: str | None
         try:
             targets, default = self._targets(served.spec)
         except LooplineError as exc:
-            served.errors["*"] = exc.message
-            log.error("cannot resolve %s: %s", served.spec.uri, exc.message)
+            why = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+            if not quiet and served.errors.get("*") != why:  # once, not on every poll
+                log.error("cannot resolve %s: %s", served.spec.uri, why)
+            served.errors["*"] = why
             return
         versions = dict(served.versions)
         errors = {}
@@ -164,7 +168,9 @@ class ModelRepository:
                 model = self._load(served.spec, target)
             except Exception as exc:  # a broken version never replaces a working one
                 errors[target.version] = f"version {target.version} failed to load: {exc}"
-                log.error("model %s: %s", served.spec.name, errors[target.version])
+                if not quiet and served.errors.get(target.version) != errors[target.version]:
+                    # logged once per version and reason, not on every poll
+                    log.error("model %s: %s", served.spec.name, errors[target.version])
                 continue
             versions[target.version] = self._make_batcher(model)
             self._on_load(model)
@@ -193,8 +199,16 @@ class ModelRepository:
         parsed = parse_model_uri(uri)
         if parsed.kind == "path":
             folder = Path(parsed.path or "")
+            if not folder.exists():
+                raise NotFound(
+                    f"{folder} does not exist",
+                    hint="give the path of a saved model folder, or a models:/ or runs:/ URI",
+                )
             if not (folder / "MLmodel").is_file():
-                raise NotFound(f"{folder} is not a model folder (no MLmodel file)")
+                raise NotFound(
+                    f"{folder} is not a model folder (no MLmodel file in it)",
+                    hint="give the folder that holds the MLmodel file",
+                )
             return folder
         return Path(self._registry_client().resolve(uri))
 
@@ -221,10 +235,14 @@ class ModelRepository:
         if policy.kind == "all":
             return numbers
         if policy.kind == "specific":
-            chosen = [v for v in numbers if v in policy.versions]
-            if not chosen:
-                raise NotFound(f"model {name!r} has none of the versions {policy}")
-            return chosen
+            unknown = [v for v in policy.versions if v not in numbers]
+            if unknown:
+                raise NotFound(
+                    f"model {name!r} has no version {', '.join(map(str, unknown))}",
+                    hint=f"its versions are {', '.join(map(str, numbers))}; "
+                    "pass existing ones to --versions",
+                )
+            return list(policy.versions)
         return numbers[-policy.count :]
 
     def _registry_client(self) -> Any:

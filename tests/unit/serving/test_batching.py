@@ -139,13 +139,18 @@ def test_a_full_queue_refuses_new_work_instead_of_growing() -> None:
     asyncio.run(main())
 
 
-def test_a_request_larger_than_the_queue_is_a_client_error() -> None:
-    async def main() -> None:
-        batcher = _batcher(SlowDoubler(0.0), max_batch_size=2, max_queue_rows=3)
-        await batcher.predict(np.ones((4, 1)), frozenset({"predict"}))
+def test_a_request_larger_than_the_queue_runs_alone() -> None:
+    estimator = SlowDoubler(0.0)
 
-    with pytest.raises(InvalidInput, match="at most 3"):
-        asyncio.run(main())
+    async def main() -> np.ndarray:
+        batcher = _batcher(estimator, max_batch_size=2, max_queue_rows=3)
+        small = asyncio.ensure_future(batcher.predict(_row(5), frozenset({"predict"})))
+        large = await batcher.predict(np.arange(10.0).reshape(10, 1), frozenset({"predict"}))
+        await small
+        return large.outputs["predict"]
+
+    assert asyncio.run(main()).tolist() == [2.0 * i for i in range(10)]
+    assert sorted(estimator.batches) == [1, 10]
 
 
 def test_one_bad_request_fails_alone_and_its_batch_mates_succeed() -> None:
@@ -160,3 +165,21 @@ def test_one_bad_request_fails_alone_and_its_batch_mates_succeed() -> None:
     assert isinstance(results[2], InvalidInput)
     assert "13 is not a valid input" in results[2].message
     assert [float(r.outputs["predict"][0]) for i, r in enumerate(results) if i != 2] == [2, 4, 8]  # type: ignore[union-attr]
+
+
+def test_a_retired_batcher_answers_what_it_queued_and_sends_newcomers_elsewhere() -> None:
+    estimator = SlowDoubler(0.05)
+
+    async def main() -> list[float]:
+        batcher = _batcher(estimator)
+        queued = [
+            asyncio.ensure_future(batcher.predict(_row(v), frozenset({"predict"})))
+            for v in (1, 2, 3)
+        ]
+        await asyncio.sleep(0)
+        batcher.retire()
+        with pytest.raises(Overloaded, match="was just replaced"):
+            await batcher.predict(_row(4), frozenset({"predict"}))
+        return [float(r.outputs["predict"][0]) for r in await asyncio.gather(*queued)]
+
+    assert asyncio.run(main()) == [2.0, 4.0, 6.0]

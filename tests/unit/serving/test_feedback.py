@@ -52,3 +52,36 @@ def test_cli_feedback_without_a_label_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "error: give the label after the request id" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_cli_feedback_warns_about_request_ids_the_inference_log_does_not_hold(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    import numpy as np
+
+    from loopline.serving.inference_log import InferenceLog
+
+    log = InferenceLog(tmp_path, 1.0)
+    values = np.asarray([[1.0, 2.0]])
+    log.offer("served-1", "churn", "1", ("a", "b"), values, {"predict": np.asarray([1])})
+    log.flush()
+    csv_file = tmp_path / "labels.csv"
+    csv_file.write_text("request_id,label\nserved-1,1\ntypo-1,0\ntypo-2,1\n")
+    done = subprocess.run(
+        [LOOPLINE, "feedback", "--file", str(csv_file), "--log-dir", str(tmp_path), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2 of 3 request id(s) are not in the inference log" in done.stderr
+    assert "typo-1, typo-2" in done.stderr
+    assert json.loads(done.stdout)["unlogged_request_ids"] == ["typo-1", "typo-2"]
+    assert len(read_feedback(tmp_path)) == 3  # kept: a label may come for an unsampled request
+    known = subprocess.run(
+        [LOOPLINE, "feedback", "served-1", "0", "--log-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert known.returncode == 0 and "warning" not in known.stderr

@@ -40,9 +40,9 @@ def test_a_row_of_the_wrong_width_says_how_many_values_are_needed() -> None:
 
 
 def test_text_where_numbers_are_expected_is_refused() -> None:
-    with pytest.raises(InvalidInput, match="must be numbers"):
+    with pytest.raises(InvalidInput, match="column 'b' is double and takes a number, not 'x'"):
         SCHEMA.from_rows([[1, "x", 3]])
-    with pytest.raises(InvalidInput, match="text where numbers belong"):
+    with pytest.raises(InvalidInput, match=r"column 'a' is double and takes a number, not '1\.5'"):
         SCHEMA.from_tensor(["1.5", "2", "3"], [1, 3])
 
 
@@ -87,15 +87,16 @@ def test_an_unnamed_model_takes_rows_but_not_named_columns() -> None:
     )
 )
 def test_any_finite_rows_round_trip_through_every_form(rows: list[list[float]]) -> None:
-    names = SCHEMA.names
+    schema = InputSchema.of_columns(["a", "b", "c"], ["double"] * 3)
+    names = schema.names
     records = [dict(zip(names, row, strict=True)) for row in rows]
     columns = {n: [row[i] for row in rows] for i, n in enumerate(names)}
     flat = [v for row in rows for v in row]
     expected = np.asarray(rows, dtype=np.float64)
     for matrix in (
-        SCHEMA.from_rows(rows),
-        SCHEMA.from_records(records),
-        SCHEMA.from_columns(columns),
-        SCHEMA.from_tensor(flat, [len(rows), 3]),
+        schema.from_rows(rows),
+        schema.from_records(records),
+        schema.from_columns(columns),
+        schema.from_tensor(flat, [len(rows), 3]),
     ):
         np.testing.assert_array_equal(matrix, expected)

@@ -19,6 +19,8 @@ __all__ = ["CONTENT_TYPES", "decode_invocations", "encode_invocations"]
 
 CONTENT_TYPES = ("application/json", "text/csv")
 _FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_MISSING = frozenset({"", "NaN", "nan", "NA", "null"})  # as pandas reads CSV
+_BOOLEANS = {"true": True, "false": False}
 
 
 def decode_invocations(body: bytes, content_type: str, model: ServedModel) -> Decoded:
@@ -71,24 +73,40 @@ def _from_split(payload: Any, schema: InputSchema) -> np.ndarray:
 
 
 def _numbers_from_text(header: list[str], rows: list[list[str]], schema: InputSchema) -> list[Any]:
-    """CSV cells are text: turn those of numeric columns into numbers, naming a bad cell."""
-    numeric = {
-        i
+    """CSV cells are text: turn those of numeric columns into numbers (``true``/``false`` for a
+    boolean column; an empty cell or ``NaN`` is a missing value), naming a bad cell."""
+    kinds = {
+        i: schema.types[schema.names.index(name)] if schema.names else "double"
         for i, name in enumerate(header)
         if not schema.names or (name in schema.names and schema.is_numeric_column(name))
     }
     converted: list[Any] = []
     for line, row in enumerate(rows, start=2):
         values: list[Any] = list(row)
-        for i in numeric:
+        for i, kind in kinds.items():
             try:
-                values[i] = float(row[i])
+                values[i] = _cell(row[i], kind)
             except ValueError:
+                wanted = "true or false" if kind == "boolean" else "a number"
                 raise InvalidInput(
-                    f"CSV line {line}, column {header[i]!r}: {row[i]!r} is not a number"
+                    f"CSV line {line}, column {header[i]!r}: {row[i]!r} is not {wanted}"
                 ) from None
         converted.append(values)
     return converted
+
+
+def _cell(text: str, kind: str) -> Any:
+    cell = text.strip()
+    if cell in _MISSING:
+        return None
+    if kind == "boolean":
+        flag = _BOOLEANS.get(cell.lower())
+        if flag is None:
+            raise ValueError(cell)
+        return flag
+    if cell.lower() in ("true", "false"):
+        raise ValueError(cell)
+    return int(cell) if cell.lstrip("+-").isdigit() else float(cell)
 
 
 def _from_csv(body: bytes, schema: InputSchema) -> np.ndarray:

@@ -17,25 +17,13 @@ from loopline.serving.inputs import InputSchema
 from loopline.serving.model import ServedModel
 from loopline.serving.protocols import Decoded
 from loopline.serving.protocols._json import dumps, loads_object
+from loopline.serving.protocols._v2_datatypes import (
+    DATATYPES,
+    NUMERIC_DATATYPES,
+    check_tensor_values,
+)
 
 __all__ = ["decode_infer", "encode_infer", "model_metadata"]
-
-DATATYPES = {
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
-}
-_NUMERIC = DATATYPES - {"BOOL", "BYTES"}
 
 
 def decode_infer(body: bytes, model: ServedModel) -> Decoded:
@@ -126,7 +114,7 @@ def _is_count(value: Any) -> bool:
 
 
 def _from_matrix(tensor: dict[str, Any], schema: InputSchema) -> np.ndarray:
-    if schema.numeric and tensor["datatype"] not in _NUMERIC:
+    if schema.numeric and tensor["datatype"] not in NUMERIC_DATATYPES:
         raise InvalidInput(
             f"input {tensor['name']!r} has datatype {tensor['datatype']}; the model takes numbers",
             hint="send FP64 (or another numeric datatype)",
@@ -139,6 +127,10 @@ def _from_matrix(tensor: dict[str, Any], schema: InputSchema) -> np.ndarray:
             f"input {tensor['name']!r} has shape {shape}; a single input must be "
             f"[rows, {schema.width or 'columns'}]"
         )
+    if schema.numeric or tensor["datatype"] != "BYTES":
+        # A BYTES matrix for text-and-number columns holds each column's JSON values; the
+        # signature checks them column by column.
+        check_tensor_values(tensor["name"], tensor["datatype"], _flatten(tensor["data"]))
     return schema.from_tensor(tensor["data"], shape)
 
 
@@ -161,6 +153,7 @@ def _from_columns(tensors: list[dict[str, Any]], schema: InputSchema) -> np.ndar
             raise InvalidInput(
                 f"input {name!r} has {len(flat)} values but its shape {shape} needs {shape[0]}"
             )
+        check_tensor_values(name, tensor["datatype"], flat)
         columns[name] = flat
     return schema.from_columns(columns)
 
