@@ -18,6 +18,7 @@ PACKAGES = [
     "loopline.registry",
     "loopline.serving",
     "loopline.rollout",
+    "loopline.deploy",
     "loopline.server",
     "loopline.cli",
 ]

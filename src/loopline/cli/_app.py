@@ -40,6 +40,8 @@ _COMMANDS = {
     "kfp": ("loopline.cli.kfp", "kfp_group"),
     "abtest": ("loopline.cli.abtest", "abtest_group"),
     "deploy": ("loopline.cli.deploy", "deploy_group"),
+    "rollout": ("loopline.cli.rollout", "rollout_group"),
+    "k8s": ("loopline.cli.k8s", "k8s_group"),
 }
 
 

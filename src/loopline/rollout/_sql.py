@@ -142,8 +142,15 @@ class SqlDeployments:
             revision = conn.execute(
                 select(deployments.c.revision).where(deployments.c.name == name)
             ).scalar()
-            if revision is None:
-                raise _missing(name)
+            if revision is None:  # deleted: the history goes on (a rollout ending, say)
+                revision = conn.execute(
+                    select(deployment_events.c.revision)
+                    .where(deployment_events.c.deployment == name)
+                    .order_by(deployment_events.c.id.desc())
+                    .limit(1)
+                ).scalar()
+                if revision is None:
+                    raise _missing(name)
             self._event(conn, name, revision, kind, detail)
 
         self.store.write(change)

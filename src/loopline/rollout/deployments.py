@@ -87,6 +87,7 @@ class Deployments:
     """
 
     def __init__(self, store: Store, check_model: Callable[[str], None] | None = None) -> None:
+        self.store = store
         self._sql = SqlDeployments(store)
         self._check_model = check_model
 
@@ -231,6 +232,22 @@ class Deployments:
         return _deployment(
             self._sql.change(name, mutate, "variant-removed", lambda _: {"variant": variant})
         )
+
+    def replace_variant(self, name: str, variant: str, uri: str) -> Deployment:
+        """Point a variant at another model (a promotion outside the registry)."""
+        self._check_variants({variant: uri})
+
+        def mutate(row: DeploymentRow) -> tuple[dict[str, str], dict[str, Any]]:
+            if variant not in row.variants:
+                raise InvalidInput(f"deployment {name!r} has no variant {variant!r}")
+            return {**row.variants, variant: uri}, row.policy
+
+        return _deployment(
+            self._sql.change(
+                name, mutate, "variant-replaced",
+                lambda row: {"variant": variant, "from": row.variants.get(variant), "to": uri},
+            )
+        )  # fmt: skip
 
     def delete(self, name: str) -> None:
         self._sql.delete(name)

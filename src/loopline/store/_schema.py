@@ -37,6 +37,7 @@ __all__ = [
     "registered_model_aliases",
     "registered_model_tags",
     "registered_models",
+    "rollouts",
     "run_data_versions",
     "run_tags",
     "runs",
@@ -268,4 +269,31 @@ deployment_events = Table(
     Column("kind", String(64), nullable=False),
     Column("detail", Text, nullable=False),
     Index("ix_deployment_events_deployment", "deployment", "id"),
+)
+
+# A canary rollout of one candidate on one deployment. ``active_deployment`` holds the
+# deployment's name while the rollout runs and NULL afterwards: its unique constraint makes a
+# second concurrent rollout of the same deployment impossible. ``owner``/``lease_until`` is the
+# controller lease, so two controllers never drive one rollout.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("deployment", String(256), nullable=False),
+    Column("active_deployment", String(256), nullable=True, unique=True),
+    Column("candidate", String(64), nullable=False),
+    Column("candidate_uri", String(1024), nullable=False),
+    Column("phase", String(32), nullable=False),
+    Column("weight", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("failed_checks", Integer, nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("step_started_at", Float, nullable=False),
+    Column("waiting_since", Float, nullable=True),
+    Column("owner", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Index("ix_rollouts_deployment", "deployment", "started_at"),
 )

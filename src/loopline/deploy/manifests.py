@@ -1,0 +1,449 @@
+"""Kubernetes objects for a deployment: built as the ``kubernetes`` client's typed models and
+serialised, never assembled as YAML strings.
+
+One Deployment + Service + HorizontalPodAutoscaler + PodDisruptionBudget per variant (each pod
+serves its variant's model under the deployment's name, so one URL path fits every subset), one
+Service selecting every variant (the host Istio routes), the tracking server, and the rollout
+controller with exactly the RBAC it needs to patch VirtualServices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from loopline.rollout.deployments import Deployment
+from loopline.rollout.istio import VARIANT_LABEL
+
+__all__ = ["DEPLOYMENT_LABEL", "RenderOptions", "Rendered", "render_objects"]
+
+DEPLOYMENT_LABEL = "loopline.io/deployment"
+_MANAGED = {"app.kubernetes.io/managed-by": "loopline", "app.kubernetes.io/part-of": "loopline"}
+SERVING_PORT = 8080
+TRACKING_PORT = 5000
+_USER = 10001
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    image: str = "loopline:latest"
+    namespace: str = "default"
+    replicas: int = 2
+    hpa_min: int = 2
+    hpa_max: int = 10
+    hpa_cpu: int = 70
+    hpa_in_flight: int | None = None  # per-pod in-flight requests target (custom metric)
+    cpu_request: str = "500m"
+    cpu_limit: str = "2"
+    memory_request: str = "512Mi"
+    memory_limit: str = "2Gi"
+    tracking_uri: str | None = None  # default: the in-cluster tracking server
+    istio: bool = False
+    monitoring: bool = False
+    tracking_server: bool = True
+    controller: bool = True
+    store_secret: str = "loopline-store"  # key: url (PostgreSQL URL)
+    s3_secret: str = "loopline-s3"  # keys: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+    artifacts: str = "s3://loopline-artifacts/"
+    s3_endpoint: str | None = None
+
+
+@dataclass
+class Rendered:
+    """Files to write: name -> (leading comment, objects)."""
+
+    files: dict[str, tuple[str, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    def add(self, name: str, comment: str, *objects: dict[str, Any]) -> None:
+        self.files[name] = (comment, list(objects))
+
+    def objects(self) -> list[dict[str, Any]]:
+        return [obj for _, found in self.files.values() for obj in found]
+
+
+def _serialise(obj: Any) -> dict[str, Any]:
+    from kubernetes.client import ApiClient
+
+    data: dict[str, Any] = ApiClient().sanitize_for_serialization(obj)
+    return data
+
+
+def _labels(deployment: str, component: str, variant: str | None = None) -> dict[str, str]:
+    labels = {
+        "app.kubernetes.io/name": deployment if component == "serving" else f"loopline-{component}",
+        "app.kubernetes.io/component": component,
+        **_MANAGED,
+    }
+    if component == "serving":
+        labels[DEPLOYMENT_LABEL] = deployment
+    if variant is not None:
+        labels[VARIANT_LABEL] = variant
+    return labels
+
+
+def _security() -> tuple[Any, Any]:
+    from kubernetes import client as k
+
+    pod = k.V1PodSecurityContext(
+        run_as_non_root=True, run_as_user=_USER, run_as_group=_USER, fs_group=_USER,
+        seccomp_profile=k.V1SeccompProfile(type="RuntimeDefault"),
+    )  # fmt: skip
+    container = k.V1SecurityContext(
+        allow_privilege_escalation=False, read_only_root_filesystem=True,
+        capabilities=k.V1Capabilities(drop=["ALL"]),
+    )  # fmt: skip
+    return pod, container
+
+
+def _resources(options: RenderOptions) -> Any:
+    from kubernetes import client as k
+
+    return k.V1ResourceRequirements(
+        requests={"cpu": options.cpu_request, "memory": options.memory_request},
+        limits={"cpu": options.cpu_limit, "memory": options.memory_limit},
+    )
+
+
+def _tracking_uri(options: RenderOptions) -> str:
+    return (
+        options.tracking_uri or f"http://loopline-tracking.{options.namespace}.svc:{TRACKING_PORT}"
+    )
+
+
+def _probe(path: str, *, period: int, failures: int, initial: int = 0) -> Any:
+    from kubernetes import client as k
+
+    return k.V1Probe(
+        http_get=k.V1HTTPGetAction(path=path, port="http"),
+        period_seconds=period, failure_threshold=failures, initial_delay_seconds=initial,
+        timeout_seconds=2,
+    )  # fmt: skip
+
+
+def serving_objects(
+    deployment: Deployment, variant: str, uri: str, options: RenderOptions
+) -> list[dict[str, Any]]:
+    from kubernetes import client as k
+
+    name = f"{deployment.name}-{variant}"
+    labels = _labels(deployment.name, "serving", variant)
+    selector = {DEPLOYMENT_LABEL: deployment.name, VARIANT_LABEL: variant}
+    pod_security, container_security = _security()
+    container = k.V1Container(
+        name="model-server",
+        image=options.image,
+        args=[
+            "serve",
+            uri,
+            "--name",
+            deployment.name,
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(SERVING_PORT),
+            "--workers",
+            "1",
+            "--log-dir",
+            "/var/loopline/log",
+        ],
+        ports=[k.V1ContainerPort(name="http", container_port=SERVING_PORT)],
+        env=[
+            k.V1EnvVar(name="LOOPLINE_TRACKING_URI", value=_tracking_uri(options)),
+            k.V1EnvVar(name="LOOPLINE_VARIANT", value=variant),
+            k.V1EnvVar(name="TMPDIR", value="/tmp"),
+        ],
+        resources=_resources(options),
+        # Loading a model can take a while: the startup probe allows 5 minutes before the
+        # liveness probe may restart the pod.
+        startup_probe=_probe("/v2/health/ready", period=5, failures=60),
+        readiness_probe=_probe("/v2/health/ready", period=5, failures=3),
+        liveness_probe=_probe("/v2/health/live", period=10, failures=3),
+        # Let the Service and the mesh stop sending before the server drains and exits.
+        lifecycle=k.V1Lifecycle(
+            pre_stop=k.V1LifecycleHandler(_exec=k.V1ExecAction(command=["sleep", "5"]))
+        ),
+        security_context=container_security,
+        volume_mounts=[
+            k.V1VolumeMount(name="tmp", mount_path="/tmp"),
+            k.V1VolumeMount(name="inference-log", mount_path="/var/loopline/log"),
+        ],
+    )
+    pod = k.V1PodTemplateSpec(
+        metadata=k.V1ObjectMeta(
+            labels=labels,
+            annotations={
+                "prometheus.io/scrape": "true",
+                "prometheus.io/port": str(SERVING_PORT),
+                "prometheus.io/path": "/metrics",
+            },
+        ),
+        spec=k.V1PodSpec(
+            containers=[container],
+            security_context=pod_security,
+            termination_grace_period_seconds=30,
+            volumes=[
+                k.V1Volume(name="tmp", empty_dir=k.V1EmptyDirVolumeSource()),
+                k.V1Volume(name="inference-log", empty_dir=k.V1EmptyDirVolumeSource()),
+            ],
+        ),
+    )
+    workload = k.V1Deployment(
+        api_version="apps/v1", kind="Deployment",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+        spec=k.V1DeploymentSpec(
+            replicas=options.replicas,
+            selector=k.V1LabelSelector(match_labels=selector),
+            strategy=k.V1DeploymentStrategy(
+                type="RollingUpdate",
+                rolling_update=k.V1RollingUpdateDeployment(max_surge="25%", max_unavailable=0),
+            ),
+            template=pod,
+        ),
+    )  # fmt: skip
+    service = k.V1Service(
+        api_version="v1", kind="Service",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+        spec=k.V1ServiceSpec(
+            selector=selector,
+            ports=[k.V1ServicePort(name="http", port=SERVING_PORT, target_port="http")],
+        ),
+    )  # fmt: skip
+    metrics = [
+        k.V2MetricSpec(
+            type="Resource",
+            resource=k.V2ResourceMetricSource(
+                name="cpu",
+                target=k.V2MetricTarget(type="Utilization", average_utilization=options.hpa_cpu),
+            ),
+        )
+    ]
+    if options.hpa_in_flight is not None:
+        metrics.append(
+            k.V2MetricSpec(
+                type="Pods",
+                pods=k.V2PodsMetricSource(
+                    metric=k.V2MetricIdentifier(name="inference_requests_in_flight"),
+                    target=k.V2MetricTarget(
+                        type="AverageValue", average_value=str(options.hpa_in_flight)
+                    ),
+                ),
+            )
+        )
+    hpa = k.V2HorizontalPodAutoscaler(
+        api_version="autoscaling/v2", kind="HorizontalPodAutoscaler",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+        spec=k.V2HorizontalPodAutoscalerSpec(
+            scale_target_ref=k.V2CrossVersionObjectReference(
+                api_version="apps/v1", kind="Deployment", name=name
+            ),
+            min_replicas=options.hpa_min, max_replicas=options.hpa_max, metrics=metrics,
+        ),
+    )  # fmt: skip
+    pdb = k.V1PodDisruptionBudget(
+        api_version="policy/v1", kind="PodDisruptionBudget",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+        spec=k.V1PodDisruptionBudgetSpec(
+            min_available=1, selector=k.V1LabelSelector(match_labels=selector)
+        ),
+    )  # fmt: skip
+    return [_serialise(o) for o in (workload, service, hpa, pdb)]
+
+
+def deployment_service(deployment: Deployment, options: RenderOptions) -> dict[str, Any]:
+    """The Service every variant sits behind: the host clients (and Istio) address."""
+    from kubernetes import client as k
+
+    labels = _labels(deployment.name, "serving")
+    return _serialise(
+        k.V1Service(
+            api_version="v1", kind="Service",
+            metadata=k.V1ObjectMeta(name=deployment.name, namespace=options.namespace,
+                                    labels=labels),
+            spec=k.V1ServiceSpec(
+                selector={DEPLOYMENT_LABEL: deployment.name},
+                ports=[k.V1ServicePort(name="http", port=SERVING_PORT, target_port="http")],
+            ),
+        )
+    )  # fmt: skip
+
+
+def tracking_objects(options: RenderOptions) -> list[dict[str, Any]]:
+    """``loopline server`` on PostgreSQL + S3; credentials come from Secrets, never the YAML."""
+    from kubernetes import client as k
+
+    name = "loopline-tracking"
+    labels = _labels("", "tracking")
+    selector = {"app.kubernetes.io/name": "loopline-tracking"}
+    pod_security, container_security = _security()
+
+    def secret(env: str, secret_name: str, key: str) -> Any:
+        return k.V1EnvVar(
+            name=env,
+            value_from=k.V1EnvVarSource(
+                secret_key_ref=k.V1SecretKeySelector(name=secret_name, key=key)
+            ),
+        )
+
+    env = [
+        secret("LOOPLINE_STORE_URL", options.store_secret, "url"),
+        secret("AWS_ACCESS_KEY_ID", options.s3_secret, "AWS_ACCESS_KEY_ID"),
+        secret("AWS_SECRET_ACCESS_KEY", options.s3_secret, "AWS_SECRET_ACCESS_KEY"),
+    ]
+    if options.s3_endpoint:
+        env.append(k.V1EnvVar(name="AWS_ENDPOINT_URL", value=options.s3_endpoint))
+    container = k.V1Container(
+        name="tracking-server",
+        image=options.image,
+        args=[
+            "server",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(TRACKING_PORT),
+            "--store",
+            "$(LOOPLINE_STORE_URL)",
+            "--artifacts",
+            options.artifacts,
+            "--workers",
+            "2",
+        ],
+        ports=[k.V1ContainerPort(name="http", container_port=TRACKING_PORT)],
+        env=env,
+        resources=_resources(options),
+        readiness_probe=_probe("/health", period=5, failures=3),
+        liveness_probe=_probe("/health", period=10, failures=3, initial=10),
+        security_context=container_security,
+        volume_mounts=[k.V1VolumeMount(name="tmp", mount_path="/tmp")],
+    )
+    workload = k.V1Deployment(
+        api_version="apps/v1", kind="Deployment",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+        spec=k.V1DeploymentSpec(
+            replicas=2,
+            selector=k.V1LabelSelector(match_labels=selector),
+            template=k.V1PodTemplateSpec(
+                metadata=k.V1ObjectMeta(labels=labels),
+                spec=k.V1PodSpec(
+                    containers=[container], security_context=pod_security,
+                    volumes=[k.V1Volume(name="tmp", empty_dir=k.V1EmptyDirVolumeSource())],
+                ),
+            ),
+        ),
+    )  # fmt: skip
+    service = k.V1Service(
+        api_version="v1", kind="Service",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+        spec=k.V1ServiceSpec(
+            selector=selector,
+            ports=[k.V1ServicePort(name="http", port=TRACKING_PORT, target_port="http")],
+        ),
+    )  # fmt: skip
+    return [_serialise(workload), _serialise(service)]
+
+
+def controller_objects(options: RenderOptions) -> list[dict[str, Any]]:
+    """The rollout controller and the RBAC it needs: patching VirtualServices, nothing more."""
+    from kubernetes import client as k
+
+    name = "loopline-controller"
+    labels = _labels("", "controller")
+    selector = {"app.kubernetes.io/name": name}
+    pod_security, container_security = _security()
+    account = k.V1ServiceAccount(
+        api_version="v1", kind="ServiceAccount",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+    )  # fmt: skip
+    role = k.V1Role(
+        api_version="rbac.authorization.k8s.io/v1", kind="Role",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+        rules=[
+            k.V1PolicyRule(
+                api_groups=["networking.istio.io"], resources=["virtualservices"],
+                verbs=["get", "list", "watch", "patch"],
+            )
+        ],
+    )  # fmt: skip
+    binding = k.V1RoleBinding(
+        api_version="rbac.authorization.k8s.io/v1", kind="RoleBinding",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+        role_ref=k.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role", name=name),
+        subjects=[k.RbacV1Subject(kind="ServiceAccount", name=name,
+                                  namespace=options.namespace)],
+    )  # fmt: skip
+    container = k.V1Container(
+        name="controller",
+        image=options.image,
+        args=["rollout", "run", "--all", "--forever"],
+        # The controller works on the store directly; $(VAR) only sees earlier entries.
+        env=[k.V1EnvVar(name="LOOPLINE_STORE_URL", value_from=k.V1EnvVarSource(
+                 secret_key_ref=k.V1SecretKeySelector(name=options.store_secret, key="url"))),
+             k.V1EnvVar(name="LOOPLINE_TRACKING_URI", value="$(LOOPLINE_STORE_URL)")],
+        resources=k.V1ResourceRequirements(
+            requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "512Mi"}
+        ),
+        security_context=container_security,
+        volume_mounts=[k.V1VolumeMount(name="tmp", mount_path="/tmp")],
+    )  # fmt: skip
+    workload = k.V1Deployment(
+        api_version="apps/v1", kind="Deployment",
+        metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
+        spec=k.V1DeploymentSpec(
+            replicas=1,  # the store's lease keeps a second copy idle anyway
+            strategy=k.V1DeploymentStrategy(type="Recreate"),
+            selector=k.V1LabelSelector(match_labels=selector),
+            template=k.V1PodTemplateSpec(
+                metadata=k.V1ObjectMeta(labels=labels),
+                spec=k.V1PodSpec(
+                    service_account_name=name, containers=[container],
+                    security_context=pod_security,
+                    volumes=[k.V1Volume(name="tmp", empty_dir=k.V1EmptyDirVolumeSource())],
+                ),
+            ),
+        ),
+    )  # fmt: skip
+    return [_serialise(o) for o in (account, role, binding, workload)]
+
+
+def render_objects(deployment: Deployment, options: RenderOptions) -> Rendered:
+    """Every object, grouped into the files ``k8s render`` writes."""
+    from loopline.rollout.istio import destination_rule, virtual_service
+
+    rendered = Rendered()
+    for variant, uri in deployment.variants.items():
+        rendered.add(
+            f"serving-{variant}.yaml",
+            f"Variant {variant!r} of deployment {deployment.name!r}: {uri}. Each pod serves this "
+            f"model under the name {deployment.name!r}; the HPA scales it on CPU "
+            f"({options.hpa_min}-{options.hpa_max} replicas).",
+            *serving_objects(deployment, variant, uri, options),
+        )
+    rendered.add(
+        "service.yaml",
+        f"The Service in front of every variant of {deployment.name!r} (the host Istio routes).",
+        deployment_service(deployment, options),
+    )
+    if options.tracking_server:
+        rendered.add(
+            "tracking-server.yaml",
+            "The tracking server and registry (loopline server) on PostgreSQL + S3. Create the "
+            f"Secrets {options.store_secret!r} (key: url) and {options.s3_secret!r} "
+            "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) first.",
+            *tracking_objects(options),
+        )
+    if options.controller:
+        rendered.add(
+            "controller.yaml",
+            "The rollout controller: drives canaries and may patch VirtualServices, nothing else.",
+            *controller_objects(options),
+        )
+    host = f"{deployment.name}.{options.namespace}.svc.cluster.local"
+    if options.istio:
+        rendered.add(
+            "istio.yaml",
+            "Istio routing of the traffic policy: weights, pinned routes, mirror, faults.",
+            virtual_service(deployment.name, deployment.policy, host=host,
+                            namespace=options.namespace),
+            destination_rule(deployment.name, deployment.policy, host=host,
+                             namespace=options.namespace),
+        )  # fmt: skip
+    return rendered

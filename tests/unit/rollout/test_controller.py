@@ -1,0 +1,242 @@
+"""The canary controller's decisions, on a real SQLite store with a scripted metrics source.
+
+The metrics source is the controller's input interface; here it replays chosen windows so each
+decision rule can be pinned. The real sources (server /metrics, Prometheus) have their own tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loopline.core.errors import Conflict, InvalidInput
+from loopline.rollout.checks import CanaryWindow, VariantWindow
+from loopline.rollout.controller import Controller, Rollouts, RolloutSpec, steps_from
+from loopline.rollout.deployments import Deployments
+from loopline.store import open_store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ScriptedSource:
+    """Every window: the candidate answered ``requests`` with ``errors`` failures."""
+
+    def __init__(self, requests: int = 500, errors: int = 0, ready: bool = True) -> None:
+        self.requests, self.errors, self.is_ready = requests, errors, ready
+        self.windows: list[tuple[float, float]] = []
+
+    def ready(self, deployment: str, variant: str) -> bool:
+        return self.is_ready
+
+    def observe(self, deployment: str) -> None:
+        pass
+
+    def window(
+        self,
+        deployment: str,
+        champion: str,
+        candidate: str,
+        since: float,
+        until: float,
+        *,
+        shadow: str | None = None,
+    ) -> CanaryWindow:
+        self.windows.append((since, until))
+        rng = np.random.default_rng(0)
+        return CanaryWindow(
+            since,
+            until,
+            candidate=VariantWindow(self.requests, self.errors, 12.0, rng.normal(0, 1, 300)),
+            champion=VariantWindow(5000, 0, 10.0, rng.normal(0, 1, 300)),
+        )
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def setup(tmp_path: Path, clock: Clock) -> tuple[Rollouts, Deployments, list[tuple[str, str, int]]]:
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    deployments = Deployments(store)
+    deployments.create("churn", {"champion": "models:/churn@champion"})
+    moved: list[tuple[str, str, int]] = []
+    rollouts = Rollouts(
+        store,
+        deployments,
+        promote_alias=lambda name, alias, version: moved.append((name, alias, version)),
+        version_of=lambda uri: ("churn", int(uri.rsplit("/", 1)[1])),
+        clock=clock,
+    )
+    return rollouts, deployments, moved
+
+
+SPEC = RolloutSpec(steps=(10, 50, 100), interval=30, threshold=2, max_error_rate=0.01)
+
+
+def _advance(controller: Controller, clock: Clock, times: int = 1) -> None:
+    for _ in range(times):
+        clock.now += 31
+        controller.tick("churn")
+
+
+def test_a_healthy_candidate_is_promoted_step_by_step(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, moved = setup
+    row = rollouts.start("churn", "models:/churn/4", SPEC)
+    assert row.weight == 10
+    assert dict(deployments.get("churn").policy.weights) == {"champion": 90, "candidate": 10}
+    controller = Controller(rollouts, ScriptedSource(), clock=clock)
+    controller.tick("churn")  # before the interval: no decision
+    assert rollouts.current("churn").weight == 10
+    _advance(controller, clock)
+    assert dict(deployments.get("churn").policy.weights) == {"champion": 50, "candidate": 50}
+    _advance(controller, clock, 2)
+    status = rollouts.status("churn")
+    assert status["phase"] == "Succeeded"
+    assert moved == [("churn", "champion", 4)]
+    after = deployments.get("churn")
+    assert after.variants == {"champion": "models:/churn@champion"}
+    assert dict(after.policy.weights) == {"champion": 100}
+    actions = [e["action"] for e in status["events"]]
+    assert actions == ["started", "weight", "weight", "weight", "promoted"]
+    checks = status["events"][2]["checks"]
+    assert checks[0]["check"] == "error-rate" and checks[0]["passed"] is True
+    assert checks[0]["samples"] == 500
+
+
+def test_a_failing_candidate_is_rolled_back_at_the_threshold(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, moved = setup
+    rollouts.start("churn", "models:/churn/5", SPEC)
+    controller = Controller(rollouts, ScriptedSource(errors=25), clock=clock)
+    _advance(controller, clock)
+    first = rollouts.current("churn")
+    assert (first.phase, first.failed_checks, first.weight) == ("Progressing", 1, 10)
+    _advance(controller, clock)
+    status = rollouts.status("churn")
+    assert status["phase"] == "Failed"
+    assert "2 failed checks" in status["reason"] and "error-rate 0.05" in status["reason"]
+    assert dict(deployments.get("churn").policy.weights) == {"champion": 100, "candidate": 0}
+    assert moved == []  # the alias is untouched
+    with pytest.raises(Conflict, match="has ended"):
+        rollouts.promote("churn")
+
+
+def test_too_few_requests_waits_then_fails_after_the_deadline(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    rollouts, _, _ = setup
+    spec = RolloutSpec(steps=(50, 100), interval=30, threshold=1, no_data_deadline=100)
+    rollouts.start("churn", "models:/churn/4", spec)
+    controller = Controller(rollouts, ScriptedSource(requests=10), clock=clock)
+    _advance(controller, clock, 3)
+    waiting = rollouts.current("churn")
+    assert waiting.phase == "Progressing" and waiting.failed_checks == 0
+    _advance(controller, clock)
+    failed = rollouts.current("churn")
+    assert failed.phase == "Failed"
+    assert "no decision within 100s" in (failed.reason or "")
+    assert "too few requests: 10 < 100" in (failed.reason or "")
+
+
+def test_a_second_rollout_is_refused_and_pause_resume_abort_work(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    with pytest.raises(Conflict, match="already has a rollout"):
+        rollouts.start("churn", "models:/churn/6", SPEC)
+    rollouts.pause("churn")
+    controller = Controller(rollouts, ScriptedSource(), clock=clock)
+    _advance(controller, clock, 3)
+    assert rollouts.current("churn").weight == 10  # paused: no step
+    rollouts.resume("churn")
+    _advance(controller, clock)
+    assert rollouts.current("churn").weight == 50
+    rollouts.abort("churn")
+    assert rollouts.current("churn").phase == "Failed"
+    assert dict(deployments.get("churn").policy.weights)["candidate"] == 0
+    # A new rollout may start once the last one ended; the old candidate variant is replaced.
+    again = rollouts.start("churn", "models:/churn/6", SPEC)
+    assert deployments.get("churn").variants["candidate"] == "models:/churn/6"
+    assert again.weight == 10
+
+
+def test_a_restarted_controller_resumes_and_two_never_drive_one_rollout(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    rollouts, _, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    first = Controller(rollouts, ScriptedSource(), clock=clock, owner="first")
+    _advance(first, clock)
+    assert rollouts.current("churn").weight == 50
+    second = Controller(rollouts, ScriptedSource(), clock=clock, owner="second")
+    clock.now += 31
+    with pytest.raises(Conflict, match="another controller"):
+        second.tick("churn")
+    # The first controller is killed; once its lease runs out the second takes over.
+    clock.now += 200
+    import time as real_time
+
+    rollouts.sql.store.write(
+        lambda conn: conn.exec_driver_sql(
+            "UPDATE rollouts SET lease_until = ?", (real_time.time() - 1,)
+        )
+    )
+    second.tick("churn")
+    assert rollouts.current("churn").weight == 100
+
+
+def test_a_deployment_deleted_mid_rollout_fails_it(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    deployments.delete("churn")
+    controller = Controller(rollouts, ScriptedSource(), clock=clock)
+    _advance(controller, clock)
+    assert rollouts.current("churn").phase == "Failed"
+    assert "was deleted" in (rollouts.current("churn").reason or "")
+
+
+def test_run_drives_to_the_end(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    rollouts, _, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    controller = Controller(rollouts, ScriptedSource(), clock=clock)
+
+    def sleep(seconds: float) -> None:
+        clock.now += 31
+
+    final = controller.run("churn", sleep=sleep)
+    assert final.phase == "Succeeded"
+
+
+@pytest.mark.parametrize(
+    ("steps", "step_weight", "max_weight", "expected"),
+    [
+        ("10,25,50,100", None, 100, (10, 25, 50, 100)),
+        (None, 20, 100, (20, 40, 60, 80, 100)),
+        (None, 30, 50, (30, 50)),
+    ],
+)
+def test_steps(steps, step_weight, max_weight, expected) -> None:  # type: ignore[no-untyped-def]
+    assert steps_from(steps, step_weight, max_weight) == expected
+
+
+@pytest.mark.parametrize(
+    ("steps", "step_weight"), [("10,5", None), ("0,50", None), ("x", None), ("10", 5)]
+)
+def test_bad_steps_are_refused(steps, step_weight) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidInput):
+        steps_from(steps, step_weight)
+
+
+def test_bad_specs_are_refused() -> None:
+    for bad in (
+        {"interval": 0},
+        {"threshold": 0},
+        {"max_latency_p99_ms": 50, "max_latency_ratio": 1.5},
+        {"max_error_rate": -1},
+    ):
+        with pytest.raises(InvalidInput):
+            RolloutSpec(**bad)  # type: ignore[arg-type]
