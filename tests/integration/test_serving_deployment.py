@@ -160,3 +160,44 @@ def test_serving_a_missing_deployment_is_a_clear_error(setup: Setup) -> None:
     assert both.exit_code == 2 and "give no MODEL_URI" in both.stderr
     nothing = run_cli("serve", cwd=setup.root)
     assert nothing.exit_code == 2 and "nothing to serve" in nothing.stderr
+
+
+@pytest.mark.slow
+def test_abtest_report_of_a_served_deployment(setup: Setup) -> None:
+    import json
+
+    from tests.conftest import run_cli
+
+    setup.deployments.set_traffic("churn", {"champion": 50, "candidate": 50})
+    rows = churn_data(seed=9, rows=200)
+    with _serve(setup) as server:
+        for i in range(200):
+            body = {"inputs": [v2_matrix(rows.frame.iloc[[i]])]}
+            answer = server.post("/v2/models/churn/infer", body, {"x-user-id": f"u{i}"})
+            assert answer.status == 200
+            label = int(rows.labels[i])
+            feedback = server.post(
+                "/feedback", {"request_id": answer.headers["x-request-id"], "label": label}
+            )
+            assert feedback.status == 200, feedback.text
+
+        def logged() -> bool:
+            return read_inference_log(setup.root / "log", "churn").num_rows >= 200
+
+        wait_until(logged, 15, "every request in the inference log")
+    result = run_cli(
+        "abtest", "report", "churn", "--log-dir", "log", "--metric", "accuracy", "--json",
+        cwd=setup.root,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["control"] == "champion"
+    assert sum(report["assignments"].values()) == 200
+    accuracy = report["metrics"][0]
+    assert accuracy["kind"] == "rate"
+    assert set(accuracy["variants"]) == {"champion", "candidate"}
+    assert 0.5 < accuracy["variants"]["champion"]["mean"] <= 1.0
+    assert report["sample_ratio"] is not None and report["sample_ratio"]["mismatch"] is False
+    unknown = run_cli("abtest", "report", "churn", "--log-dir", "log", "--metric", "nope",
+                      cwd=setup.root)  # fmt: skip
+    assert unknown.exit_code == 2 and "is not known" in unknown.stderr

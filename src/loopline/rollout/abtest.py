@@ -251,3 +251,97 @@ def _metric(
     return MetricResult(
         name, "rate" if rate else "mean", arms, comparisons, {}, int((~valid).sum())
     )
+
+
+DEPLOYMENT_METRICS = ("accuracy", "conversion", "label", "abs_error")
+
+
+def deployment_outcomes(
+    log_root: Path, deployment: str, metric: str, *, since: float | None = None,
+    until: float | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
+    """Per-request outcomes of a served deployment from its inference log and feedback.
+
+    ``accuracy``: 1 when the prediction equals the fed-back label; ``conversion``: the label
+    itself as 0/1 (a business outcome sent as feedback); ``label``: the numeric label's mean;
+    ``abs_error``: |prediction - label|. Shadow copies are left out; a request without
+    feedback counts for the assignment (the sample-ratio check) but not for the metric.
+    """
+    import pyarrow.compute as pc
+
+    from loopline.serving.inference_log import read_feedback, read_inference_log
+
+    if metric not in DEPLOYMENT_METRICS:
+        raise InvalidInput(
+            f"metric {metric!r} is not known", hint=f"use one of {', '.join(DEPLOYMENT_METRICS)}"
+        )
+    table = read_inference_log(log_root, deployment)
+    if table.num_rows == 0 or "variant" not in table.column_names:
+        raise NotFound(
+            f"the inference log under {log_root} holds no requests of deployment {deployment!r}",
+            hint="serve it with `loopline serve --deployment NAME --log-sample-rate 1` "
+            "(and --log-dir), or give --log-dir",
+        )
+    stamps = pc.cast(table.column("timestamp"), "int64").to_numpy() / 1e6
+    keep = np.ones(table.num_rows, dtype=bool)
+    if since is not None:
+        keep &= stamps >= since
+    if until is not None:
+        keep &= stamps < until
+    if "shadow" in table.column_names:
+        keep &= ~np.asarray(table.column("shadow").to_pylist(), dtype=bool)
+    table = table.filter(keep)
+    if table.num_rows == 0:
+        raise InvalidInput(f"no request of {deployment!r} was logged in the window")
+    variants = np.asarray(table.column("variant").to_pylist(), dtype=object)
+    predictions = table.column("prediction").to_pylist()
+    keys = [
+        f"{r}#{n}"
+        for r, n in zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(),
+                        strict=True)
+    ]  # fmt: skip
+    feedback = read_feedback(log_root)
+    truth: dict[str, Any] = {}
+    if feedback.num_rows:
+        for rid, row, number, text in zip(
+            feedback.column("request_id").to_pylist(), feedback.column("row").to_pylist(),
+            feedback.column("label").to_pylist(), feedback.column("label_text").to_pylist(),
+            strict=True,
+        ):  # fmt: skip
+            truth[f"{rid}#{row}"] = number if number is not None else text
+    values = np.full(len(keys), np.nan)
+    for i, key in enumerate(keys):
+        if key not in truth or truth[key] is None:
+            continue
+        label, predicted = truth[key], predictions[i]
+        try:
+            if metric == "accuracy":
+                values[i] = float(str(label) == str(predicted) or _same_number(label, predicted))
+            elif metric == "conversion":
+                number = float(label)
+                if number not in (0.0, 1.0):
+                    raise ValueError(label)
+                values[i] = number
+            elif metric == "label":
+                values[i] = float(label)
+            else:
+                values[i] = abs(float(predicted) - float(label))
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                f"feedback {label!r} for request {key.split('#')[0]} does not fit "
+                f"metric {metric!r}",
+                hint="conversion needs 0/1 labels; label and abs_error need numbers",
+            ) from None
+    if np.isnan(values).all():
+        raise InvalidInput(
+            f"none of the {len(keys)} logged requests of {deployment!r} has feedback yet",
+            hint="send labels with POST /feedback or `loopline feedback REQUEST_ID LABEL`",
+        )
+    return variants, {metric: values}
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
