@@ -294,54 +294,64 @@ def deployment_outcomes(
     if table.num_rows == 0:
         raise InvalidInput(f"no request of {deployment!r} was logged in the window")
     variants = np.asarray(table.column("variant").to_pylist(), dtype=object)
-    predictions = table.column("prediction").to_pylist()
-    keys = [
-        f"{r}#{n}"
-        for r, n in zip(table.column("request_id").to_pylist(), table.column("row").to_pylist(),
-                        strict=True)
-    ]  # fmt: skip
-    feedback = read_feedback(log_root)
-    truth: dict[str, Any] = {}
-    if feedback.num_rows:
-        for rid, row, number, text in zip(
-            feedback.column("request_id").to_pylist(), feedback.column("row").to_pylist(),
-            feedback.column("label").to_pylist(), feedback.column("label_text").to_pylist(),
-            strict=True,
-        ):  # fmt: skip
-            truth[f"{rid}#{row}"] = number if number is not None else text
-    values = np.full(len(keys), np.nan)
-    for i, key in enumerate(keys):
-        if key not in truth or truth[key] is None:
-            continue
-        label, predicted = truth[key], predictions[i]
-        try:
-            if metric == "accuracy":
-                values[i] = float(str(label) == str(predicted) or _same_number(label, predicted))
-            elif metric == "conversion":
-                number = float(label)
-                if number not in (0.0, 1.0):
-                    raise ValueError(label)
-                values[i] = number
-            elif metric == "label":
-                values[i] = float(label)
-            else:
-                values[i] = abs(float(predicted) - float(label))
-        except (TypeError, ValueError):
-            raise InvalidInput(
-                f"feedback {label!r} for request {key.split('#')[0]} does not fit "
-                f"metric {metric!r}",
-                hint="conversion needs 0/1 labels; label and abs_error need numbers",
-            ) from None
+    values = _outcomes(table, read_feedback(log_root), metric)
     if np.isnan(values).all():
         raise InvalidInput(
-            f"none of the {len(keys)} logged requests of {deployment!r} has feedback yet",
+            f"none of the {table.num_rows} logged requests of {deployment!r} has feedback yet",
             hint="send labels with POST /feedback or `loopline feedback REQUEST_ID LABEL`",
         )
     return variants, {metric: values}
 
 
-def _same_number(a: Any, b: Any) -> bool:
-    try:
-        return float(a) == float(b)
-    except (TypeError, ValueError):
-        return False
+def _outcomes(table: Any, feedback: Any, metric: str) -> np.ndarray:
+    """One outcome per logged row (NaN without feedback), joined in Arrow, computed in NumPy."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    if feedback.num_rows == 0:
+        return np.full(n, np.nan)
+    logged = pa.table({
+        "request_id": table.column("request_id"), "row": table.column("row"),
+        "position": pa.array(np.arange(n)),
+    })  # fmt: skip
+    # The last label sent for a row wins.
+    labels = feedback.select(["request_id", "row", "label", "label_text"])
+    labels = labels.append_column("order", pa.array(np.arange(labels.num_rows)))
+    last = labels.group_by(["request_id", "row"]).aggregate([("order", "max")])
+    labels = last.join(labels, ["request_id", "row", "order_max"],
+                       right_keys=["request_id", "row", "order"])  # fmt: skip
+    joined = logged.join(labels, ["request_id", "row"], join_type="left outer")
+    order = np.argsort(joined.column("position").to_numpy())
+    number = joined.column("label").to_numpy(zero_copy_only=False).astype(float)[order]
+    text = np.asarray(joined.column("label_text").to_pylist(), dtype=object)[order]
+    has = np.asarray([t is not None for t in text])
+    prediction = table.column("prediction")
+    values = np.full(n, np.nan)
+    if metric == "accuracy":
+        predicted_text = np.asarray(pc.cast(prediction, pa.string()).to_pylist(), dtype=object)
+        same = text == predicted_text
+        if pa.types.is_integer(prediction.type) or pa.types.is_floating(prediction.type):
+            same |= number == prediction.to_numpy(zero_copy_only=False).astype(float)
+        values[has] = same[has].astype(float)
+        return values
+    if np.any(has & np.isnan(number)):
+        bad = text[has & np.isnan(number)][0]
+        raise InvalidInput(
+            f"feedback {bad!r} does not fit metric {metric!r}",
+            hint="conversion needs 0/1 labels; label and abs_error need numbers",
+        )
+    if metric == "conversion":
+        if np.any(has & ~np.isin(number, (0.0, 1.0))):
+            raise InvalidInput(
+                "metric 'conversion' needs 0/1 labels", hint="use --metric label for numbers"
+            )
+        values[has] = number[has]
+    elif metric == "label":
+        values[has] = number[has]
+    else:
+        if not (pa.types.is_integer(prediction.type) or pa.types.is_floating(prediction.type)):
+            raise InvalidInput("metric 'abs_error' needs numeric predictions (a regression)")
+        predicted = prediction.to_numpy(zero_copy_only=False).astype(float)
+        values[has] = np.abs(predicted[has] - number[has])
+    return values
