@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import click
 
@@ -46,20 +47,52 @@ def _percent(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:+.2%}"
 
 
+def _deployment_outcomes(
+    deployment: str, metric: str, window: str | None, log_dir: str | None,
+    tracking_uri: str | None,
+) -> tuple[Any, Any, dict[str, float] | None, str]:  # fmt: skip
+    import time
+    from pathlib import Path
+
+    from loopline.cli.deploy import deployments
+    from loopline.cli.rollout import parse_duration
+    from loopline.rollout.abtest import deployment_outcomes
+    from loopline.serving.inference_log import default_log_root
+
+    found = deployments(tracking_uri).get(deployment)
+    since = time.time() - parse_duration(window) if window else None
+    root = Path(log_dir) if log_dir else default_log_root()
+    variants, metrics = deployment_outcomes(root, deployment, metric, since=since)
+    seen = {str(v) for v in variants}
+    # The configured split, over the variants that answered (a 0% variant may still have
+    # answered pinned requests, so its weight cannot be tested).
+    weights = {v: float(w) for v, w in found.policy.weights.items() if v in seen and w > 0}
+    usable = weights if len(weights) == len(seen) and len(weights) > 1 else None
+    return variants, metrics, usable, found.policy.primary
+
+
 @abtest_group.command("report")
+@click.argument("deployment", required=False)
 @click.option(
     "--from",
     "source",
-    required=True,
     type=click.Path(dir_okay=False),
     help="Per-unit outcomes, Parquet or CSV: one row per user/session/request.",
 )
+@click.option(
+    "--metric",
+    default="accuracy",
+    show_default=True,
+    help="For a DEPLOYMENT: accuracy, conversion, label or abs_error (from the feedback).",
+)
+@click.option("--window", help="For a DEPLOYMENT: only the last 1h, 30m, 2d, ...")
+@click.option("--log-dir", type=click.Path(file_okay=False), help="The servers' inference log.")
+@click.option("--tracking-uri", envvar="LOOPLINE_TRACKING_URI", help="Store of the deployment.")
 @click.option("--variant-column", default="variant", show_default=True, help="Variant per row.")
 @click.option(
     "--metric-column",
     "metric_columns",
     multiple=True,
-    required=True,
     help="Outcome column (0/1 → rate, else mean); repeat for several metrics.",
 )
 @click.option("--control", help="The control variant (default: control/champion/a, else first).")
@@ -69,7 +102,12 @@ def _percent(value: float | None) -> str:
 @click.option("--alpha", type=float, default=0.05, show_default=True, help="Significance level.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def report_command(
-    source: str,
+    deployment: str | None,
+    source: str | None,
+    metric: str,
+    window: str | None,
+    log_dir: str | None,
+    tracking_uri: str | None,
     variant_column: str,
     metric_columns: tuple[str, ...],
     control: str | None,
@@ -86,10 +124,25 @@ def report_command(
     """
     from loopline.rollout.abtest import ab_test_report, read_outcome_table
 
-    variants, metrics = read_outcome_table(source, variant_column, metric_columns)
-    report = ab_test_report(
-        variants, metrics, control=control, weights=_parse_weights(weights), alpha=alpha
-    )
+    parsed_weights = _parse_weights(weights)
+    if (deployment is None) == (source is None):
+        raise InvalidInput(
+            "give a DEPLOYMENT (its inference log and feedback) or --from FILE, not both",
+            hint="e.g. `loopline abtest report churn` or `abtest report --from events.parquet "
+            "--metric-column converted`",
+        )
+    if source is not None:
+        if not metric_columns:
+            raise InvalidInput("--from needs at least one --metric-column")
+        variants, metrics = read_outcome_table(source, variant_column, metric_columns)
+    else:
+        assert deployment is not None
+        variants, metrics, policy_weights, primary = _deployment_outcomes(
+            deployment, metric, window, log_dir, tracking_uri
+        )
+        parsed_weights = parsed_weights or policy_weights
+        control = control or primary
+    report = ab_test_report(variants, metrics, control=control, weights=parsed_weights, alpha=alpha)
     if as_json:
         echo_json(report.to_dict())
         return
@@ -103,12 +156,12 @@ def report_command(
             f"{[round(e) for e in report.sample_ratio.expected]}, "
             f"p = {report.sample_ratio.p_value:.3g} ({verdict})"
         )
-    for metric in data["metrics"]:
+    for result in data["metrics"]:
         click.echo()
-        click.secho(f"{metric['name']} ({metric['kind']})", bold=True)
+        click.secho(f"{result['name']} ({result['kind']})", bold=True)
         rows = []
-        for name, arm in metric["variants"].items():
-            comparison = metric["comparisons"].get(name)
+        for name, arm in result["variants"].items():
+            comparison = result["comparisons"].get(name)
             low, high = arm["ci"]
             row = [name, arm["n"], _number(arm["mean"]), f"[{_number(low)}, {_number(high)}]"]
             if comparison is None:
@@ -127,5 +180,5 @@ def report_command(
              "significant"],
             rows,
         )  # fmt: skip
-        if metric["dropped_nulls"]:
-            click.echo(f"({metric['dropped_nulls']} rows without a value were left out)")
+        if result["dropped_nulls"]:
+            click.echo(f"({result['dropped_nulls']} rows without a value were left out)")

@@ -45,7 +45,7 @@ def _rollouts(tracking_uri: str | None) -> Any:
         return version.name, int(version.version)
 
     def promote_alias(name: str, alias: str, version: int) -> None:
-        registry.set_registered_model_alias(name, alias, version)
+        registry.set_alias(name, alias, version)
 
     def check_candidate(champion_uri: str, candidate_uri: str) -> None:
         from loopline.models.mlmodel import ModelMeta

@@ -17,7 +17,12 @@ __all__ = ["feedback_command", "serve_command"]
 
 
 @click.command("serve")
-@click.argument("model_uris", nargs=-1, required=True, metavar="MODEL_URI...")
+@click.argument("model_uris", nargs=-1, metavar="MODEL_URI...")
+@click.option(
+    "--deployment",
+    metavar="NAME",
+    help="Serve deployment NAME's variants under its name, routed by its traffic policy.",
+)
 @click.option("--name", help="Name clients use for the model (one MODEL_URI only).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
@@ -85,6 +90,7 @@ __all__ = ["feedback_command", "serve_command"]
 @click.option("--trusted", is_flag=True, help="Allow pickle models and unlisted skops types.")
 def serve_command(
     model_uris: tuple[str, ...],
+    deployment: str | None,
     name: str | None,
     host: str,
     port: int,
@@ -110,6 +116,7 @@ def serve_command(
     Examples:
       loopline serve models:/churn@champion
       loopline serve churn=models:/churn --versions latest:2 --workers 2
+      loopline serve --deployment churn     # variants split by `loopline deploy`
       curl -H 'content-type: application/json' -d '{"inputs": [...]}' \\
         localhost:8080/v2/models/churn/infer
     """
@@ -121,8 +128,23 @@ def serve_command(
 
     if name and len(model_uris) > 1:
         raise InvalidInput("--name works with one MODEL_URI", hint="use NAME=URI for each model")
-    policy = VersionPolicy.parse(version_policy)
-    specs = tuple(parse_model_argument(uri, name, policy) for uri in model_uris)
+    if deployment is not None:
+        if model_uris or name:
+            raise InvalidInput(
+                "--deployment serves the deployment's own variants: give no MODEL_URI or --name",
+                hint=f"change its variants with `loopline deploy add-variant {deployment} ...`",
+            )
+        from loopline.serving.deployment import load_deployment, variant_specs
+
+        specs = variant_specs(load_deployment(deployment, tracking_uri).get(deployment))
+    elif not model_uris:
+        raise InvalidInput(
+            "nothing to serve",
+            hint="give a MODEL_URI (e.g. models:/churn@champion) or --deployment",
+        )
+    else:
+        policy = VersionPolicy.parse(version_policy)
+        specs = tuple(parse_model_argument(uri, name, policy) for uri in model_uris)
     settings = ServeSettings(
         models=specs,
         host=host,
@@ -137,10 +159,13 @@ def serve_command(
         tracking_uri=tracking_uri,
         poll_interval_s=poll_interval,
         trusted=trusted,
+        deployment=deployment,
     )
 
     def announce() -> None:
         names = ", ".join(f"{s.name} ({s.uri})" for s in specs)
+        if deployment is not None:
+            names = f"deployment {deployment}: {names}"
         click.echo(f"Serving {names} on http://{host}:{port} with {workers} worker(s)", err=True)
 
     serve(settings, on_ready=announce)

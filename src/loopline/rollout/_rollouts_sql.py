@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -52,8 +53,9 @@ def _row(r: Any) -> RolloutRow:
 
 
 class SqlRollouts:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
+        self.clock = clock  # rollout times; leases always use the real clock
 
     def insert(self, row: RolloutRow) -> RolloutRow:
         def change(conn: Connection) -> RolloutRow:
@@ -119,7 +121,7 @@ class SqlRollouts:
     def save(self, row: RolloutRow, *, owner: str | None = None) -> RolloutRow:
         """Write the new state; refused if another controller holds the lease."""
         now = time.time()
-        row = replace(row, updated_at=now)
+        row = replace(row, updated_at=self.clock())
 
         def change(conn: Connection) -> RolloutRow:
             query = update(rollouts).where(rollouts.c.id == row.id)

@@ -251,3 +251,107 @@ def _metric(
     return MetricResult(
         name, "rate" if rate else "mean", arms, comparisons, {}, int((~valid).sum())
     )
+
+
+DEPLOYMENT_METRICS = ("accuracy", "conversion", "label", "abs_error")
+
+
+def deployment_outcomes(
+    log_root: Path, deployment: str, metric: str, *, since: float | None = None,
+    until: float | None = None,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
+    """Per-request outcomes of a served deployment from its inference log and feedback.
+
+    ``accuracy``: 1 when the prediction equals the fed-back label; ``conversion``: the label
+    itself as 0/1 (a business outcome sent as feedback); ``label``: the numeric label's mean;
+    ``abs_error``: |prediction - label|. Shadow copies are left out; a request without
+    feedback counts for the assignment (the sample-ratio check) but not for the metric.
+    """
+    import pyarrow.compute as pc
+
+    from loopline.serving.inference_log import read_feedback, read_inference_log
+
+    if metric not in DEPLOYMENT_METRICS:
+        raise InvalidInput(
+            f"metric {metric!r} is not known", hint=f"use one of {', '.join(DEPLOYMENT_METRICS)}"
+        )
+    table = read_inference_log(log_root, deployment)
+    if table.num_rows == 0 or "variant" not in table.column_names:
+        raise NotFound(
+            f"the inference log under {log_root} holds no requests of deployment {deployment!r}",
+            hint="serve it with `loopline serve --deployment NAME --log-sample-rate 1` "
+            "(and --log-dir), or give --log-dir",
+        )
+    stamps = pc.cast(table.column("timestamp"), "int64").to_numpy() / 1e6
+    keep = np.ones(table.num_rows, dtype=bool)
+    if since is not None:
+        keep &= stamps >= since
+    if until is not None:
+        keep &= stamps < until
+    if "shadow" in table.column_names:
+        keep &= ~np.asarray(table.column("shadow").to_pylist(), dtype=bool)
+    table = table.filter(keep)
+    if table.num_rows == 0:
+        raise InvalidInput(f"no request of {deployment!r} was logged in the window")
+    variants = np.asarray(table.column("variant").to_pylist(), dtype=object)
+    values = _outcomes(table, read_feedback(log_root), metric)
+    if np.isnan(values).all():
+        raise InvalidInput(
+            f"none of the {table.num_rows} logged requests of {deployment!r} has feedback yet",
+            hint="send labels with POST /feedback or `loopline feedback REQUEST_ID LABEL`",
+        )
+    return variants, {metric: values}
+
+
+def _outcomes(table: Any, feedback: Any, metric: str) -> np.ndarray:
+    """One outcome per logged row (NaN without feedback), joined in Arrow, computed in NumPy."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    if feedback.num_rows == 0:
+        return np.full(n, np.nan)
+    logged = pa.table({
+        "request_id": table.column("request_id"), "row": table.column("row"),
+        "position": pa.array(np.arange(n)),
+    })  # fmt: skip
+    # The last label sent for a row wins.
+    labels = feedback.select(["request_id", "row", "label", "label_text"])
+    labels = labels.append_column("order", pa.array(np.arange(labels.num_rows)))
+    last = labels.group_by(["request_id", "row"]).aggregate([("order", "max")])
+    labels = last.join(labels, ["request_id", "row", "order_max"],
+                       right_keys=["request_id", "row", "order"])  # fmt: skip
+    joined = logged.join(labels, ["request_id", "row"], join_type="left outer")
+    order = np.argsort(joined.column("position").to_numpy())
+    number = joined.column("label").to_numpy(zero_copy_only=False).astype(float)[order]
+    text = np.asarray(joined.column("label_text").to_pylist(), dtype=object)[order]
+    has = np.asarray([t is not None for t in text])
+    prediction = table.column("prediction")
+    values = np.full(n, np.nan)
+    if metric == "accuracy":
+        predicted_text = np.asarray(pc.cast(prediction, pa.string()).to_pylist(), dtype=object)
+        same = text == predicted_text
+        if pa.types.is_integer(prediction.type) or pa.types.is_floating(prediction.type):
+            same |= number == prediction.to_numpy(zero_copy_only=False).astype(float)
+        values[has] = same[has].astype(float)
+        return values
+    if np.any(has & np.isnan(number)):
+        bad = text[has & np.isnan(number)][0]
+        raise InvalidInput(
+            f"feedback {bad!r} does not fit metric {metric!r}",
+            hint="conversion needs 0/1 labels; label and abs_error need numbers",
+        )
+    if metric == "conversion":
+        if np.any(has & ~np.isin(number, (0.0, 1.0))):
+            raise InvalidInput(
+                "metric 'conversion' needs 0/1 labels", hint="use --metric label for numbers"
+            )
+        values[has] = number[has]
+    elif metric == "label":
+        values[has] = number[has]
+    else:
+        if not (pa.types.is_integer(prediction.type) or pa.types.is_floating(prediction.type)):
+            raise InvalidInput("metric 'abs_error' needs numeric predictions (a regression)")
+        predicted = prediction.to_numpy(zero_copy_only=False).astype(float)
+        values[has] = np.abs(predicted[has] - number[has])
+    return values

@@ -74,6 +74,9 @@ class CheckResult:
 
 class Check(Protocol):
     name: str
+    # Compares the candidate with the champion on the same window: meaningless once the
+    # champion gets no traffic (a 100% step), where the controller leaves it out.
+    comparative: bool
 
     def evaluate(self, window: CanaryWindow) -> CheckResult: ...
 
@@ -86,6 +89,7 @@ class ErrorRateCheck:
     """The candidate's share of failed requests (HTTP 5xx) stays at or below ``max_error_rate``."""
 
     name = "error-rate"
+    comparative = False
 
     def __init__(self, max_error_rate: float, min_requests: int = 100) -> None:
         self.max_error_rate = max_error_rate
@@ -119,6 +123,7 @@ class LatencyCheck:
         self.max_ratio = max_ratio
         self.min_requests = min_requests
         self.name = "latency-p99" if max_ratio is None else "latency-ratio"
+        self.comparative = max_ratio is not None
 
     def evaluate(self, window: CanaryWindow) -> CheckResult:
         limit = self.max_p99_ms if self.max_p99_ms is not None else self.max_ratio
@@ -166,6 +171,7 @@ class PredictionDriftCheck:
     """
 
     name = "prediction-drift"
+    comparative = True
 
     def __init__(
         self,
@@ -203,6 +209,7 @@ class AccuracyDeltaCheck:
     ``min_delta`` (e.g. -0.02 tolerates a drop of two points)."""
 
     name = "accuracy-delta"
+    comparative = True
 
     def __init__(self, min_delta: float, min_labels: int = 200) -> None:
         self.min_delta = min_delta
@@ -231,6 +238,7 @@ class ShadowDisagreementCheck:
     champion's (classes: not equal; numbers: relative difference above ``tolerance``)."""
 
     name = "shadow-disagreement"
+    comparative = True
 
     def __init__(
         self, max_disagreement: float, min_requests: int = 100, tolerance: float = 1e-6

@@ -179,7 +179,7 @@ class Rollouts:
         clock: Callable[[], float] = time.time,
         on_traffic: Callable[[Deployment], None] | None = None,
     ) -> None:
-        self.sql = SqlRollouts(store)
+        self.sql = SqlRollouts(store, clock)
         self.deployments = deployments
         self._promote_alias = promote_alias
         self._version_of = version_of
@@ -416,6 +416,8 @@ class Controller:
         now = self.clock()
         if now < row.step_started_at + spec.interval:
             return row
+        if row.waiting_since is not None and now < row.updated_at + spec.interval:
+            return row  # waiting for data: look again one interval after the last look
         if not self.rollouts.sql.acquire(row.id, self.owner, 2 * spec.interval + 10):
             raise Conflict(
                 f"another controller drives the rollout of {deployment!r}",
@@ -437,7 +439,10 @@ class Controller:
             )  # fmt: skip
         except RemoteError as exc:  # as in Flagger, a metric that cannot be read fails the check
             return self._fail(row, spec, [], f"metrics unavailable: {exc.message}")
-        results = [check.evaluate(window) for check in spec.checks()]
+        checks = spec.checks()
+        if row.weight >= 100:  # no champion traffic left to compare with
+            checks = [c for c in checks if not c.comparative]
+        results = [check.evaluate(window) for check in checks]
         inputs = {
             "window": [window.since, window.until],
             "checks": [r.to_dict() for r in results],

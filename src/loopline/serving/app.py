@@ -11,11 +11,12 @@ import asyncio
 import itertools
 import logging
 import os
+import random
 import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from loopline.core.errors import Conflict, InvalidInput, LooplineError, NotFound
 from loopline.serving._http import HttpProblem, Receive, Scope, Send, header, read_body, send_bytes
@@ -32,6 +33,10 @@ from loopline.serving.protocols import Decoded, mlflow, tfserving, v2
 from loopline.serving.protocols._json import dumps
 from loopline.serving.repository import ModelRepository
 from loopline.serving.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from loopline.rollout.policy import Fault
+    from loopline.serving.deployment import DeploymentFollower
 
 __all__ = ["InferenceApp", "create_app"]
 
@@ -65,7 +70,7 @@ Encoder = Callable[[ServedModel, str, Decoded, dict[str, Any]], bytes]
 
 def create_app(settings: ServeSettings, metrics: ServingMetrics | None = None) -> InferenceApp:
     """The inference app for ``settings``; nothing is loaded until the ASGI lifespan starts."""
-    return InferenceApp(settings, metrics or ServingMetrics())
+    return InferenceApp(settings, metrics or ServingMetrics(variants=bool(settings.deployment)))
 
 
 class InferenceApp:
@@ -78,6 +83,9 @@ class InferenceApp:
         )
         self.repository = ModelRepository(settings, self._make_batcher, metrics.observe_load)
         self.arriving = 0  # inference requests read but not yet queued: batching waits for them
+        # Serving a deployment: the policy that routes its requests between variants.
+        self.follower: DeploymentFollower | None = None
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
         self._version = _loopline_version()
 
     # -- ASGI -------------------------------------------------------------------------------
@@ -107,15 +115,38 @@ class InferenceApp:
     async def startup(self) -> None:
         loop = asyncio.get_running_loop()
         forget_dead_workers()
+        if self.settings.deployment:
+            self.follower = await loop.run_in_executor(None, self._follow_deployment)
         await loop.run_in_executor(None, self.repository.load_all)
 
         def retire(batcher: Batcher) -> None:
             loop.call_soon_threadsafe(batcher.retire)
 
         self.repository.start_polling(retire)
+        if self.follower is not None:
+            self.follower.start(self.repository.add, self.repository.remove)
         self.inference_log.start()
 
+    def _follow_deployment(self) -> DeploymentFollower:
+        from loopline.serving.deployment import DeploymentFollower, load_deployment
+
+        assert self.settings.deployment is not None
+        deployments = load_deployment(self.settings.deployment, self.settings.tracking_uri)
+        return DeploymentFollower(
+            self.settings.deployment, deployments,
+            poll_interval_s=min(1.0, self.settings.poll_interval_s),
+        )  # fmt: skip
+
+    def _model_name(self, name: str) -> str:
+        """The repository name behind a URL's model name (a deployment: its primary variant)."""
+        follower = self.follower
+        if follower is not None and name == follower.name:
+            return follower.key(follower.policy.primary)
+        return name
+
     def shutdown(self) -> None:
+        if self.follower is not None:
+            self.follower.stop()
         self.repository.stop()
         self.inference_log.close()
 
@@ -159,11 +190,11 @@ class InferenceApp:
             await _method_not_allowed(send, ("GET",))
             return
         try:
-            batcher = self.repository.get(name, version)
+            batcher = self.repository.get(self._model_name(name), version)
         except NotFound as exc:
             await _send_json(send, 404, {"error": _message(exc)})
             return
-        served = self.repository.served(name)
+        served = self.repository.served(self._model_name(name))
         if verb == "/ready":
             body = {"name": name, "ready": True}
             if served.errors:
@@ -188,11 +219,11 @@ class InferenceApp:
             await _method_not_allowed(send, ("GET",))
             return
         try:
-            self.repository.get(name, version)
+            self.repository.get(self._model_name(name), version)
         except NotFound as exc:
             await _send_json(send, 404, {"error": _message(exc)})
             return
-        served = self.repository.served(name)
+        served = self.repository.served(self._model_name(name))
         versions = [version] if version else served.sorted_versions()
         errors = {} if version else {v: e for v, e in served.errors.items() if v != "*"}
         await _send_json(send, 200, tfserving.model_status(versions, errors))
@@ -216,10 +247,16 @@ class InferenceApp:
         queued = False
         request_id = _request_id(scope)
         status, model_version = 200, ""  # from the model served, never from the URL
+        variant, shadow, served_name = "", None, name
+        follower = self.follower
         try:
             content_type = _content_type(scope, protocol)
             body = await read_body(scope, receive, self.settings.max_body_bytes)
-            batcher = self.repository.get(name, version)
+            if follower is not None and name == follower.name:
+                variant, shadow, served_name, fault = self._route(scope, follower)
+                if fault is not None:
+                    await self._inject(fault, variant)
+            batcher = self.repository.get(served_name, version)
             model = batcher.model
             model_version = model.version
             decoded = _decoded(decode, body, content_type, model)
@@ -233,11 +270,18 @@ class InferenceApp:
         except Exception as exc:
             status, payload, extra = _error(exc, protocol)
             await send_bytes(
-                send, status, payload, _JSON, [(b"x-request-id", request_id.encode()), *extra]
-            )
+                send, status, payload, _JSON,
+                [(b"x-request-id", request_id.encode()), *_variant_headers(variant, model_version),
+                 *extra],
+            )  # fmt: skip
         else:
-            await send_bytes(send, 200, payload, _JSON, [(b"x-request-id", request_id.encode())])
-            self.metrics.observe_queue_wait(name, model_version, prediction.queue_wait_s)
+            await send_bytes(
+                send, 200, payload, _JSON,
+                [(b"x-request-id", request_id.encode()), *_variant_headers(variant, model_version)],
+            )  # fmt: skip
+            self.metrics.observe_queue_wait(name, model_version, prediction.queue_wait_s, variant)
+            # A shadowed request is always logged with its copy, so the two answers pair up.
+            sampled = True if shadow else self.inference_log.sample(request_id)
             self.inference_log.offer(
                 request_id,
                 name,
@@ -245,17 +289,74 @@ class InferenceApp:
                 model.schema.names,
                 decoded.values,
                 prediction.outputs,
+                variant=variant,
+                sampled=sampled,
             )
+            if shadow is not None and follower is not None:
+                task = asyncio.ensure_future(
+                    self._shadow(follower, shadow, name, request_id, protocol, model, decoded)
+                )
+                self._shadow_tasks.add(task)
+                task.add_done_callback(self._shadow_tasks.discard)
         finally:
             if not queued:
                 self.arriving -= 1
             self.metrics.request_finished()
-        if model_version or self.repository.serves(name):
+        if model_version or self.repository.serves(served_name):
             self.metrics.observe_request(
-                name, model_version, protocol, status, time.perf_counter() - started
+                name, model_version, protocol, status, time.perf_counter() - started, variant
             )
         else:  # an invented model name must not create a new time series
             self.metrics.observe_rejected(UNKNOWN_MODEL, protocol, status)
+
+    def _route(
+        self, scope: Scope, follower: DeploymentFollower
+    ) -> tuple[str, str | None, str, Fault | None]:
+        """Pick the variant by the deployment's policy (and whether to shadow the request)."""
+        policy = follower.policy  # one read: the poller may swap it meanwhile
+        headers = _headers(scope)
+        cookies = _cookies(headers) if policy.sticky_cookie else None
+        variant = policy.choose(headers, cookies=cookies)
+        shadow = policy.shadow.variant if policy.shadows() and policy.shadow else None
+        if shadow == variant:
+            shadow = None
+        return variant, shadow, follower.key(variant), policy.faults.get(variant)
+
+    @staticmethod
+    async def _inject(fault: Fault, variant: str) -> None:
+        """Istio-style faults, to rehearse a rollback: a delay, an abort, or both."""
+        if fault.delay_seconds and random.random() * 100 < fault.delay_percent:
+            await asyncio.sleep(fault.delay_seconds)
+        if fault.abort_status and random.random() * 100 < fault.abort_percent:
+            raise HttpProblem(fault.abort_status, f"fault injected for variant {variant!r} (abort)")
+
+    async def _shadow(
+        self,
+        follower: DeploymentFollower,
+        variant: str,
+        name: str,
+        request_id: str,
+        protocol: str,
+        primary: ServedModel,
+        decoded: Decoded,
+    ) -> None:
+        """Answer a copy on the shadow variant: measured and logged, never returned."""
+        started = time.perf_counter()
+        status, version = 200, ""
+        try:
+            batcher = self.repository.get(follower.key(variant))
+            version = batcher.model.version
+            prediction = await batcher.predict(decoded.values, frozenset(decoded.wanted))
+        except Exception as exc:  # a failing shadow only shows in its own metrics
+            status = _error(exc, protocol)[0]
+        else:
+            self.inference_log.offer(
+                request_id, name, version, primary.schema.names, decoded.values,
+                prediction.outputs, variant=variant, shadow=True, sampled=True,
+            )  # fmt: skip
+        self.metrics.observe_request(
+            name, version, "shadow", status, time.perf_counter() - started, variant
+        )
 
     def _make_batcher(self, model: ServedModel) -> Batcher:
         return Batcher(
@@ -295,7 +396,8 @@ class InferenceApp:
         await send_bytes(send, 200, body, CONTENT_TYPE.encode())
 
     async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
-        name = self.settings.models[0].name  # MLflow's server holds one model: the first
+        # MLflow's server holds one model: the deployment, else the first model
+        name = self.settings.deployment or self.settings.models[0].name
         await self._infer(
             scope, receive, send, "mlflow", name, None, _mlflow_decode, _mlflow_encode
         )
@@ -420,6 +522,27 @@ def _content_type(scope: Scope, protocol: str) -> str:
             415, f"content type {kind!r} is not accepted; send {' or '.join(accepted)}"
         )
     return kind
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """Request headers by lower-case name (ASGI already lower-cases them)."""
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _cookies(headers: dict[str, str]) -> dict[str, str]:
+    found = {}
+    for part in headers.get("cookie", "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep:
+            found[key] = value
+    return found
+
+
+def _variant_headers(variant: str, version: str) -> list[tuple[bytes, bytes]]:
+    extra = [(b"x-model-version", version.encode())] if version else []
+    if variant:
+        extra.append((b"x-loopline-variant", variant.encode()))
+    return extra
 
 
 def _request_id(scope: Scope) -> str:

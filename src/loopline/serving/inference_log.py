@@ -42,7 +42,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 # The log's own columns; a feature of the same name is stored as "feature:<name>".
 RESERVED_COLUMNS = frozenset(
-    {"request_id", "row", "timestamp", "model_name", "model_version", "prediction", "probabilities"}
+    {
+        "request_id",
+        "row",
+        "timestamp",
+        "model_name",
+        "model_version",
+        "prediction",
+        "probabilities",
+        "variant",
+        "shadow",
+    }
 )
 _sequence = itertools.count()
 
@@ -57,6 +67,8 @@ class _Record:
     values: np.ndarray
     predictions: np.ndarray
     probabilities: np.ndarray | None
+    variant: str = ""  # the deployment variant that answered ("" outside deployments)
+    shadow: bool = False  # a copy sent to the shadow variant, never returned to the client
 
 
 @dataclass(frozen=True)
@@ -113,11 +125,16 @@ class InferenceLog:
         columns: tuple[str, ...],
         values: np.ndarray,
         outputs: dict[str, np.ndarray],
+        *,
+        variant: str = "",
+        shadow: bool = False,
+        sampled: bool | None = None,
     ) -> None:
-        """Queue one answered request if it falls in the sample (cheap; never blocks)."""
-        if self.sample_rate <= 0.0 or (
-            self.sample_rate < 1.0 and random.random() >= self.sample_rate
-        ):
+        """Queue one answered request if it falls in the sample (cheap; never blocks).
+        ``sampled`` overrides the coin flip (a shadow copy follows its primary's draw)."""
+        if sampled is None:
+            sampled = self.sample(request_id)
+        if not sampled:
             return
         rows = values.shape[0]
         predictions = outputs.get("predict")
@@ -138,11 +155,19 @@ class InferenceLog:
                     values,
                     predictions,
                     outputs.get("predict_proba"),
+                    variant,
+                    shadow,
                 )
             )
             self._pending_rows += rows
             if self._pending_rows >= self.flush_rows:
                 self._wake.set()
+
+    def sample(self, request_id: str) -> bool:
+        """Whether a request is in the sample."""
+        return self.sample_rate > 0.0 and (
+            self.sample_rate >= 1.0 or random.random() < self.sample_rate
+        )
 
     def start(self) -> None:
         if self.enabled and self._thread is None:
@@ -165,9 +190,12 @@ class InferenceLog:
             records = list(self._pending)
             self._pending.clear()
             self._pending_rows = 0
-        groups: dict[tuple[str, str, tuple[str, ...], int], list[_Record]] = {}
+        groups: dict[tuple[str, str, tuple[str, ...], int, str, bool], list[_Record]] = {}
         for record in records:
-            key = (record.model_name, record.model_version, record.columns, record.values.shape[1])
+            key = (
+                record.model_name, record.model_version, record.columns, record.values.shape[1],
+                record.variant, record.shadow,
+            )  # fmt: skip
             groups.setdefault(key, []).append(record)
         written = []
         for group in groups.values():
@@ -205,6 +233,9 @@ class InferenceLog:
             "model_name": np.repeat(first.model_name, len(values)),
             "model_version": np.repeat(first.model_version, len(values)),
         }
+        if first.variant:
+            table["variant"] = np.repeat(first.variant, len(values))
+            table["shadow"] = np.repeat(first.shadow, len(values))
         for index, name in enumerate(names):
             column = f"feature:{name}" if name in RESERVED_COLUMNS else name
             table[column] = _arrow_column(values[:, index])

@@ -34,39 +34,45 @@ def multiprocess_dir() -> str | None:
 
 
 class ServingMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, variants: bool = False
+    ) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        # Serving a deployment adds a ``variant`` label to the per-model series; plain serving
+        # keeps the series it always had.
+        self.variants = variants
+        v = ["variant"] if variants else []
         self.predictions = Counter(
             "model_predictions",
-            "Predictions made, by model, version and predicted class.",
-            ["model_name", "model_version", "prediction"],
+            "Predictions made, by model, version, predicted class and deployment variant.",
+            ["model_name", "model_version", "prediction", *v],
             registry=r,
         )
         self.latency = Histogram(
             "prediction_latency_seconds",
             "Time from a request's arrival to its response, per inference request.",
-            ["model_name", "model_version"],
+            ["model_name", "model_version", *v],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.requests = Counter(
             "inference_requests",
-            "Inference requests answered, by model, protocol and HTTP status code.",
-            ["model_name", "protocol", "code"],
+            "Inference requests answered, by model, protocol, HTTP status code and variant.",
+            ["model_name", "protocol", "code", *v],
             registry=r,
         )
         self.batch_size = Histogram(
             "inference_batch_size",
             "Rows per predict call after adaptive batching.",
-            ["model_name", "model_version"],
+            ["model_name", "model_version", *v],
             buckets=_BATCH_BUCKETS,
             registry=r,
         )
         self.queue_wait = Histogram(
             "inference_queue_wait_seconds",
             "Time a request waited in the batching queue before its predict call started.",
-            ["model_name", "model_version"],
+            ["model_name", "model_version", *v],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
@@ -79,7 +85,7 @@ class ServingMetrics:
         self.load_seconds = Gauge(
             "model_load_seconds",
             "Seconds the last load of a model version took.",
-            ["model_name", "model_version"],
+            ["model_name", "model_version", *v],
             registry=r,
             multiprocess_mode="max",
         )
@@ -89,8 +95,8 @@ class ServingMetrics:
             registry=r,
         )
         self._children: dict[tuple[Any, ...], Any] = {}
-        self._requests: dict[tuple[str, str, str, int], list[float]] = {}
-        self._queue_waits: dict[tuple[str, str], list[float]] = {}
+        self._requests: dict[tuple[str, str, str, int, str], list[float]] = {}
+        self._queue_waits: dict[tuple[str, str, str], list[float]] = {}
         self._in_flight = 0
         self._in_flight_shown = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -103,28 +109,33 @@ class ServingMetrics:
     # request, so exposed values are never more than that behind. Tallies are touched only on
     # the event loop.
 
+    # ``variant`` is the deployment variant that answered; "" outside deployments, which
+    # Prometheus stores as no label at all.
     def observe_request(
-        self, model: str, version: str, protocol: str, code: int, seconds: float
+        self, model: str, version: str, protocol: str, code: int, seconds: float, variant: str = ""
     ) -> None:
-        key = (model, version, protocol, code)
+        key = (model, version, protocol, code, variant)
         tally = self._requests.get(key)
         if tally is None:
             tally = self._requests[key] = []
         tally.append(seconds)
         self._flush_soon()
 
-    def observe_rejected(self, model: str, protocol: str, code: int) -> None:
-        self._child(self.requests, model, protocol, str(code)).inc()
+    def observe_rejected(self, model: str, protocol: str, code: int, variant: str = "") -> None:
+        self._child(self.requests, model, protocol, str(code), variant).inc()
 
     def observe_batch(self, model: ServedModel, stats: BatchStats) -> None:
-        self._child(self.batch_size, model.name, model.version).observe(stats.rows)
+        variant = model.variant
+        self._child(self.batch_size, model.name, model.version, variant).observe(stats.rows)
         if stats.predictions is not None:
             for label, count in model.prediction_labels(stats.predictions):
-                self._child(self.predictions, model.name, model.version, label).inc(count)
+                self._child(self.predictions, model.name, model.version, label, variant).inc(count)
         self.flush()
 
-    def observe_queue_wait(self, model: str, version: str, seconds: float) -> None:
-        key = (model, version)
+    def observe_queue_wait(
+        self, model: str, version: str, seconds: float, variant: str = ""
+    ) -> None:
+        key = (model, version, variant)
         tally = self._queue_waits.get(key)
         if tally is None:
             tally = self._queue_waits[key] = []
@@ -142,12 +153,12 @@ class ServingMetrics:
         """Apply the tallied requests to the Prometheus metrics."""
         requests, self._requests = self._requests, {}
         waits, self._queue_waits = self._queue_waits, {}
-        for (model, version, protocol, code), seconds in requests.items():
-            self._child(self.requests, model, protocol, str(code)).inc(len(seconds))
+        for (model, version, protocol, code, variant), seconds in requests.items():
+            self._child(self.requests, model, protocol, str(code), variant).inc(len(seconds))
             if code < 300:
-                _observe_many(self._child(self.latency, model, version), seconds)
-        for (model, version), seconds in waits.items():
-            _observe_many(self._child(self.queue_wait, model, version), seconds)
+                _observe_many(self._child(self.latency, model, version, variant), seconds)
+        for (model, version, variant), seconds in waits.items():
+            _observe_many(self._child(self.queue_wait, model, version, variant), seconds)
         if self._in_flight != self._in_flight_shown:
             self.in_flight.inc(self._in_flight - self._in_flight_shown)
             self._in_flight_shown = self._in_flight
@@ -161,9 +172,15 @@ class ServingMetrics:
         self.flush()
 
     def observe_load(self, model: ServedModel) -> None:
-        self.load_seconds.labels(model.name, model.version).set(model.load_seconds)
+        self._child(self.load_seconds, model.name, model.version, model.variant).set(
+            model.load_seconds
+        )
 
     def _child(self, metric: Any, *labels: str) -> Any:
+        """The cached child of ``metric``; the last label is the variant, dropped (with its
+        value) when this server does not label variants."""
+        if not self.variants:
+            labels = labels[:-1]
         key = (id(metric), *labels)
         child = self._children.get(key)
         if child is None:

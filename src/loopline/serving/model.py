@@ -36,6 +36,7 @@ class ServedModel:
     classes: tuple[Any, ...] | None
     load_seconds: float
     platform: str = "sklearn"
+    variant: str = ""  # the deployment variant this model answers for ("" outside deployments)
     # Column positions in the estimator's feature order when a plain array can stand in for a
     # DataFrame (all-numeric columns): sklearn's per-call DataFrame checks cost more than the
     # arithmetic on a few rows.

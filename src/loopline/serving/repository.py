@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,7 @@ class ModelRepository:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._retire: Callable[[Batcher], None] = lambda batcher: batcher.close()
+        self._polling = False
 
     # -- lookups on the hot path ------------------------------------------------------------
 
@@ -121,13 +122,42 @@ class ModelRepository:
             for target in targets:
                 self._folder(target.uri)
 
+    def add(self, spec: ModelSpec) -> None:
+        """Load and serve one more model (a variant joining a deployment while serving), or
+        replace the model under that name once the new one has loaded."""
+        served = ServedName(spec)
+        self._refresh(served)
+        if not served.ready:
+            why = "; ".join(served.errors.values()) or "no version matched"
+            raise InvalidInput(f"model {spec.uri} could not be loaded: {why}")
+        previous = self._names.get(spec.name)
+        self._names = {**self._names, spec.name: served}  # one swap: readers never see half
+        if previous is not None:  # a variant pointed at another model: retire the old one
+            for batcher in previous.versions.values():
+                self._retire(batcher)
+        if spec.follows_registry and self._thread is None and self._polling:
+            self._start_thread()
+
+    def remove(self, name: str) -> None:
+        """Stop serving a model; its queued requests finish first."""
+        served = self._names.get(name)
+        if served is None:
+            return
+        self._names = {k: v for k, v in self._names.items() if k != name}
+        for batcher in served.versions.values():
+            self._retire(batcher)
+
     def start_polling(self, retire: Callable[[Batcher], None]) -> None:
         """Follow moving aliases and new versions; ``retire`` closes a replaced batcher on the
         event loop once its queue is empty."""
         self._retire = retire
+        self._polling = True
         if self._thread is None and any(s.spec.follows_registry for s in self._names.values()):
-            self._thread = threading.Thread(target=self._poll, name="model-poller", daemon=True)
-            self._thread.start()
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._poll, name="model-poller", daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -138,7 +168,7 @@ class ModelRepository:
                 batcher.close()
 
     def refresh(self) -> None:
-        for served in self._names.values():
+        for served in list(self._names.values()):
             if served.spec.follows_registry:
                 self._refresh(served)
 
@@ -191,9 +221,10 @@ class ModelRepository:
 
     def _load(self, spec: ModelSpec, target: _Target) -> ServedModel:
         folder = self._folder(target.uri)
-        return load_served_model(
-            spec.name, target.version, target.uri, folder, trusted=self.settings.trusted
+        model = load_served_model(
+            spec.served_as, target.version, target.uri, folder, trusted=self.settings.trusted
         )
+        return replace(model, variant=spec.variant) if spec.variant else model
 
     def _folder(self, uri: str) -> Path:
         parsed = parse_model_uri(uri)

@@ -58,6 +58,14 @@ class ModelSpec:
     name: str
     uri: str
     policy: VersionPolicy = field(default_factory=VersionPolicy)
+    # A variant of a deployment is kept under its own name (``DEPLOYMENT/VARIANT``) but answers,
+    # and is measured, as the deployment.
+    variant: str = ""
+    public_name: str = ""
+
+    @property
+    def served_as(self) -> str:
+        return self.public_name or self.name
 
     @property
     def follows_registry(self) -> bool:
@@ -81,6 +89,7 @@ class ServeSettings:
     tracking_uri: str | None = None
     poll_interval_s: float = 5.0
     trusted: bool = False
+    deployment: str | None = None  # serve this deployment's variants, routed by its policy
 
     def __post_init__(self) -> None:
         if not self.models:
@@ -113,6 +122,8 @@ class ServeSettings:
                 VersionPolicy(
                     m["policy"]["kind"], m["policy"]["count"], tuple(m["policy"]["versions"])
                 ),
+                m.get("variant", ""),
+                m.get("public_name", ""),
             )
             for m in raw.pop("models")
         )

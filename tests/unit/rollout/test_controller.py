@@ -240,3 +240,37 @@ def test_bad_specs_are_refused() -> None:
     ):
         with pytest.raises(InvalidInput):
             RolloutSpec(**bad)  # type: ignore[arg-type]
+
+
+def test_comparisons_with_the_champion_are_left_out_at_full_weight(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    rollouts, _, _ = setup
+    spec = RolloutSpec(steps=(100,), interval=30, threshold=1, max_prediction_drift=0.01)
+
+    class NoChampion(ScriptedSource):
+        def window(self, *args: object, **kwargs: object) -> CanaryWindow:
+            window = super().window(*args, **kwargs)  # type: ignore[arg-type]
+            return CanaryWindow(window.since, window.until, window.candidate, VariantWindow())
+
+    rollouts.start("churn", "models:/churn/4", spec)
+    controller = Controller(rollouts, NoChampion(), clock=clock)
+    _advance(controller, clock)
+    status = rollouts.status("churn")
+    assert status["phase"] == "Succeeded"
+    assert [c["check"] for c in status["events"][-1]["checks"]] == ["error-rate"]
+
+
+def test_waiting_for_data_looks_again_once_per_interval(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    rollouts, _, _ = setup
+    spec = RolloutSpec(steps=(50, 100), interval=30, threshold=1, no_data_deadline=1000)
+    rollouts.start("churn", "models:/churn/4", spec)
+    source = ScriptedSource(requests=5)
+    controller = Controller(rollouts, source, clock=clock)
+    _advance(controller, clock)
+    for _ in range(10):  # polls within the same interval decide nothing new
+        clock.now += 1
+        controller.tick("churn")
+    assert len(source.windows) == 1
+    clock.now += 30
+    controller.tick("churn")
+    assert len(source.windows) == 2
+    assert sum(e["action"] == "waiting" for e in rollouts.status("churn")["events"]) == 2

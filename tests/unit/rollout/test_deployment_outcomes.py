@@ -1,0 +1,61 @@
+"""Outcomes of a served deployment, from an inference log and feedback written by the real
+writers (no server needed: the same files the server writes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loopline.core.errors import InvalidInput, NotFound
+from loopline.rollout.abtest import ab_test_report, deployment_outcomes
+from loopline.serving.inference_log import FeedbackEntry, InferenceLog, write_feedback
+
+
+def _log(root: Path) -> None:
+    log = InferenceLog(root, 1.0)
+    for i in range(6):
+        variant = "champion" if i % 2 == 0 else "candidate"
+        log.offer(
+            f"r{i}", "churn", "1", ("x",), np.array([[float(i)]]),
+            {"predict": np.array([i % 3])}, variant=variant,
+        )  # fmt: skip
+    log.offer(
+        "r0", "churn", "2", ("x",), np.array([[0.0]]), {"predict": np.array([9])},
+        variant="candidate", shadow=True,
+    )  # fmt: skip
+    log.flush()
+
+
+def test_accuracy_joins_the_last_label_and_ignores_shadows(tmp_path: Path) -> None:
+    _log(tmp_path)
+    write_feedback(tmp_path, [FeedbackEntry("r0", (5,)), FeedbackEntry("r1", (1,))])
+    write_feedback(tmp_path, [FeedbackEntry("r0", (0,)), FeedbackEntry("r2", ("2",))])
+    variants, metrics = deployment_outcomes(tmp_path, "churn", "accuracy")
+    assert len(variants) == 6  # the shadow copy is not a request of its own
+    values = metrics["accuracy"]
+    # r0's last label 0 == 0, r1's 1 == 1, r2's "2" == 2; r3..r5 have no label yet.
+    assert sorted(values[~np.isnan(values)].tolist()) == [1.0, 1.0, 1.0]
+    assert int(np.isnan(values).sum()) == 3
+
+
+def test_conversion_and_bad_labels(tmp_path: Path) -> None:
+    _log(tmp_path)
+    write_feedback(tmp_path, [FeedbackEntry(f"r{i}", (i % 2,)) for i in range(6)])
+    variants, metrics = deployment_outcomes(tmp_path, "churn", "conversion")
+    report = ab_test_report(variants, metrics, control="champion")
+    assert report.metrics[0].variants["candidate"].mean == 1.0
+    write_feedback(tmp_path, [FeedbackEntry("r0", ("yes",))])
+    with pytest.raises(InvalidInput, match="does not fit"):
+        deployment_outcomes(tmp_path, "churn", "conversion")
+    with pytest.raises(InvalidInput, match="is not known"):
+        deployment_outcomes(tmp_path, "churn", "revenue")
+    with pytest.raises(NotFound):
+        deployment_outcomes(tmp_path / "empty", "churn", "accuracy")
+
+
+def test_no_feedback_yet_is_said(tmp_path: Path) -> None:
+    _log(tmp_path)
+    with pytest.raises(InvalidInput, match="has feedback yet"):
+        deployment_outcomes(tmp_path, "churn", "accuracy")
