@@ -416,3 +416,33 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 6
     assert "cannot reach the tracking server" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_registry_refuses_server_paths_and_never_reuses_numbers(server: Server) -> None:
+    api = "/api/2.0/mlflow"
+    assert _call(server, "POST", f"{api}/registered-models/create", {"name": "m"})[0] == 200
+    status, body = _call(server, "POST", f"{api}/runs/create", {"experiment_id": "0"})
+    run_id = body["run"]["info"]["run_id"]  # type: ignore[index]
+    for source in ("/etc", "file:///etc/passwd", f"{server.artifacts}/../.."):
+        status, body = _call(
+            server, "POST", f"{api}/model-versions/create", {"name": "m", "source": source}
+        )
+        assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE", (source, body)
+    status, body = _call(
+        server,
+        "POST",
+        f"{api}/model-versions/create",
+        {"name": "m", "source": f"runs:/{run_id}/model", "run_id": run_id},
+    )
+    assert status == 200 and body["model_version"]["version"] == "1"  # type: ignore[index]
+    numbers = []
+    for _ in range(2):
+        status, body = _call(
+            server,
+            "POST",
+            f"{api}/model-versions/create",
+            {"name": "m", "source": f"mlflow-artifacts:/0/{run_id}/artifacts/model"},
+        )
+        numbers.append(body["model_version"]["version"])  # type: ignore[index]
+        _call(server, "DELETE", f"{api}/model-versions/delete", {"name": "m", "version": "2"})
+    assert numbers == ["2", "3"]

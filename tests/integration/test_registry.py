@@ -141,3 +141,59 @@ def test_skops_refuses_unknown_types(tracking: str, tmp_path: Path) -> None:
     (bad / "model.skops").write_bytes(sio.dumps({"est": _Sneaky()}))
     with pytest.raises(InvalidInput, match="not known to be safe"):
         loopline.pyfunc.load_model(str(bad))
+
+
+def test_version_sources_outside_the_store_are_refused(tracking: str, tmp_path: Path) -> None:
+    """A version pointing at /etc, or at a folder reached through a link, would be served or
+    downloaded later: only the run's artifacts and the store's artifact root are accepted."""
+    run_id, _ = _train_and_log()
+    registry = RegistryClient(tracking)
+    logged = registry.get_model_version("churn", 1).source
+    (tmp_path / "escape").symlink_to("/etc")
+    for source in ("/etc", "file:///etc", str(tmp_path / "artifacts" / ".." / "outside")):
+        with pytest.raises(InvalidInput, match="outside the artifacts"):
+            registry.create_model_version("churn", source, run_id=run_id)
+    (tmp_path / "artifacts" / "link").symlink_to(tmp_path / "escape")
+    with pytest.raises(InvalidInput, match="outside the artifacts"):
+        registry.create_model_version("churn", str(tmp_path / "artifacts" / "link"))
+    with pytest.raises(InvalidInput, match="relative part"):
+        registry.create_model_version("churn", "s3://bucket/models/../../other")
+    with pytest.raises(InvalidInput, match="not to run"):
+        registry.create_model_version("churn", f"runs:/{run_id}/model", run_id="f" * 32)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        registry.create_model_version("churn", "runs:/" + "a" * 32 + "/model")
+    # The run's own artifacts, and a runs:/ URI (whose run is recorded), are accepted.
+    assert registry.create_model_version("churn", logged, run_id=run_id).version == 2
+    by_uri = registry.create_model_version("churn", f"runs:/{run_id}/model")
+    assert (by_uri.version, by_uri.run_id) == (3, run_id)
+    assert [v.version for v in registry.search_model_versions("name = 'churn'")] == [3, 2, 1]
+
+
+def test_registering_a_folder_keeps_a_copy_in_the_store(tracking: str, tmp_path: Path) -> None:
+    from loopline.models.sklearn import save_model
+
+    X, y = _data()
+    folder = tmp_path / "elsewhere" / "model"
+    save_model(LogisticRegression().fit(X, y), folder)
+    version = loopline.register_model(str(folder), "loose")
+    assert Path(version.source).is_relative_to(tmp_path / "artifacts")
+    import shutil
+
+    shutil.rmtree(folder)  # the registered version does not depend on the folder
+    assert len(loopline.pyfunc.load_model("models:/loose/1").predict(X[:3])) == 3
+
+
+def test_version_numbers_are_never_reused(tracking: str) -> None:
+    """A deployment pinned to models:/churn/2 must never get another model after v2 is
+    deleted (MLflow never reuses a number either)."""
+    run_id, _ = _train_and_log()
+    registry = RegistryClient(tracking)
+    source = f"runs:/{run_id}/model"
+    assert registry.create_model_version("churn", source).version == 2
+    registry.delete_model_version("churn", 2)
+    assert registry.create_model_version("churn", source).version == 3
+    registry.delete_model_version("churn", 3)
+    registry.delete_model_version("churn", 1)
+    assert registry.create_model_version("churn", source).version == 4
+    with pytest.raises(NotFound, match="has no version 2"):
+        registry.get_model_version("churn", 2)

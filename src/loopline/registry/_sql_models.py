@@ -36,8 +36,11 @@ def missing_model(name: str) -> NotFound:
 
 
 class SqlModels:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, artifact_root: str = "") -> None:
+        """``artifact_root``: the store's artifact folder (or URL); local model version sources
+        inside it are accepted without naming their run."""
         self.store = store
+        self.artifact_root = artifact_root.rstrip("/")
 
     # -- registered models ----------------------------------------------------------------
     def create_registered_model(

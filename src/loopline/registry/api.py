@@ -34,7 +34,10 @@ class RegistryClient:
         if session is not None:
             self.backend: SqlRegistry | RestRegistry = RestRegistry(session)
         else:
-            self.backend = SqlRegistry(self.tracking.sql.store)  # type: ignore[attr-defined]
+            self.backend = SqlRegistry(
+                self.tracking.sql.store,  # type: ignore[attr-defined]
+                self.tracking.target.artifact_root,
+            )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.backend, name)
@@ -55,7 +58,7 @@ class RegistryClient:
             folder = Path(parsed.path or "").resolve()
             if not (folder / "MLmodel").is_file():
                 raise NotFound(f"{parsed.path} is not a model folder (no MLmodel file)")
-            source = str(folder)
+            source = self._store_folder(folder, name)
         try:
             self.backend.get_registered_model(name)
         except NotFound:
@@ -66,6 +69,24 @@ class RegistryClient:
             with suppress(Conflict):  # registered concurrently by someone else: fine
                 self.backend.create_registered_model(name)
         return self.backend.create_model_version(name, source, run_id=run_id, tags=tags)
+
+    def _store_folder(self, folder: Path, name: str) -> str:
+        """A copy of a model folder in the store's artifacts (a version never points at a
+        folder that can change or vanish under it); the folder itself if already there."""
+        import uuid
+
+        root = self.tracking.target.artifact_root
+        if root and "://" not in root:
+            real_root = Path(root).resolve()
+            if folder == real_root or real_root in folder.parents:
+                return str(folder)
+        location = (
+            f"{root.rstrip('/')}/registered/{name}/{uuid.uuid4().hex}"
+            if root
+            else f"mlflow-artifacts:/registered/{name}/{uuid.uuid4().hex}"
+        )
+        self.tracking.artifacts_at(location).log_dir(folder)
+        return location
 
     def resolve_version(self, model_uri: str) -> ModelVersion:
         parsed = parse_model_uri(model_uri)
