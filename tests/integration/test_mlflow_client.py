@@ -446,3 +446,59 @@ def test_registry_refuses_server_paths_and_never_reuses_numbers(server: Server) 
         numbers.append(body["model_version"]["version"])  # type: ignore[index]
         _call(server, "DELETE", f"{api}/model-versions/delete", {"name": "m", "version": "2"})
     assert numbers == ["2", "3"]
+
+
+RUN_AND_MODEL = textwrap.dedent(
+    """
+    import json, mlflow, numpy as np
+    from pathlib import Path
+    from mlflow import MlflowClient
+    from sklearn.linear_model import LogisticRegression
+
+    folder = Path("indir")
+    (folder / "sub").mkdir(parents=True)
+    (folder / "data.bin").write_bytes(b"x")
+    (folder / "sub" / "f.txt").write_text("y")
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    y = (X[:, 0] > 19).astype(int)
+    experiment = mlflow.create_experiment("elsewhere", artifact_location="mlflow-artifacts:/own")
+    with mlflow.start_run(experiment_id=experiment) as run:
+        mlflow.log_artifacts(str(folder), artifact_path="outdir")
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model")
+    client = MlflowClient()
+    run_id = run.info.run_id
+    version = mlflow.register_model(info.model_uri, "from_logged")
+    named = client.search_logged_models([experiment], filter_string="name = 'model'")
+    print(json.dumps({
+        "run_id": run_id,
+        "outdir": sorted(a.path for a in client.list_artifacts(run_id, "outdir")),
+        "model": sorted(a.path for a in client.list_artifacts(run_id, "model")),
+        "version_run_id": version.run_id,
+        "model_location": client.get_logged_model(info.model_id).artifact_location,
+        "model_id": info.model_id,
+        "named": [m.model_id for m in named],
+        "nameless": len(client.search_logged_models([experiment], filter_string="name = 'x'")),
+    }))
+    """
+)
+
+
+def test_logged_models_stay_apart_from_run_artifacts(server: Server, tmp_path: Path) -> None:
+    """The mlflow client lists runs:/<run>/outdir by searching the run's logged models named
+    'outdir': the search must honour its filter, else the model's files show up in outdir. And
+    registering a logged model records its source run, as MLflow's server does."""
+    result = _run_mlflow(server, RUN_AND_MODEL, tmp_path)
+    assert result["outdir"] == ["outdir/data.bin", "outdir/sub"]
+    assert "model/MLmodel" in result["model"]  # type: ignore[operator]
+    assert result["version_run_id"] == result["run_id"]
+    model_id = result["model_id"]
+    assert result["model_location"] == f"mlflow-artifacts:/own/models/{model_id}/artifacts"
+    assert (server.artifacts / "own" / "models" / str(model_id) / "artifacts" / "MLmodel").is_file()
+    assert result["named"] == [model_id] and result["nameless"] == 0
+    status, body = _call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/logged-models/search",
+        {"experiment_ids": ["0"], "filter": "metrics.acc > 1"},
+    )
+    assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE"
