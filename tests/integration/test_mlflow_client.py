@@ -502,3 +502,38 @@ def test_logged_models_stay_apart_from_run_artifacts(server: Server, tmp_path: P
         {"experiment_ids": ["0"], "filter": "metrics.acc > 1"},
     )
     assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+RENAME = textwrap.dedent(
+    """
+    import json
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    client.create_registered_model("old")
+    client.rename_registered_model("old", "new")
+    names = [m.name for m in client.search_registered_models()]
+    print(json.dumps({"name": client.get_registered_model("new").name, "models": names}))
+    """
+)
+
+
+def test_rename_and_delete_over_rest(server: Server, tmp_path: Path) -> None:
+    """The mlflow client's rename_registered_model and Loopline's CLI against the server."""
+    assert _run_mlflow(server, RENAME, tmp_path) == {"name": "new", "models": ["new"]}
+    uri = ("--tracking-uri", server.url)
+    done = subprocess.run(
+        [LOOPLINE, "models", "rename", "new", "newer", *uri], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        [LOOPLINE, "models", "delete", "newer", "--version", "1", "-y", *uri],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 3 and "has no version 1" in done.stderr, done.stderr
+    done = subprocess.run(
+        [LOOPLINE, "models", "delete", "newer", "-y", *uri], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert _call(server, "GET", "/api/2.0/mlflow/registered-models/get?name=newer")[0] == 404

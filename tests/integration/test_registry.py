@@ -197,3 +197,40 @@ def test_version_numbers_are_never_reused(tracking: str) -> None:
     assert registry.create_model_version("churn", source).version == 4
     with pytest.raises(NotFound, match="has no version 2"):
         registry.get_model_version("churn", 2)
+
+
+def test_cli_deletes_versions_and_models_and_renames(tracking: str) -> None:
+    from tests.conftest import run_cli
+
+    run_id, _ = _train_and_log()
+    registry = RegistryClient(tracking)
+    registry.create_model_version("churn", f"runs:/{run_id}/model")
+    registry.set_alias("churn", "champion", 2)
+    uri = ("--tracking-uri", tracking)
+
+    refused = run_cli("models", "delete", "churn", "--version", "2", *uri)
+    assert refused.exit_code == 2 and "pass -y" in refused.stderr
+    assert "alias champion" in refused.stderr
+    done = run_cli("models", "delete", "churn", "--version", "2", "-y", *uri)
+    assert done.exit_code == 0, done.output
+    assert "Deleted version 2 of model churn (with alias champion)" in done.stdout
+    model = registry.get_registered_model("churn")
+    assert model.aliases == {}  # the alias went with its version, as in MLflow
+    assert [v.version for v in registry.search_model_versions("name = 'churn'")] == [1]
+
+    registry.create_registered_model("taken")
+    clash = run_cli("models", "rename", "churn", "taken", *uri)
+    assert clash.exit_code != 0 and "already exists" in clash.stderr
+    assert run_cli("models", "rename", "churn", "attrition", *uri).exit_code == 0
+    renamed = registry.get_model_version("attrition", 1)
+    assert renamed.run_id == run_id
+    assert registry.create_model_version("attrition", f"runs:/{run_id}/model").version == 3
+    with pytest.raises(NotFound):
+        registry.get_registered_model("churn")
+    assert len(loopline.pyfunc.load_model("models:/attrition/1").predict(_data()[0][:2])) == 2
+
+    missing = run_cli("models", "delete", "ghost", "-y", *uri)
+    assert missing.exit_code != 0 and "does not exist" in missing.stderr
+    gone = run_cli("models", "delete", "attrition", "-y", *uri)
+    assert gone.exit_code == 0 and "attrition and its 2 versions" in gone.stdout
+    assert [m.name for m in registry.search_registered_models()] == ["taken"]

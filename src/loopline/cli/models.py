@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any
 
 import click
@@ -193,3 +194,48 @@ def models_lineage(name: str, version: str, tracking_uri: str | None, as_json: b
         click.echo(f"  param      {key} = {value}")
     for key, value in sorted(lin.metrics.items()):
         click.echo(f"  metric     {key} = {value:.6g}")
+
+
+@models_group.command("delete")
+@click.argument("name")
+@click.option("--version", help="Delete only this version (its number is never reused).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@uri_option
+def models_delete(name: str, version: str | None, yes: bool, tracking_uri: str | None) -> None:
+    """Delete model NAME with all its versions and aliases, or one --version of it.
+
+    As in MLflow, aliases pointing at a deleted version are deleted with it: a server that
+    follows such an alias keeps the model it has loaded and reports the alias as missing."""
+    registry = _registry(tracking_uri)
+    if version is not None:
+        found = registry.get_model_version(name, version)
+        what = f"version {found.version} of model {name}"
+        aliases = list(found.aliases)
+    else:
+        model = registry.get_registered_model(name)
+        count = len(registry.search_model_versions(f"name = '{name}'"))
+        what = f"model {name} and its {count} version{'' if count == 1 else 's'}"
+        aliases = sorted(model.aliases)
+    if aliases:
+        what += f" (with alias{'' if len(aliases) == 1 else 'es'} {', '.join(aliases)})"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"deleting {what} cannot be undone: pass -y to confirm")
+        click.confirm(f"Delete {what}?", abort=True)
+    if version is not None:
+        registry.delete_model_version(name, version)
+    else:
+        registry.delete_registered_model(name)
+    click.echo(f"Deleted {what}")
+
+
+@models_group.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@uri_option
+def models_rename(name: str, new_name: str, tracking_uri: str | None) -> None:
+    """Rename model NAME to NEW_NAME, keeping its versions, tags and aliases.
+
+    models:/NAME/... URIs stop resolving, as in MLflow: point deployments at the new name."""
+    _registry(tracking_uri).rename_registered_model(name, new_name)
+    click.echo(f"Renamed model {name} to {new_name} (use models:/{new_name}/... from now on)")

@@ -40,6 +40,11 @@ def update_registered_model(ctx: ServerContext, p: Params) -> dict[str, Any]:
     return {"registered_model": registered_model_json(model)}
 
 
+def rename_registered_model(ctx: ServerContext, p: Params) -> dict[str, Any]:
+    model = ctx.registry.rename_registered_model(p.require("name"), p.require("new_name"))
+    return {"registered_model": registered_model_json(model)}
+
+
 def delete_registered_model(ctx: ServerContext, p: Params) -> None:
     ctx.registry.delete_registered_model(p.require("name"))
 
@@ -155,6 +160,7 @@ def routes() -> list[Route]:
         ("/registered-models/get", get_registered_model, ["GET"]),
         ("/registered-models/search", search_registered_models, ["GET", "POST"]),
         ("/registered-models/update", update_registered_model, ["PATCH"]),
+        ("/registered-models/rename", rename_registered_model, ["POST"]),
         ("/registered-models/delete", delete_registered_model, ["DELETE"]),
         ("/registered-models/set-tag", set_registered_model_tag, ["POST"]),
         ("/registered-models/delete-tag", delete_registered_model_tag, ["DELETE"]),
