@@ -537,3 +537,21 @@ def test_rename_and_delete_over_rest(server: Server, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert _call(server, "GET", "/api/2.0/mlflow/registered-models/get?name=newer")[0] == 404
+
+
+def test_a_refused_source_leaves_no_model_behind(server: Server) -> None:
+    status, body = _call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/model-versions/create",
+        {"name": "stray", "source": "/etc"},
+    )
+    assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert _call(server, "GET", "/api/2.0/mlflow/registered-models/get?name=stray")[0] == 404
+    status, body = _call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/model-versions/create",
+        {"name": "fresh", "source": "s3://bucket/models/m1"},
+    )
+    assert status == 200 and body["model_version"]["version"] == "1"  # type: ignore[index]

@@ -234,3 +234,36 @@ def test_cli_deletes_versions_and_models_and_renames(tracking: str) -> None:
     gone = run_cli("models", "delete", "attrition", "-y", *uri)
     assert gone.exit_code == 0 and "attrition and its 2 versions" in gone.stdout
     assert [m.name for m in registry.search_registered_models()] == ["taken"]
+
+
+def test_an_upgraded_store_continues_after_its_highest_version(
+    store_url: str, tmp_path: Path
+) -> None:
+    """A store from before the version counter starts the counter at its highest version."""
+    from sqlalchemy import text
+
+    from loopline.registry._sql import SqlRegistry
+    from loopline.store import open_store
+    from loopline.store._engine import make_engine
+    from loopline.store._migrate import run_alembic_upgrade
+
+    engine = make_engine(store_url)
+    run_alembic_upgrade(engine, "0005_covering_metric_index")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO registered_models VALUES ('old', 1, 1, NULL)"))
+        for number in (1, 3):
+            conn.execute(
+                text(
+                    "INSERT INTO model_versions (name, version, creation_time, "
+                    "last_updated_time, source, status, current_stage) "
+                    "VALUES ('old', :v, 1, 1, 's3://b/m', 'READY', 'None')"
+                ),
+                {"v": number},
+            )
+    engine.dispose()
+    store = open_store(store_url)
+    try:
+        registry = SqlRegistry(store, str(tmp_path))
+        assert registry.create_model_version("old", "s3://b/m2").version == 4
+    finally:
+        store.close()

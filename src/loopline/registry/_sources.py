@@ -71,6 +71,8 @@ def check_source(
         return _runs(store, source, run_id, model_id)
     if scheme == "models":
         return _models(store, source, run_id, model_id, registered_version)
+    if run_id:
+        _run_location(store, run_id, source)  # a version's run must exist for its lineage
     return CheckedSource(source, run_id, model_id)
 
 
@@ -171,7 +173,13 @@ def _models(
             )
         logged = _logged_model(store, target, source)
         return CheckedSource(source, run_id or logged.source_run_id, target)
-    under, under_run, under_model = registered_version(source)
+    try:
+        under, under_run, under_model = registered_version(source)
+    except NotFound as exc:
+        raise InvalidInput(
+            f"model version source {source!r} names a version that does not exist: {exc.message}",
+            hint="see `loopline models show NAME` for its versions",
+        ) from None
     if (run_id and run_id != (under_run or "")) or (model_id and model_id != (under_model or "")):
         raise InvalidInput(
             f"the run_id and model_id given do not match those of {source}",

@@ -75,11 +75,12 @@ class RegistryClient:
         folder that can change or vanish under it); the folder itself if already there."""
         import uuid
 
-        root = self.tracking.target.artifact_root
+        root = "" if self.tracking.session is not None else self.tracking.target.artifact_root
         if root and "://" not in root:
             real_root = Path(root).resolve()
             if folder == real_root or real_root in folder.parents:
                 return str(folder)
+        # Through a tracking server, the copy goes to its artifact proxy.
         location = (
             f"{root.rstrip('/')}/registered/{name}/{uuid.uuid4().hex}"
             if root

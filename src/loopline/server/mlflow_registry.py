@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from starlette.routing import Route
 
-from loopline.core.errors import NotFound
+from loopline.core.errors import Conflict, NotFound
 from loopline.server._context import ServerContext
 from loopline.server._http import Params, endpoint
 from loopline.server._json import model_version_json, registered_model_json
@@ -80,13 +81,15 @@ def get_by_alias(ctx: ServerContext, p: Params) -> dict[str, Any]:
 def create_model_version(ctx: ServerContext, p: Params) -> dict[str, Any]:
     tags = {t["key"]: t["value"] for t in p.list("tags")}
     name = p.require("name")
+    args = (p.require("source"), p.get("run_id"), p.get("description"), tags, p.get("model_id"))
     try:
-        ctx.registry.get_registered_model(name)
+        version = ctx.registry.create_model_version(name, *args)
     except NotFound:
-        ctx.registry.create_registered_model(name)
-    version = ctx.registry.create_model_version(
-        name, p.require("source"), p.get("run_id"), p.get("description"), tags, p.get("model_id")
-    )
+        # The model is created only for a source that passed its checks: a refused source
+        # leaves no empty model behind.
+        with suppress(Conflict):  # created concurrently by someone else: fine
+            ctx.registry.create_registered_model(name)
+        version = ctx.registry.create_model_version(name, *args)
     return {"model_version": model_version_json(version)}
 
 
