@@ -555,3 +555,47 @@ def test_a_refused_source_leaves_no_model_behind(server: Server) -> None:
         {"name": "fresh", "source": "s3://bucket/models/m1"},
     )
     assert status == 200 and body["model_version"]["version"] == "1"  # type: ignore[index]
+
+
+def test_a_folder_registered_through_the_server_is_kept_by_it(
+    server: Server, tmp_path: Path
+) -> None:
+    """The server cannot read the client's disk: the folder goes up through its artifact
+    proxy, and the version still loads once the folder is gone."""
+    import shutil
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from loopline.models.sklearn import save_model
+
+    folder = tmp_path / "loose-model"
+    X = np.arange(20.0).reshape(10, 2)
+    save_model(LogisticRegression().fit(X, [0] * 5 + [1] * 5), folder)
+    done = subprocess.run(
+        [
+            LOOPLINE,
+            "models",
+            "register",
+            str(folder),
+            "--name",
+            "loose",
+            "--tracking-uri",
+            server.url,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    shutil.rmtree(folder)
+    probe = "import loopline, numpy as np\nprint(loopline.pyfunc.load_model('models:/loose/1')"
+    probe += ".predict(np.zeros((3, 2))).shape)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "LOOPLINE_TRACKING_URI": server.url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "(3,)", loaded.stderr[-2000:]

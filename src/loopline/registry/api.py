@@ -19,6 +19,7 @@ from loopline.tracking.artifacts import proxied_to
 __all__ = ["RegistryClient", "lineage", "register_model", "resolve_model_uri"]
 
 _LOGGED_MODEL = re.compile(r"^m-[0-9a-f]{32}$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:")  # a URI, not a path (nor C:\)
 
 
 class RegistryClient:
@@ -110,7 +111,10 @@ class RegistryClient:
         if parsed.kind == "registry":
             if parsed.name and _LOGGED_MODEL.match(parsed.name) and parsed.version is None:
                 return self._materialize(self._logged_model_location(parsed.name), model_uri)
-            return self.resolve(self.resolve_version(model_uri).source)
+            source = self.resolve_version(model_uri).source
+            if parse_model_uri(source).kind == "path" and _SCHEME.match(source):
+                return self._materialize(source, model_uri)  # mlflow-artifacts:, s3://, ...
+            return self.resolve(source)
         run = self.tracking.get_run(parsed.run_id or "")
         location = run.info.artifact_uri.rstrip("/")
         if parsed.artifact_path:
