@@ -207,6 +207,10 @@ def test_cli_deletes_versions_and_models_and_renames(tracking: str) -> None:
     registry.create_model_version("churn", f"runs:/{run_id}/model")
     registry.set_alias("churn", "champion", 2)
     uri = ("--tracking-uri", tracking)
+    from loopline.rollout.deployments import Deployments
+
+    deployments = Deployments(registry.backend.store)
+    deployments.create("web", {"main": "models:/churn@champion", "old": "models:/churn/1"})
 
     refused = run_cli("models", "delete", "churn", "--version", "2", *uri)
     assert refused.exit_code == 2 and "pass -y" in refused.stderr
@@ -214,6 +218,7 @@ def test_cli_deletes_versions_and_models_and_renames(tracking: str) -> None:
     done = run_cli("models", "delete", "churn", "--version", "2", "-y", *uri)
     assert done.exit_code == 0, done.output
     assert "Deleted version 2 of model churn (with alias champion)" in done.stdout
+    assert "deployments serve it: web/main (models:/churn@champion)" in done.stderr
     model = registry.get_registered_model("churn")
     assert model.aliases == {}  # the alias went with its version, as in MLflow
     assert [v.version for v in registry.search_model_versions("name = 'churn'")] == [1]
@@ -221,7 +226,9 @@ def test_cli_deletes_versions_and_models_and_renames(tracking: str) -> None:
     registry.create_registered_model("taken")
     clash = run_cli("models", "rename", "churn", "taken", *uri)
     assert clash.exit_code != 0 and "already exists" in clash.stderr
-    assert run_cli("models", "rename", "churn", "attrition", *uri).exit_code == 0
+    renaming = run_cli("models", "rename", "churn", "attrition", *uri)
+    assert renaming.exit_code == 0
+    assert "still name models:/churn: web/main" in renaming.stderr and "web/old" in renaming.stderr
     renamed = registry.get_model_version("attrition", 1)
     assert renamed.run_id == run_id
     assert registry.create_model_version("attrition", f"runs:/{run_id}/model").version == 3

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from loopline.cli._output import echo_json, echo_table
+from loopline.core.errors import LooplineError
 
 __all__ = ["models_group"]
 
@@ -218,6 +219,10 @@ def models_delete(name: str, version: str | None, yes: bool, tracking_uri: str |
         aliases = sorted(model.aliases)
     if aliases:
         what += f" (with alias{'' if len(aliases) == 1 else 'es'} {', '.join(aliases)})"
+    latest = version is not None and _is_latest(registry, name, int(version))
+    users = _deployments_using(registry, name, version, aliases, latest)
+    if users:
+        click.secho(f"warning: deployments serve it: {', '.join(users)}", fg="yellow", err=True)
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"deleting {what} cannot be undone: pass -y to confirm")
@@ -237,5 +242,49 @@ def models_rename(name: str, new_name: str, tracking_uri: str | None) -> None:
     """Rename model NAME to NEW_NAME, keeping its versions, tags and aliases.
 
     models:/NAME/... URIs stop resolving, as in MLflow: point deployments at the new name."""
-    _registry(tracking_uri).rename_registered_model(name, new_name)
+    registry = _registry(tracking_uri)
+    registry.rename_registered_model(name, new_name)
     click.echo(f"Renamed model {name} to {new_name} (use models:/{new_name}/... from now on)")
+    users = _deployments_using(registry, name, None, [], False)
+    if users:
+        click.secho(
+            f"warning: deployments still name models:/{name}: {', '.join(users)}; "
+            "point them at the new name with `loopline deploy`",
+            fg="yellow",
+            err=True,
+        )
+
+
+def _is_latest(registry: Any, name: str, version: int) -> bool:
+    found = registry.search_model_versions(f"name = '{name}'")
+    return bool(found) and max(v.version for v in found) == version
+
+
+def _deployments_using(
+    registry: Any, name: str, version: str | None, aliases: list[str], latest: bool
+) -> list[str]:
+    """``deployment/variant`` of every deployment whose model URI names the model (or, with
+    ``version``, that version: by number, by one of its aliases, or as the latest)."""
+    store = getattr(registry.backend, "store", None)
+    if store is None:  # a tracking server: its deployments are not ours to read
+        return []
+    from loopline.core.uris import parse_model_uri
+    from loopline.rollout.deployments import Deployments
+
+    found = []
+    for deployment in Deployments(store).all():
+        for variant, uri in sorted(deployment.variants.items()):
+            try:
+                parsed = parse_model_uri(uri)
+            except LooplineError:
+                continue
+            if parsed.kind != "registry" or parsed.name != name:
+                continue
+            if version is not None and not (
+                parsed.version == int(version)
+                or (parsed.alias is not None and parsed.alias in aliases)
+                or (parsed.version is None and parsed.alias is None and latest)
+            ):
+                continue
+            found.append(f"{deployment.name}/{variant} ({uri})")
+    return found
