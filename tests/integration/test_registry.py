@@ -274,3 +274,19 @@ def test_an_upgraded_store_continues_after_its_highest_version(
         assert registry.create_model_version("old", "s3://b/m2").version == 4
     finally:
         store.close()
+
+
+def test_concurrent_registrations_get_distinct_numbers(tracking: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = RegistryClient(tracking)
+    registry.create_registered_model("busy")
+
+    def register(i: int) -> int:
+        return int(registry.create_model_version("busy", f"s3://bucket/models/{i}").version)
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = list(pool.map(register, range(16)))
+    assert sorted(numbers) == list(range(1, 17))
+    registry.delete_model_version("busy", 16)
+    assert register(99) == 17
