@@ -417,3 +417,186 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 6
     assert "cannot reach the tracking server" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_registry_refuses_server_paths_and_never_reuses_numbers(server: Server) -> None:
+    api = "/api/2.0/mlflow"
+    assert _call(server, "POST", f"{api}/registered-models/create", {"name": "m"})[0] == 200
+    status, body = _call(server, "POST", f"{api}/runs/create", {"experiment_id": "0"})
+    run_id = body["run"]["info"]["run_id"]  # type: ignore[index]
+    for source in ("/etc", "file:///etc/passwd", f"{server.artifacts}/../.."):
+        status, body = _call(
+            server, "POST", f"{api}/model-versions/create", {"name": "m", "source": source}
+        )
+        assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE", (source, body)
+    status, body = _call(
+        server,
+        "POST",
+        f"{api}/model-versions/create",
+        {"name": "m", "source": f"runs:/{run_id}/model", "run_id": run_id},
+    )
+    assert status == 200 and body["model_version"]["version"] == "1"  # type: ignore[index]
+    numbers = []
+    for _ in range(2):
+        status, body = _call(
+            server,
+            "POST",
+            f"{api}/model-versions/create",
+            {"name": "m", "source": f"mlflow-artifacts:/0/{run_id}/artifacts/model"},
+        )
+        numbers.append(body["model_version"]["version"])  # type: ignore[index]
+        _call(server, "DELETE", f"{api}/model-versions/delete", {"name": "m", "version": "2"})
+    assert numbers == ["2", "3"]
+
+
+RUN_AND_MODEL = textwrap.dedent(
+    """
+    import json, mlflow, numpy as np
+    from pathlib import Path
+    from mlflow import MlflowClient
+    from sklearn.linear_model import LogisticRegression
+
+    folder = Path("indir")
+    (folder / "sub").mkdir(parents=True)
+    (folder / "data.bin").write_bytes(b"x")
+    (folder / "sub" / "f.txt").write_text("y")
+    X = np.arange(40, dtype=float).reshape(20, 2)
+    y = (X[:, 0] > 19).astype(int)
+    experiment = mlflow.create_experiment("elsewhere", artifact_location="mlflow-artifacts:/own")
+    with mlflow.start_run(experiment_id=experiment) as run:
+        mlflow.log_artifacts(str(folder), artifact_path="outdir")
+        info = mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="model")
+    client = MlflowClient()
+    run_id = run.info.run_id
+    version = mlflow.register_model(info.model_uri, "from_logged")
+    named = client.search_logged_models([experiment], filter_string="name = 'model'")
+    print(json.dumps({
+        "run_id": run_id,
+        "outdir": sorted(a.path for a in client.list_artifacts(run_id, "outdir")),
+        "model": sorted(a.path for a in client.list_artifacts(run_id, "model")),
+        "version_run_id": version.run_id,
+        "model_location": client.get_logged_model(info.model_id).artifact_location,
+        "model_id": info.model_id,
+        "named": [m.model_id for m in named],
+        "nameless": len(client.search_logged_models([experiment], filter_string="name = 'x'")),
+    }))
+    """
+)
+
+
+def test_logged_models_stay_apart_from_run_artifacts(server: Server, tmp_path: Path) -> None:
+    """The mlflow client lists runs:/<run>/outdir by searching the run's logged models named
+    'outdir': the search must honour its filter, else the model's files show up in outdir. And
+    registering a logged model records its source run, as MLflow's server does."""
+    result = _run_mlflow(server, RUN_AND_MODEL, tmp_path)
+    assert result["outdir"] == ["outdir/data.bin", "outdir/sub"]
+    assert "model/MLmodel" in result["model"]  # type: ignore[operator]
+    assert result["version_run_id"] == result["run_id"]
+    model_id = result["model_id"]
+    assert result["model_location"] == f"mlflow-artifacts:/own/models/{model_id}/artifacts"
+    assert (server.artifacts / "own" / "models" / str(model_id) / "artifacts" / "MLmodel").is_file()
+    assert result["named"] == [model_id] and result["nameless"] == 0
+    status, body = _call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/logged-models/search",
+        {"experiment_ids": ["0"], "filter": "metrics.acc > 1"},
+    )
+    assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+RENAME = textwrap.dedent(
+    """
+    import json
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    client.create_registered_model("old")
+    client.rename_registered_model("old", "new")
+    names = [m.name for m in client.search_registered_models()]
+    print(json.dumps({"name": client.get_registered_model("new").name, "models": names}))
+    """
+)
+
+
+def test_rename_and_delete_over_rest(server: Server, tmp_path: Path) -> None:
+    """The mlflow client's rename_registered_model and Loopline's CLI against the server."""
+    assert _run_mlflow(server, RENAME, tmp_path) == {"name": "new", "models": ["new"]}
+    uri = ("--tracking-uri", server.url)
+    done = subprocess.run(
+        [LOOPLINE, "models", "rename", "new", "newer", *uri], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run(
+        [LOOPLINE, "models", "delete", "newer", "--version", "1", "-y", *uri],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 3 and "has no version 1" in done.stderr, done.stderr
+    done = subprocess.run(
+        [LOOPLINE, "models", "delete", "newer", "-y", *uri], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert _call(server, "GET", "/api/2.0/mlflow/registered-models/get?name=newer")[0] == 404
+
+
+def test_a_refused_source_leaves_no_model_behind(server: Server) -> None:
+    status, body = _call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/model-versions/create",
+        {"name": "stray", "source": "/etc"},
+    )
+    assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert _call(server, "GET", "/api/2.0/mlflow/registered-models/get?name=stray")[0] == 404
+    status, body = _call(
+        server,
+        "POST",
+        "/api/2.0/mlflow/model-versions/create",
+        {"name": "fresh", "source": "s3://bucket/models/m1"},
+    )
+    assert status == 200 and body["model_version"]["version"] == "1"  # type: ignore[index]
+
+
+def test_a_folder_registered_through_the_server_is_kept_by_it(
+    server: Server, tmp_path: Path
+) -> None:
+    """The server cannot read the client's disk: the folder goes up through its artifact
+    proxy, and the version still loads once the folder is gone."""
+    import shutil
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from loopline.models.sklearn import save_model
+
+    folder = tmp_path / "loose-model"
+    X = np.arange(20.0).reshape(10, 2)
+    save_model(LogisticRegression().fit(X, [0] * 5 + [1] * 5), folder)
+    done = subprocess.run(
+        [
+            LOOPLINE,
+            "models",
+            "register",
+            str(folder),
+            "--name",
+            "loose",
+            "--tracking-uri",
+            server.url,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    shutil.rmtree(folder)
+    probe = "import loopline, numpy as np\nprint(loopline.pyfunc.load_model('models:/loose/1')"
+    probe += ".predict(np.zeros((3, 2))).shape)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "LOOPLINE_TRACKING_URI": server.url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert loaded.returncode == 0 and loaded.stdout.strip() == "(3,)", loaded.stderr[-2000:]

@@ -141,3 +141,152 @@ def test_skops_refuses_unknown_types(tracking: str, tmp_path: Path) -> None:
     (bad / "model.skops").write_bytes(sio.dumps({"est": _Sneaky()}))
     with pytest.raises(InvalidInput, match="not known to be safe"):
         loopline.pyfunc.load_model(str(bad))
+
+
+def test_version_sources_outside_the_store_are_refused(tracking: str, tmp_path: Path) -> None:
+    """A version pointing at /etc, or at a folder reached through a link, would be served or
+    downloaded later: only the run's artifacts and the store's artifact root are accepted."""
+    run_id, _ = _train_and_log()
+    registry = RegistryClient(tracking)
+    logged = registry.get_model_version("churn", 1).source
+    (tmp_path / "escape").symlink_to("/etc")
+    for source in ("/etc", "file:///etc", str(tmp_path / "artifacts" / ".." / "outside")):
+        with pytest.raises(InvalidInput, match="outside the artifacts"):
+            registry.create_model_version("churn", source, run_id=run_id)
+    (tmp_path / "artifacts" / "link").symlink_to(tmp_path / "escape")
+    with pytest.raises(InvalidInput, match="outside the artifacts"):
+        registry.create_model_version("churn", str(tmp_path / "artifacts" / "link"))
+    with pytest.raises(InvalidInput, match="relative part"):
+        registry.create_model_version("churn", "s3://bucket/models/../../other")
+    with pytest.raises(InvalidInput, match="not to run"):
+        registry.create_model_version("churn", f"runs:/{run_id}/model", run_id="f" * 32)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        registry.create_model_version("churn", "runs:/" + "a" * 32 + "/model")
+    # The run's own artifacts, and a runs:/ URI (whose run is recorded), are accepted.
+    assert registry.create_model_version("churn", logged, run_id=run_id).version == 2
+    by_uri = registry.create_model_version("churn", f"runs:/{run_id}/model")
+    assert (by_uri.version, by_uri.run_id) == (3, run_id)
+    assert [v.version for v in registry.search_model_versions("name = 'churn'")] == [3, 2, 1]
+
+
+def test_registering_a_folder_keeps_a_copy_in_the_store(tracking: str, tmp_path: Path) -> None:
+    from loopline.models.sklearn import save_model
+
+    X, y = _data()
+    folder = tmp_path / "elsewhere" / "model"
+    save_model(LogisticRegression().fit(X, y), folder)
+    version = loopline.register_model(str(folder), "loose")
+    assert Path(version.source).is_relative_to(tmp_path / "artifacts")
+    import shutil
+
+    shutil.rmtree(folder)  # the registered version does not depend on the folder
+    assert len(loopline.pyfunc.load_model("models:/loose/1").predict(X[:3])) == 3
+
+
+def test_version_numbers_are_never_reused(tracking: str) -> None:
+    """A deployment pinned to models:/churn/2 must never get another model after v2 is
+    deleted (MLflow never reuses a number either)."""
+    run_id, _ = _train_and_log()
+    registry = RegistryClient(tracking)
+    source = f"runs:/{run_id}/model"
+    assert registry.create_model_version("churn", source).version == 2
+    registry.delete_model_version("churn", 2)
+    assert registry.create_model_version("churn", source).version == 3
+    registry.delete_model_version("churn", 3)
+    registry.delete_model_version("churn", 1)
+    assert registry.create_model_version("churn", source).version == 4
+    with pytest.raises(NotFound, match="has no version 2"):
+        registry.get_model_version("churn", 2)
+
+
+def test_cli_deletes_versions_and_models_and_renames(tracking: str) -> None:
+    from tests.conftest import run_cli
+
+    run_id, _ = _train_and_log()
+    registry = RegistryClient(tracking)
+    registry.create_model_version("churn", f"runs:/{run_id}/model")
+    registry.set_alias("churn", "champion", 2)
+    uri = ("--tracking-uri", tracking)
+    from loopline.rollout.deployments import Deployments
+
+    deployments = Deployments(registry.backend.store)
+    deployments.create("web", {"main": "models:/churn@champion", "old": "models:/churn/1"})
+
+    refused = run_cli("models", "delete", "churn", "--version", "2", *uri)
+    assert refused.exit_code == 2 and "pass -y" in refused.stderr
+    assert "alias champion" in refused.stderr
+    done = run_cli("models", "delete", "churn", "--version", "2", "-y", *uri)
+    assert done.exit_code == 0, done.output
+    assert "Deleted version 2 of model churn (with alias champion)" in done.stdout
+    assert "deployments serve it: web/main (models:/churn@champion)" in done.stderr
+    model = registry.get_registered_model("churn")
+    assert model.aliases == {}  # the alias went with its version, as in MLflow
+    assert [v.version for v in registry.search_model_versions("name = 'churn'")] == [1]
+
+    registry.create_registered_model("taken")
+    clash = run_cli("models", "rename", "churn", "taken", *uri)
+    assert clash.exit_code != 0 and "already exists" in clash.stderr
+    renaming = run_cli("models", "rename", "churn", "attrition", *uri)
+    assert renaming.exit_code == 0
+    assert "still name models:/churn: web/main" in renaming.stderr and "web/old" in renaming.stderr
+    renamed = registry.get_model_version("attrition", 1)
+    assert renamed.run_id == run_id
+    assert registry.create_model_version("attrition", f"runs:/{run_id}/model").version == 3
+    with pytest.raises(NotFound):
+        registry.get_registered_model("churn")
+    assert len(loopline.pyfunc.load_model("models:/attrition/1").predict(_data()[0][:2])) == 2
+
+    missing = run_cli("models", "delete", "ghost", "-y", *uri)
+    assert missing.exit_code != 0 and "does not exist" in missing.stderr
+    gone = run_cli("models", "delete", "attrition", "-y", *uri)
+    assert gone.exit_code == 0 and "attrition and its 2 versions" in gone.stdout
+    assert [m.name for m in registry.search_registered_models()] == ["taken"]
+
+
+def test_an_upgraded_store_continues_after_its_highest_version(
+    store_url: str, tmp_path: Path
+) -> None:
+    """A store from before the version counter starts the counter at its highest version."""
+    from sqlalchemy import text
+
+    from loopline.registry._sql import SqlRegistry
+    from loopline.store import open_store
+    from loopline.store._engine import make_engine
+    from loopline.store._migrate import run_alembic_upgrade
+
+    engine = make_engine(store_url)
+    run_alembic_upgrade(engine, "0005_covering_metric_index")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO registered_models VALUES ('old', 1, 1, NULL)"))
+        for number in (1, 3):
+            conn.execute(
+                text(
+                    "INSERT INTO model_versions (name, version, creation_time, "
+                    "last_updated_time, source, status, current_stage) "
+                    "VALUES ('old', :v, 1, 1, 's3://b/m', 'READY', 'None')"
+                ),
+                {"v": number},
+            )
+    engine.dispose()
+    store = open_store(store_url)
+    try:
+        registry = SqlRegistry(store, str(tmp_path))
+        assert registry.create_model_version("old", "s3://b/m2").version == 4
+    finally:
+        store.close()
+
+
+def test_concurrent_registrations_get_distinct_numbers(tracking: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    registry = RegistryClient(tracking)
+    registry.create_registered_model("busy")
+
+    def register(i: int) -> int:
+        return int(registry.create_model_version("busy", f"s3://bucket/models/{i}").version)
+
+    with ThreadPoolExecutor(4) as pool:
+        numbers = list(pool.map(register, range(16)))
+    assert sorted(numbers) == list(range(1, 17))
+    registry.delete_model_version("busy", 16)
+    assert register(99) == 17

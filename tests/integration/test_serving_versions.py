@@ -139,8 +139,8 @@ def test_a_moved_alias_is_followed_under_load_without_failed_requests(
             # version 3 cannot be loaded: version 2 keeps serving and the reason is shown
             broken = tmp_path / "v3"
             shutil.copytree(versions.folders[2], broken)
-            assert project.register(broken) == "3"
             (broken / "model.skops").write_bytes(b"this is not a skops archive")
+            assert project.register(broken) == "3"
             project.registry.set_alias("churn", "champion", 3)
             ready = wait_until(
                 lambda: server.get("/v2/models/churn/ready").json().get("reload_errors"),

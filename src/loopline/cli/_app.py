@@ -47,7 +47,27 @@ _COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
+class SuggestingGroup(click.Group):
+    """A group whose "No such command" names the closest commands (``comit`` → ``commit``)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            import difflib
+
+            name = args[0] if args else ""
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            if not close or name.startswith("-"):
+                raise
+            raise click.UsageError(
+                f"{exc.message} Did you mean {' or '.join(repr(c) for c in close)}?", ctx
+            ) from None
+
+
+class LazyGroup(SuggestingGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
 
@@ -55,8 +75,10 @@ class LazyGroup(click.Group):
         if cmd_name not in _COMMANDS:
             return None
         module, attribute = _COMMANDS[cmd_name]
-        command = getattr(importlib.import_module(module), attribute)
+        command: click.Command = getattr(importlib.import_module(module), attribute)
         assert isinstance(command, click.Command)
+        if type(command) is click.Group:  # subcommand groups suggest too (a method, no state)
+            command.__class__ = SuggestingGroup
         return command
 
 

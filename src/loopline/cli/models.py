@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any
 
 import click
 
 from loopline.cli._output import echo_json, echo_table
+from loopline.core.errors import LooplineError
 
 __all__ = ["models_group"]
 
@@ -193,3 +195,96 @@ def models_lineage(name: str, version: str, tracking_uri: str | None, as_json: b
         click.echo(f"  param      {key} = {value}")
     for key, value in sorted(lin.metrics.items()):
         click.echo(f"  metric     {key} = {value:.6g}")
+
+
+@models_group.command("delete")
+@click.argument("name")
+@click.option("--version", help="Delete only this version (its number is never reused).")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@uri_option
+def models_delete(name: str, version: str | None, yes: bool, tracking_uri: str | None) -> None:
+    """Delete model NAME with all its versions and aliases, or one --version of it.
+
+    As in MLflow, aliases pointing at a deleted version are deleted with it: a server that
+    follows such an alias keeps the model it has loaded and reports the alias as missing."""
+    registry = _registry(tracking_uri)
+    if version is not None:
+        found = registry.get_model_version(name, version)
+        what = f"version {found.version} of model {name}"
+        aliases = list(found.aliases)
+    else:
+        model = registry.get_registered_model(name)
+        count = len(registry.search_model_versions(f"name = '{name}'"))
+        what = f"model {name} and its {count} version{'' if count == 1 else 's'}"
+        aliases = sorted(model.aliases)
+    if aliases:
+        what += f" (with alias{'' if len(aliases) == 1 else 'es'} {', '.join(aliases)})"
+    latest = version is not None and _is_latest(registry, name, int(version))
+    users = _deployments_using(registry, name, version, aliases, latest)
+    if users:
+        click.secho(f"warning: deployments serve it: {', '.join(users)}", fg="yellow", err=True)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError(f"deleting {what} cannot be undone: pass -y to confirm")
+        click.confirm(f"Delete {what}?", abort=True)
+    if version is not None:
+        registry.delete_model_version(name, version)
+    else:
+        registry.delete_registered_model(name)
+    click.echo(f"Deleted {what}")
+
+
+@models_group.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@uri_option
+def models_rename(name: str, new_name: str, tracking_uri: str | None) -> None:
+    """Rename model NAME to NEW_NAME, keeping its versions, tags and aliases.
+
+    models:/NAME/... URIs stop resolving, as in MLflow: point deployments at the new name."""
+    registry = _registry(tracking_uri)
+    registry.rename_registered_model(name, new_name)
+    click.echo(f"Renamed model {name} to {new_name} (use models:/{new_name}/... from now on)")
+    users = _deployments_using(registry, name, None, [], False)
+    if users:
+        click.secho(
+            f"warning: deployments still name models:/{name}: {', '.join(users)}; "
+            "point them at the new name with `loopline deploy`",
+            fg="yellow",
+            err=True,
+        )
+
+
+def _is_latest(registry: Any, name: str, version: int) -> bool:
+    found = registry.search_model_versions(f"name = '{name}'")
+    return bool(found) and max(v.version for v in found) == version
+
+
+def _deployments_using(
+    registry: Any, name: str, version: str | None, aliases: list[str], latest: bool
+) -> list[str]:
+    """``deployment/variant`` of every deployment whose model URI names the model (or, with
+    ``version``, that version: by number, by one of its aliases, or as the latest)."""
+    store = getattr(registry.backend, "store", None)
+    if store is None:  # a tracking server: its deployments are not ours to read
+        return []
+    from loopline.core.uris import parse_model_uri
+    from loopline.rollout.deployments import Deployments
+
+    found = []
+    for deployment in Deployments(store).all():
+        for variant, uri in sorted(deployment.variants.items()):
+            try:
+                parsed = parse_model_uri(uri)
+            except LooplineError:
+                continue
+            if parsed.kind != "registry" or parsed.name != name:
+                continue
+            if version is not None and not (
+                parsed.version == int(version)
+                or (parsed.alias is not None and parsed.alias in aliases)
+                or (parsed.version is None and parsed.alias is None and latest)
+            ):
+                continue
+            found.append(f"{deployment.name}/{variant} ({uri})")
+    return found

@@ -77,6 +77,17 @@ class RestRegistry:
     def delete_registered_model(self, name: str) -> None:
         self.session.call("DELETE", f"{_API}/registered-models/delete", {"name": name})
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        data = self.session.call(
+            "POST", f"{_API}/registered-models/rename", {"name": name, "new_name": new_name}
+        )
+        return _model(data["registered_model"])
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        self.session.call(
+            "DELETE", f"{_API}/model-versions/delete", {"name": name, "version": str(version)}
+        )
+
     def create_model_version(
         self,
         name: str,

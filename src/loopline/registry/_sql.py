@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from loopline.core.errors import Conflict, InvalidInput, NotFound
 from loopline.registry._filters import RegistryClause, parse_registry_filter
+from loopline.registry._sources import check_source
 from loopline.registry._sql_models import SqlModels, compare, missing_model, now_ms
 from loopline.registry.entities import ModelVersion
 from loopline.store._schema import (
@@ -35,13 +36,27 @@ class SqlRegistry(SqlModels):
         tags: dict[str, str] | None = None,
         model_id: str | None = None,
     ) -> ModelVersion:
+        checked = check_source(
+            self.store, self.artifact_root, source, run_id, model_id, self._version_source
+        )
+
         def change(conn: Connection) -> int:
-            if not self._model_exists(conn, name):
+            # Bump the model's counter first: the row lock orders concurrent writers, and a
+            # number once issued is never issued again, even after its version is deleted.
+            bumped = conn.execute(
+                update(registered_models)
+                .where(registered_models.c.name == name)
+                .values(last_version=registered_models.c.last_version + 1)
+            )
+            if not bumped.rowcount:
                 raise missing_model(name)
+            counter = conn.execute(
+                select(registered_models.c.last_version).where(registered_models.c.name == name)
+            ).scalar_one()
             current = conn.execute(
                 select(func.max(model_versions.c.version)).where(model_versions.c.name == name)
             ).scalar()
-            version = int(current or 0) + 1
+            version = max(int(counter), int(current or 0) + 1)
             stamp = now_ms()
             conn.execute(
                 insert(model_versions).values(
@@ -50,12 +65,12 @@ class SqlRegistry(SqlModels):
                     creation_time=stamp,
                     last_updated_time=stamp,
                     description=description,
-                    source=source,
-                    run_id=run_id,
+                    source=checked.source,
+                    run_id=checked.run_id,
                     status="READY",
                     status_message=None,
                     current_stage="None",
-                    model_id=model_id,
+                    model_id=checked.model_id,
                 )
             )
             for k, v in (tags or {}).items():
@@ -65,7 +80,7 @@ class SqlRegistry(SqlModels):
             conn.execute(
                 update(registered_models)
                 .where(registered_models.c.name == name)
-                .values(last_updated_time=stamp)
+                .values(last_updated_time=stamp, last_version=version)
             )
             return version
 
@@ -76,6 +91,21 @@ class SqlRegistry(SqlModels):
             except SAIntegrityError:
                 continue  # another writer took this version number; take the next one
         raise Conflict(f"could not allocate a new version of {name!r}; too many concurrent writers")
+
+    def _version_source(self, model_uri: str) -> tuple[str, str | None, str | None]:
+        """The source, run and logged model of the version a ``models:/NAME/...`` URI names."""
+        from loopline.core.uris import parse_model_uri
+
+        parsed = parse_model_uri(model_uri)
+        if parsed.kind != "registry" or not parsed.name:
+            raise InvalidInput(f"{model_uri} is not a models:/ URI")
+        if parsed.alias:
+            found = self.get_version_by_alias(parsed.name, parsed.alias)
+        elif parsed.version is not None:
+            found = self.get_model_version(parsed.name, parsed.version)
+        else:
+            found = self.latest_version(parsed.name)
+        return found.source, found.run_id, found.model_id
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         number = _version_number(version)

@@ -35,19 +35,26 @@ def missing_model(name: str) -> NotFound:
     )
 
 
+def check_model_name(name: object) -> None:
+    if not isinstance(name, str) or not name.strip() or "/" in name or "@" in name:
+        raise InvalidInput(
+            f"model name {name!r} is not allowed",
+            hint="use a non-empty name without '/' or '@' (models:/ URIs use them)",
+        )
+
+
 class SqlModels:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, artifact_root: str = "") -> None:
+        """``artifact_root``: the store's artifact folder (or URL); local model version sources
+        inside it are accepted without naming their run."""
         self.store = store
+        self.artifact_root = artifact_root.rstrip("/")
 
     # -- registered models ----------------------------------------------------------------
     def create_registered_model(
         self, name: str, tags: dict[str, str] | None = None, description: str | None = None
     ) -> RegisteredModel:
-        if not isinstance(name, str) or not name.strip() or "/" in name or "@" in name:
-            raise InvalidInput(
-                f"model name {name!r} is not allowed",
-                hint="use a non-empty name without '/' or '@' (models:/ URIs use them)",
-            )
+        check_model_name(name)
 
         def change(conn: Connection) -> None:
             stamp = now_ms()
@@ -168,9 +175,40 @@ class SqlModels:
         return self.get_registered_model(name)
 
     def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        raise InvalidInput(
-            "renaming registered models is not supported", hint="register under the new name"
-        )
+        """Rename a model with its versions, tags and aliases in one transaction. As in
+        MLflow, ``models:/OLD/...`` URIs stop resolving: deployments must use the new name."""
+        check_model_name(new_name)
+
+        def change(conn: Connection) -> None:
+            row = conn.execute(
+                select(registered_models).where(registered_models.c.name == name)
+            ).first()
+            if row is None:
+                raise missing_model(name)
+            if self._model_exists(conn, new_name):
+                raise Conflict(
+                    f"registered model {new_name!r} already exists",
+                    hint="choose another name, or delete that model first",
+                )
+            conn.execute(
+                insert(registered_models).values(
+                    {**row._asdict(), "name": new_name, "last_updated_time": now_ms()}
+                )
+            )
+            for table in (
+                model_versions,
+                model_version_tags,
+                registered_model_tags,
+                registered_model_aliases,
+            ):
+                conn.execute(update(table).where(table.c.name == name).values(name=new_name))
+            conn.execute(delete(registered_models).where(registered_models.c.name == name))
+
+        try:
+            self.store.write(change)
+        except SAIntegrityError:
+            raise Conflict(f"registered model {new_name!r} already exists") from None
+        return self.get_registered_model(new_name)
 
     def delete_registered_model(self, name: str) -> None:
         def change(conn: Connection) -> None:

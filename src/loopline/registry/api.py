@@ -19,6 +19,7 @@ from loopline.tracking.artifacts import proxied_to
 __all__ = ["RegistryClient", "lineage", "register_model", "resolve_model_uri"]
 
 _LOGGED_MODEL = re.compile(r"^m-[0-9a-f]{32}$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:")  # a URI, not a path (nor C:\)
 
 
 class RegistryClient:
@@ -34,7 +35,10 @@ class RegistryClient:
         if session is not None:
             self.backend: SqlRegistry | RestRegistry = RestRegistry(session)
         else:
-            self.backend = SqlRegistry(self.tracking.sql.store)  # type: ignore[attr-defined]
+            self.backend = SqlRegistry(
+                self.tracking.sql.store,  # type: ignore[attr-defined]
+                self.tracking.target.artifact_root,
+            )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.backend, name)
@@ -55,7 +59,7 @@ class RegistryClient:
             folder = Path(parsed.path or "").resolve()
             if not (folder / "MLmodel").is_file():
                 raise NotFound(f"{parsed.path} is not a model folder (no MLmodel file)")
-            source = str(folder)
+            source = self._store_folder(folder, name)
         try:
             self.backend.get_registered_model(name)
         except NotFound:
@@ -66,6 +70,25 @@ class RegistryClient:
             with suppress(Conflict):  # registered concurrently by someone else: fine
                 self.backend.create_registered_model(name)
         return self.backend.create_model_version(name, source, run_id=run_id, tags=tags)
+
+    def _store_folder(self, folder: Path, name: str) -> str:
+        """A copy of a model folder in the store's artifacts (a version never points at a
+        folder that can change or vanish under it); the folder itself if already there."""
+        import uuid
+
+        root = "" if self.tracking.session is not None else self.tracking.target.artifact_root
+        if root and "://" not in root:
+            real_root = Path(root).resolve()
+            if folder == real_root or real_root in folder.parents:
+                return str(folder)
+        # Through a tracking server, the copy goes to its artifact proxy.
+        location = (
+            f"{root.rstrip('/')}/registered/{name}/{uuid.uuid4().hex}"
+            if root
+            else f"mlflow-artifacts:/registered/{name}/{uuid.uuid4().hex}"
+        )
+        self.tracking.artifacts_at(location).log_dir(folder)
+        return location
 
     def resolve_version(self, model_uri: str) -> ModelVersion:
         parsed = parse_model_uri(model_uri)
@@ -88,7 +111,10 @@ class RegistryClient:
         if parsed.kind == "registry":
             if parsed.name and _LOGGED_MODEL.match(parsed.name) and parsed.version is None:
                 return self._materialize(self._logged_model_location(parsed.name), model_uri)
-            return self.resolve(self.resolve_version(model_uri).source)
+            source = self.resolve_version(model_uri).source
+            if parse_model_uri(source).kind == "path" and _SCHEME.match(source):
+                return self._materialize(source, model_uri)  # mlflow-artifacts:, s3://, ...
+            return self.resolve(source)
         run = self.tracking.get_run(parsed.run_id or "")
         location = run.info.artifact_uri.rstrip("/")
         if parsed.artifact_path:

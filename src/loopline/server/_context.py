@@ -37,7 +37,12 @@ class ServerContext:
 
         store = open_store(settings.store_url)
         tracking = SqlTrackingStore(store, settings.artifacts_root, location_root=PROXY_LOCATION)
-        return cls(settings, tracking, SqlRegistry(store), SqlLoggedModels(store, PROXY_LOCATION))
+        return cls(
+            settings,
+            tracking,
+            SqlRegistry(store, settings.artifacts_root),
+            SqlLoggedModels(store, PROXY_LOCATION),
+        )
 
     def artifacts(self, uri: str) -> ArtifactRepository:
         return ArtifactRepository(uri, self.settings.artifacts_root)

@@ -51,7 +51,9 @@ def set_tags(ctx: ServerContext, p: Params) -> None:
 
 def search(ctx: ServerContext, p: Params) -> dict[str, Any]:
     found = ctx.logged_models.search(
-        [str(e) for e in p.list("experiment_ids")], p.integer("max_results", 100) or 100
+        [str(e) for e in p.list("experiment_ids")],
+        p.integer("max_results", 100) or 100,
+        str(p.get("filter") or ""),
     )
     return {"models": [logged_model_json(m) for m in found]} if found else {}
 

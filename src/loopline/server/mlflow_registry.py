@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from starlette.routing import Route
 
-from loopline.core.errors import NotFound
+from loopline.core.errors import Conflict, NotFound
 from loopline.server._context import ServerContext
 from loopline.server._http import Params, endpoint
 from loopline.server._json import model_version_json, registered_model_json
@@ -37,6 +38,11 @@ def search_registered_models(ctx: ServerContext, p: Params) -> dict[str, Any]:
 
 def update_registered_model(ctx: ServerContext, p: Params) -> dict[str, Any]:
     model = ctx.registry.update_registered_model(p.require("name"), p.get("description"))
+    return {"registered_model": registered_model_json(model)}
+
+
+def rename_registered_model(ctx: ServerContext, p: Params) -> dict[str, Any]:
+    model = ctx.registry.rename_registered_model(p.require("name"), p.require("new_name"))
     return {"registered_model": registered_model_json(model)}
 
 
@@ -75,13 +81,15 @@ def get_by_alias(ctx: ServerContext, p: Params) -> dict[str, Any]:
 def create_model_version(ctx: ServerContext, p: Params) -> dict[str, Any]:
     tags = {t["key"]: t["value"] for t in p.list("tags")}
     name = p.require("name")
+    args = (p.require("source"), p.get("run_id"), p.get("description"), tags, p.get("model_id"))
     try:
-        ctx.registry.get_registered_model(name)
+        version = ctx.registry.create_model_version(name, *args)
     except NotFound:
-        ctx.registry.create_registered_model(name)
-    version = ctx.registry.create_model_version(
-        name, p.require("source"), p.get("run_id"), p.get("description"), tags, p.get("model_id")
-    )
+        # The model is created only for a source that passed its checks: a refused source
+        # leaves no empty model behind.
+        with suppress(Conflict):  # created concurrently by someone else: fine
+            ctx.registry.create_registered_model(name)
+        version = ctx.registry.create_model_version(name, *args)
     return {"model_version": model_version_json(version)}
 
 
@@ -155,6 +163,7 @@ def routes() -> list[Route]:
         ("/registered-models/get", get_registered_model, ["GET"]),
         ("/registered-models/search", search_registered_models, ["GET", "POST"]),
         ("/registered-models/update", update_registered_model, ["PATCH"]),
+        ("/registered-models/rename", rename_registered_model, ["POST"]),
         ("/registered-models/delete", delete_registered_model, ["DELETE"]),
         ("/registered-models/set-tag", set_registered_model_tag, ["POST"]),
         ("/registered-models/delete-tag", delete_registered_model_tag, ["DELETE"]),

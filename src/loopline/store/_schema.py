@@ -165,6 +165,8 @@ registered_models = Table(
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated_time", BigInteger, nullable=False),
     Column("description", String(5000), nullable=True),
+    # The highest version number ever issued: numbers of deleted versions are never reused.
+    Column("last_version", Integer, nullable=False, server_default="0"),
 )
 
 registered_model_tags = Table(

@@ -77,3 +77,14 @@ def test_unknown_command_is_a_usage_error() -> None:
 def test_bad_global_override() -> None:
     result = run_cli("--set", "nodots=1", "status")
     assert result.exit_code == 2 and "KEY=VALUE" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("typo", "suggestion"),
+    [(["stauts"], "'status'"), (["chekout"], "'checkout'"), (["models", "lst"], "'list'")],
+)
+def test_a_mistyped_command_names_the_closest_ones(typo: list[str], suggestion: str) -> None:
+    result = run_cli(*typo)
+    assert result.exit_code == 2
+    assert f"No such command '{typo[-1]}'. Did you mean {suggestion}?" in result.stderr
+    assert "Did you mean" not in run_cli("frobnicate").stderr

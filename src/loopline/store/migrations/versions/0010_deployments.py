@@ -1,14 +1,14 @@
 """Deployments (variants + traffic policy), their history of changes, and canary rollouts.
 
 Revision ID: 0010_deployments
-Revises: 0005_covering_metric_index
+Revises: 0006_model_version_counter
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_deployments"
-down_revision = "0005_covering_metric_index"
+down_revision = "0006_model_version_counter"
 branch_labels = None
 depends_on = None
 
