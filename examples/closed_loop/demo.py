@@ -211,7 +211,7 @@ def serve_champion_then_promote(project: Path, loopline: str, run_ids: list[str]
 
 
 def canary_rollouts_and_drift(project: Path, loopline: str, run_ids: list[str]) -> None:
-    from rollout import Customers, register_broken_model
+    from rollout import Customers
     from serving import ModelServer
 
     print("\n== 11. Deploy the champion behind a traffic policy; customers send traffic and labels")
@@ -238,7 +238,8 @@ def canary_rollouts_and_drift(project: Path, loopline: str, run_ids: list[str]) 
         run(project, loopline, "models", "list")
 
         print("\n== 13. A broken challenger is rolled back automatically")
-        register_broken_model(project)
+        shutil.copy(Path(__file__).with_name("broken_model.py"), project / "broken_model.py")
+        run(project, sys.executable, "broken_model.py")
         run(project, loopline, "rollout", "start", "churn", "--candidate", "models:/churn/4",
             *canary)  # fmt: skip
         run(project, loopline, "rollout", "run", "churn", check=False)

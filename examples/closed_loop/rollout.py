@@ -12,7 +12,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 CONTRACTS = ["monthly", "yearly", "two-year"]
@@ -100,23 +99,3 @@ class Customers:
             if time.monotonic() > deadline:
                 sys.exit("demo failed: simulated customers could not reach the server")
             time.sleep(0.1)
-
-
-def register_broken_model(project: Path) -> None:
-    """A deliberately broken challenger: it predicts that every customer churns."""
-    import pandas as pd
-    from sklearn.dummy import DummyClassifier
-
-    import loopline
-
-    table = pd.read_csv(project / "data" / "features.csv")
-    features = table[["tenure_months", "monthly_charges", "support_calls", "contract"]]
-    model = DummyClassifier(strategy="constant", constant=1).fit(features, table["churned"])
-    loopline.set_tracking_uri(f"sqlite:///{project / '.loopline' / 'store.db'}")
-    loopline.set_experiment("customer_churn")
-    with loopline.start_run(run_name="always-churn"):
-        loopline.log_input(str(project / "data" / "features.csv"), context="training")
-        loopline.sklearn.log_model(
-            model, "model", input_example=features[:3], registered_model_name="churn"
-        )
-    print("registered a broken challenger (predicts churn for everyone) as the next version")
