@@ -23,6 +23,7 @@ _COMMANDS = {
     "checkout": ("loopline.cli.data", "checkout_command"),
     "push": ("loopline.cli.transfer", "push_command"),
     "pull": ("loopline.cli.transfer", "pull_command"),
+    "fetch": ("loopline.cli.transfer", "fetch_command"),
     "gc": ("loopline.cli.data", "gc_command"),
     "diff": ("loopline.cli.data", "diff_command"),
     "versions": ("loopline.cli.data", "versions_command"),

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopline.core.errors import LooplineError
-from loopline.data.git import git_show_files, list_files_at
-from loopline.data.pointer import POINTER_SUFFIX, parse_pointer
+from loopline.data.revisions import RevisionScope, pointers_in_revisions, scope_revisions
 from loopline.data.workspace import Workspace
 from loopline.objects.manifest import is_dir_oid
 
 __all__ = ["GcResult", "gc", "referenced_oids"]
-
-_LOCK_NAME = "loopline.lock"
 
 
 @dataclass(frozen=True)
@@ -46,41 +42,14 @@ def referenced_oids(ws: Workspace, *, all_commits: bool = False, dry_run: bool =
 
 
 def _oids_in_history(ws: Workspace) -> set[str]:
-    import subprocess
-
-    done = subprocess.run(
-        ["git", "rev-list", "--all"], cwd=ws.root, capture_output=True, text=True, check=False
-    )
-    found: set[str] = set()
-    for commit in done.stdout.split():
-        files = list_files_at(ws.root, commit, POINTER_SUFFIX)
-        locks = list_files_at(ws.root, commit, _LOCK_NAME)
-        for name, data in git_show_files(ws.root, commit, files + locks).items():
-            found.update(_oids_in_lock(name, data) if name in locks else _oid_in(name, data))
-    return found
+    commits = scope_revisions(ws.root, RevisionScope(all_commits=True))
+    return {p.oid for p in pointers_in_revisions(ws.root, commits, include_uncached=True)}
 
 
 def _run_cache_oids(ws: Workspace, *, prune: bool, dry_run: bool) -> set[str]:
     from loopline.pipeline import run_cache_oids
 
     return run_cache_oids(ws.root, ws.paths.objects_dir, prune=prune, dry_run=dry_run)
-
-
-def _oids_in_lock(name: str, data: bytes) -> set[str]:
-    from loopline.pipeline._lock import parse_lock
-
-    try:
-        entries = parse_lock(data.decode("utf-8", "replace"), name)
-    except LooplineError:
-        return set()
-    return {o.oid for e in entries.values() for o in e.outs}
-
-
-def _oid_in(name: str, data: bytes) -> set[str]:
-    try:
-        return {parse_pointer(name, data.decode("utf-8", "replace")).oid}
-    except LooplineError:
-        return set()  # an old, broken pointer keeps nothing alive
 
 
 def gc(ws: Workspace, *, all_commits: bool = False, dry_run: bool = False) -> GcResult:

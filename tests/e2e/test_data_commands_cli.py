@@ -1,0 +1,85 @@
+"""remove, move, commit, fetch and the history flags of push/pull/fetch, driven as a user would."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from loopline.core.hashing import hash_bytes
+from tests.conftest import git, make_tree, run_cli
+
+
+def _cached(project: Path, content: bytes) -> bool:
+    oid = hash_bytes(content)
+    return (project / ".loopline" / "objects" / oid[:2] / oid[2:]).is_file()
+
+
+def _history(project: Path, remote: Path) -> None:
+    """v1 and v2 on main, v3 only on a branch; the workspace is back on main at v2."""
+    assert run_cli("remote", "add", "-d", "store", str(remote)).exit_code == 0
+    make_tree(project, {"d.txt": "v1"})
+    run_cli("add", "d.txt")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    git(project, "tag", "-a", "first", "-m", "first")
+    (project / "d.txt").write_text("v2")
+    run_cli("add", "d.txt")
+    git(project, "commit", "-qam", "v2")
+    git(project, "checkout", "-qb", "side")
+    (project / "d.txt").write_text("v3")
+    run_cli("add", "d.txt")
+    git(project, "commit", "-qam", "v3")
+    git(project, "checkout", "-q", "main")
+    assert run_cli("checkout", "-f").exit_code == 0
+
+
+def test_push_covers_branches_tags_or_every_commit_when_asked(
+    project: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    _history(project, remote)
+
+    def on_remote(content: bytes) -> bool:
+        oid = hash_bytes(content)
+        return (remote / oid[:2] / oid[2:]).is_file()
+
+    assert run_cli("push").exit_code == 0
+    assert on_remote(b"v2") and not on_remote(b"v1") and not on_remote(b"v3")
+    assert run_cli("push", "-a").exit_code == 0
+    assert on_remote(b"v3") and not on_remote(b"v1")
+    assert run_cli("push", "-T").exit_code == 0
+    assert on_remote(b"v1")
+
+
+def test_fetch_fills_the_cache_without_touching_the_workspace(
+    project: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    _history(project, remote)
+    assert run_cli("push", "--all-commits").exit_code == 0
+    shutil.rmtree(project / ".loopline" / "objects")
+    (project / "d.txt").unlink()
+
+    fetched = run_cli("fetch")
+    assert fetched.exit_code == 0, fetched.output
+    assert "1 objects fetched from 'store'" in fetched.stdout
+    assert not (project / "d.txt").exists()
+    assert _cached(project, b"v2") and not _cached(project, b"v1")
+
+    assert run_cli("pull", "-A").exit_code == 0
+    assert (project / "d.txt").read_text() == "v2"
+    assert _cached(project, b"v1") and _cached(project, b"v3")
+    shutil.rmtree(remote)  # everything is local now: an old version checks out offline
+    git(project, "checkout", "-q", "first", "--", "d.txt.loopline")
+    assert run_cli("checkout").exit_code == 0
+    assert (project / "d.txt").read_text() == "v1"
+
+
+def test_history_flags_outside_git_are_refused(tmp_path: Path) -> None:
+    root = tmp_path / "nogit"
+    root.mkdir()
+    assert run_cli("init", str(root)).exit_code == 0
+    run_cli("remote", "add", "-d", "r", str(tmp_path / "r"), cwd=root)
+    result = run_cli("push", "-A", cwd=root)
+    assert result.exit_code == 2
+    assert "not a git repository" in result.stderr and "Traceback" not in result.stderr
