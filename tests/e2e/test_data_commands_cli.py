@@ -83,3 +83,45 @@ def test_history_flags_outside_git_are_refused(tmp_path: Path) -> None:
     result = run_cli("push", "-A", cwd=root)
     assert result.exit_code == 2
     assert "not a git repository" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_remove_untracks_and_keeps_the_data_unless_asked(project: Path) -> None:
+    make_tree(project, {"data/a.csv": "1", "data/keep.txt": "k", "sub/b.bin": "b"})
+    (project / "sub" / ".gitignore").write_text("*.tmp\n")
+    assert run_cli("add", "data", "sub/b.bin").exit_code == 0
+
+    result = run_cli("remove", "data.loopline")
+    assert result.exit_code == 0, result.output
+    assert not (project / "data.loopline").exists()
+    assert (project / "data" / "a.csv").read_text() == "1"  # the data stays
+    assert not (project / ".gitignore").exists()  # it held only /data
+
+    (project / "sub" / "b.bin").write_text("edited, not added")
+    refused = run_cli("remove", "--outs", "sub/b.bin")
+    assert refused.exit_code == 4 and "not saved in the cache" in refused.stderr
+    assert (project / "sub" / "b.bin.loopline").exists()
+    run_cli("checkout", "-f", "sub/b.bin")
+    gone = run_cli("remove", "--outs", "sub/b.bin")
+    assert gone.exit_code == 0, gone.output
+    assert not (project / "sub" / "b.bin").exists()
+    assert not (project / "sub" / "b.bin.loopline").exists()
+    assert (project / "sub" / ".gitignore").read_text() == "*.tmp\n"  # other lines kept
+
+
+def test_remove_refuses_untracked_outside_and_symlinked_paths(
+    project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    make_tree(outside, {"x.txt": "precious", "x.txt.loopline": "not ours"})
+    (project / "link").symlink_to(outside)
+    cases = [
+        (["remove", "nothing"], 3, "not tracked"),
+        (["remove", str(outside / "x.txt")], 2, "outside the project"),
+        (["remove", "--outs", "link/x.txt"], 2, "symlinked folder"),
+    ]
+    for args, code, text in cases:
+        result = run_cli(*args)
+        assert result.exit_code == code, (args, result.output)
+        assert text in result.stderr and "Traceback" not in result.stderr
+    assert (outside / "x.txt").read_text() == "precious"
+    assert (outside / "x.txt.loopline").exists()

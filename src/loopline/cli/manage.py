@@ -1,0 +1,46 @@
+"""Managing what is tracked: ``remove`` (untrack), ``move`` and ``commit``."""
+
+from __future__ import annotations
+
+import click
+
+from loopline.cli._context import open_workspace
+from loopline.cli._output import echo_json
+
+__all__ = ["remove_command"]
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+@click.command("remove")
+@click.argument("targets", nargs=-1, required=True, type=click.Path())
+@click.option("--outs", is_flag=True, help="Also delete the data from the workspace.")
+@click.option(
+    "-f", "--force", is_flag=True, help="With --outs, delete even changes not saved in the cache."
+)
+@json_option
+@click.pass_context
+def remove_command(
+    ctx: click.Context, targets: tuple[str, ...], outs: bool, force: bool, as_json: bool
+) -> None:
+    """Stop tracking data: delete its pointer file and its .gitignore line.
+
+    TARGETS are tracked paths or their .loopline files. The workspace data stays unless
+    --outs is given; cached content stays until `loopline gc`.
+    """
+    from loopline.data.remove import remove
+
+    with open_workspace(ctx) as ws:
+        results = remove(ws, list(targets), outs=outs, force=force)
+    if as_json:
+        echo_json(
+            [
+                {"path": r.pointer.path, "pointer": r.pointer.file, "data_deleted": r.data_deleted}
+                for r in results
+            ]
+        )
+        return
+    for r in results:
+        extra = " and deleted the data" if r.data_deleted else ""
+        click.echo(f"Removed {r.pointer.file}{extra}")
+    click.echo("Commit the change with git (the pointer file and the .gitignore beside it).")
