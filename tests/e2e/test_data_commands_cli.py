@@ -125,3 +125,48 @@ def test_remove_refuses_untracked_outside_and_symlinked_paths(
         assert text in result.stderr and "Traceback" not in result.stderr
     assert (outside / "x.txt").read_text() == "precious"
     assert (outside / "x.txt.loopline").exists()
+
+
+PIPELINE = """
+stages:
+  prepare:
+    cmd: >-
+      python3 -c "open('clean.csv','w').write(open('raw.csv').read().upper());
+      open('ran','a').write('x')"
+    deps: [raw.csv]
+    outs: [clean.csv]
+"""
+
+
+def test_commit_records_a_stage_run_by_hand_so_repro_skips_it(project: Path) -> None:
+    make_tree(project, {"dvc.yaml": PIPELINE, "raw.csv": "a,b\n"})
+    (project / "clean.csv").write_text("A,B\n")  # the user ran the command by hand
+
+    refused = run_cli("commit")
+    assert refused.exit_code == 4, refused.output
+    assert "prepare" in refused.stderr and "commit -f" in refused.stderr
+    assert not (project / "loopline.lock").exists()
+
+    done = run_cli("commit", "-f", "prepare")
+    assert done.exit_code == 0, done.output
+    assert "Committed stage 'prepare'" in done.stdout
+    assert _cached(project, b"A,B\n")
+    assert "/clean.csv" in (project / ".gitignore").read_text()
+    assert run_cli("status", "--json").stdout.strip() == "{}"
+    ran = run_cli("repro")
+    assert ran.exit_code == 0, ran.output
+    assert not (project / "ran").exists()  # not re-run
+    assert run_cli("commit").stdout.startswith("Nothing to commit")
+
+
+def test_commit_records_edited_tracked_data(project: Path) -> None:
+    make_tree(project, {"d/a.txt": "one"})
+    run_cli("add", "d")
+    (project / "d" / "a.txt").write_text("two")
+    done = run_cli("commit", "d.loopline", "--json")
+    assert done.exit_code == 0, done.output
+    assert '"d.loopline"' in done.stdout
+    assert _cached(project, b"two")
+    assert run_cli("status", "--json").stdout.strip() == "{}"
+    missing = run_cli("commit", "nope.txt")
+    assert missing.exit_code == 3 and "not tracked" in missing.stderr

@@ -24,6 +24,7 @@ _COMMANDS = {
     "push": ("loopline.cli.transfer", "push_command"),
     "pull": ("loopline.cli.transfer", "pull_command"),
     "fetch": ("loopline.cli.transfer", "fetch_command"),
+    "commit": ("loopline.cli.manage", "commit_command"),
     "remove": ("loopline.cli.manage", "remove_command"),
     "gc": ("loopline.cli.data", "gc_command"),
     "diff": ("loopline.cli.data", "diff_command"),

@@ -7,7 +7,7 @@ import click
 from loopline.cli._context import open_workspace
 from loopline.cli._output import echo_json
 
-__all__ = ["remove_command"]
+__all__ = ["commit_command", "remove_command"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
@@ -44,3 +44,42 @@ def remove_command(
         extra = " and deleted the data" if r.data_deleted else ""
         click.echo(f"Removed {r.pointer.file}{extra}")
     click.echo("Commit the change with git (the pointer file and the .gitignore beside it).")
+
+
+@click.command("commit")
+@click.argument("targets", nargs=-1, type=click.Path())
+@click.option(
+    "-f", "--force", is_flag=True, help="Record changed stages without asking for confirmation."
+)
+@json_option
+@click.pass_context
+def commit_command(
+    ctx: click.Context, targets: tuple[str, ...], force: bool, as_json: bool
+) -> None:
+    """Record the workspace's tracked data and stage outputs in pointers, lock and cache.
+
+    TARGETS are stage names, stage outputs, tracked paths or pointer files (default: all).
+    Use it after running a stage's command by hand: the next `loopline repro` skips the stage.
+    """
+    import sys
+
+    from loopline.data.commit import commit
+
+    with open_workspace(ctx) as ws:
+        if not force and sys.stdin.isatty():
+            preview = commit(ws, list(targets), dry=True)
+            for name, why in preview.stage_changes.items():
+                click.echo(f"stage '{name}': {why}")
+            if preview.stage_changes:
+                click.confirm("Record the workspace as these stages' result?", abort=True)
+                force = True
+        result = commit(ws, list(targets), force=force)
+    if as_json:
+        echo_json({"data": result.data, "stages": result.stages})
+        return
+    for pointer in result.data:
+        click.echo(f"Committed {pointer}")
+    for name in result.stages:
+        click.echo(f"Committed stage '{name}' to the lock")
+    if not (result.data or result.stages):
+        click.echo("Nothing to commit: pointers and lock match the workspace.")
