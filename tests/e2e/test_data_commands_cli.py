@@ -170,3 +170,36 @@ def test_commit_records_edited_tracked_data(project: Path) -> None:
     assert run_cli("status", "--json").stdout.strip() == "{}"
     missing = run_cli("commit", "nope.txt")
     assert missing.exit_code == 3 and "not tracked" in missing.stderr
+
+
+def test_move_renames_data_pointer_and_gitignore_lines(project: Path) -> None:
+    make_tree(project, {"data/raw/a.csv": "1", "data/raw/b.csv": "2", "data/.gitignore": "x\n"})
+    run_cli("add", "data/raw")
+    (project / "archive").mkdir()
+    result = run_cli("move", "data/raw", "archive")  # into an existing folder, like mv
+    assert result.exit_code == 0, result.output
+    assert (project / "archive" / "raw" / "a.csv").read_text() == "1"
+    assert not (project / "data" / "raw").exists()
+    assert not (project / "data" / "raw.loopline").exists()
+    assert "path: raw" in (project / "archive" / "raw.loopline").read_text()
+    assert (project / "data" / ".gitignore").read_text() == "x\n"
+    assert (project / "archive" / ".gitignore").read_text() == "/raw\n"
+    assert run_cli("status", "--json").stdout.strip() == "{}"
+
+    make_tree(project, {"other.csv": "o"})
+    run_cli("add", "other.csv")
+    clash = run_cli("move", "other.csv", "archive/raw")
+    assert clash.exit_code == 4 and "already exists" in clash.stderr
+    assert (project / "other.csv").read_text() == "o"
+
+
+def test_move_interrupted_after_the_rename_finishes_when_run_again(project: Path) -> None:
+    make_tree(project, {"d/f.txt": "keep me"})
+    run_cli("add", "d")
+    (project / "d").rename(project / "e")  # what a kill right after the rename leaves
+    result = run_cli("move", "d", "e")
+    assert result.exit_code == 0, result.output
+    assert (project / "e" / "f.txt").read_text() == "keep me"
+    assert not (project / "e" / "d").exists()
+    assert (project / "e.loopline").exists() and not (project / "d.loopline").exists()
+    assert run_cli("status", "--json").stdout.strip() == "{}"

@@ -25,6 +25,7 @@ _COMMANDS = {
     "pull": ("loopline.cli.transfer", "pull_command"),
     "fetch": ("loopline.cli.transfer", "fetch_command"),
     "commit": ("loopline.cli.manage", "commit_command"),
+    "move": ("loopline.cli.manage", "move_command"),
     "remove": ("loopline.cli.manage", "remove_command"),
     "gc": ("loopline.cli.data", "gc_command"),
     "diff": ("loopline.cli.data", "diff_command"),

@@ -7,7 +7,7 @@ import click
 from loopline.cli._context import open_workspace
 from loopline.cli._output import echo_json
 
-__all__ = ["commit_command", "remove_command"]
+__all__ = ["commit_command", "move_command", "remove_command"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
@@ -83,3 +83,23 @@ def commit_command(
         click.echo(f"Committed stage '{name}' to the lock")
     if not (result.data or result.stages):
         click.echo("Nothing to commit: pointers and lock match the workspace.")
+
+
+@click.command("move")
+@click.argument("src", type=click.Path())
+@click.argument("dst", type=click.Path())
+@click.pass_context
+def move_command(ctx: click.Context, src: str, dst: str) -> None:
+    """Rename tracked data SRC to DST, with its pointer file and .gitignore lines.
+
+    If interrupted, run the same command again: it finishes the move without losing data.
+    """
+    from loopline.data.move import move
+
+    with open_workspace(ctx) as ws:
+        result = move(ws, src, dst)
+    click.echo(f"Moved {result.source.path} -> {result.destination.path}")
+    click.echo(
+        f"Commit the change with git: {result.source.file} -> {result.destination.file}, "
+        "and the .gitignore files beside them."
+    )
