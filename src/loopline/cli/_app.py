@@ -26,6 +26,7 @@ _COMMANDS = {
     "fetch": ("loopline.cli.transfer", "fetch_command"),
     "commit": ("loopline.cli.manage", "commit_command"),
     "move": ("loopline.cli.manage", "move_command"),
+    "import-dvc": ("loopline.cli.dvc_import", "import_dvc_command"),
     "remove": ("loopline.cli.manage", "remove_command"),
     "gc": ("loopline.cli.data", "gc_command"),
     "diff": ("loopline.cli.data", "diff_command"),

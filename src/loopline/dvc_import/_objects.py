@@ -1,0 +1,164 @@
+"""DVC's md5 objects turned into Loopline's blake3 objects, read once and verified on the way.
+
+The bytes of an md5 object come from DVC's cache (``files/md5/xx/rest``, or ``xx/rest`` for
+DVC 2's legacy hashes) or, failing that, from the workspace file DVC recorded; either way they
+are copied into Loopline's cache only if their md5 matches what DVC recorded, so a damaged DVC
+cache or an edited workspace file never becomes Loopline's record of the old version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loopline.objects.manifest import Manifest, ManifestEntry
+from loopline.objects.odb import ObjectStore
+
+__all__ = ["Converted", "Md5Objects"]
+
+_CHUNK = 1024 * 1024
+_DIR = ".dir"
+
+
+@dataclass(frozen=True)
+class Converted:
+    oid: str
+    size: int
+    nfiles: int | None = None
+
+
+class Md5Objects:
+    """md5 (as DVC recorded it) -> Loopline object, memoised; ``problem`` says why not."""
+
+    def __init__(self, dvc_cache: Path, odb: ObjectStore) -> None:
+        self.dvc_cache = dvc_cache
+        self.odb = odb
+        self.problem = ""
+        self._files: dict[str, Converted] = {}
+
+    def convert(self, md5: str, legacy: bool, workspace: Path | None) -> Converted | None:
+        """The Loopline object for a DVC file or directory hash (``....dir``), or None."""
+        self.problem = ""
+        if md5.endswith(_DIR):
+            return self._directory(md5.removesuffix(_DIR), legacy, workspace)
+        return self._file(md5, legacy, [workspace] if workspace is not None else [])
+
+    def _cache_path(self, md5: str, legacy: bool, suffix: str = "") -> Path:
+        if legacy:
+            return self.dvc_cache / md5[:2] / (md5[2:] + suffix)
+        return self.dvc_cache / "files" / "md5" / md5[:2] / (md5[2:] + suffix)
+
+    def _file(self, md5: str, legacy: bool, candidates: list[Path]) -> Converted | None:
+        if md5 in self._files:
+            return self._files[md5]
+        damaged = []
+        for source in [self._cache_path(md5, legacy), *candidates]:
+            if not source.is_file():
+                continue
+            found = self._copy_if_matches(source, md5, legacy)
+            if found is not None:
+                self._files[md5] = found
+                return found
+            damaged.append(source)
+        if damaged:
+            self.problem = f"{damaged[0]} does not match the md5 {md5} DVC recorded"
+        else:
+            self.problem = f"content {md5} is neither in DVC's cache nor in the workspace"
+        return None
+
+    def _copy_if_matches(self, source: Path, md5: str, legacy: bool) -> Converted | None:
+        from blake3 import blake3
+
+        plain, unix, b3 = hashlib.md5(), hashlib.md5(), blake3()
+        tmp = self.odb.new_tmp_path()
+        size = 0
+        with open(source, "rb") as src, open(tmp, "xb") as dst:
+            while chunk := src.read(_CHUNK):
+                plain.update(chunk)
+                if legacy:  # DVC 2 hashed text with CRLF turned into LF
+                    unix.update(chunk.replace(b"\r\n", b"\n"))
+                b3.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+            dst.flush()
+            os.fsync(dst.fileno())
+        if md5 not in (plain.hexdigest(), unix.hexdigest() if legacy else None):
+            tmp.unlink()
+            return None
+        oid = str(b3.hexdigest())
+        if self.odb.exists(oid):
+            tmp.unlink()
+        else:
+            tmp.chmod(0o444)
+            self.odb.publish([(tmp, oid)])
+        return Converted(oid, size)
+
+    def _directory(self, md5: str, legacy: bool, workspace: Path | None) -> Converted | None:
+        rows = self._manifest(md5, legacy, workspace)
+        if rows is None:
+            return None
+        entries = []
+        for row in rows:
+            relpath = row["relpath"]
+            inside = [workspace / relpath] if workspace is not None else []
+            found = self._file(str(row["md5"]), legacy, inside)
+            if found is None:
+                self.problem = f"{relpath}: {self.problem}"
+                return None
+            entries.append(ManifestEntry(relpath, found.oid, found.size, bool(row.get("isexec"))))
+        manifest = Manifest.from_entries(entries)
+        oid = self.odb.add_manifest(manifest)
+        return Converted(oid, manifest.size, manifest.nfiles)
+
+    def _manifest(self, md5: str, legacy: bool, workspace: Path | None) -> list[Any] | None:
+        """DVC's manifest rows, from its cache or rebuilt from an unchanged workspace folder."""
+        path = self._cache_path(md5, legacy, _DIR)
+        data = path.read_bytes() if path.is_file() else None
+        if data is None and workspace is not None and workspace.is_dir():
+            data = _rebuild_manifest(workspace)
+        if data is None:
+            self.problem = f"DVC's listing of folder {md5}{_DIR} is not in its cache"
+            return None
+        if hashlib.md5(data).hexdigest() != md5:
+            self.problem = (
+                f"the folder differs from what DVC recorded ({md5}{_DIR}) and DVC's cache "
+                "does not hold the recorded listing"
+            )
+            return None
+        rows = json.loads(data)
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("relpath"), str) and "md5" in r for r in rows
+        ):
+            self.problem = f"DVC's listing {path} is not a list of files"
+            return None
+        for row in rows:
+            parts = row["relpath"].split("/")
+            if row["relpath"].startswith("/") or ".." in parts:
+                self.problem = f"DVC's listing {path} names {row['relpath']!r}, outside the folder"
+                return None
+        return rows
+
+
+def _rebuild_manifest(folder: Path) -> bytes:
+    """The bytes DVC would store as this folder's manifest (sorted, DVC's JSON spacing)."""
+    rows = []
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            path = Path(dirpath) / name
+            digest = hashlib.md5()
+            with open(path, "rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+            row: dict[str, Any] = {
+                "md5": digest.hexdigest(),
+                "relpath": path.relative_to(folder).as_posix(),
+            }
+            if os.stat(path).st_mode & 0o100:
+                row["isexec"] = True
+            rows.append(row)
+    rows.sort(key=lambda r: r["relpath"])
+    return json.dumps(rows, sort_keys=True).encode()
