@@ -21,6 +21,8 @@ from loopline.pipeline._model import LOCK_NAME, Pipeline, Stage
 
 __all__ = ["adopt_lock"]
 
+_UP_TO_DATE = "up to date, repro skips it"
+
 
 def adopt_lock(ws: Workspace, objects: Md5Objects, report: ImportReport) -> None:
     import yaml
@@ -64,8 +66,20 @@ def adopt_lock(ws: Workspace, objects: Md5Objects, report: ImportReport) -> None
         for out in entry.outs:
             if out.cache:
                 ignore_in_git(ws.root, out.path)
-    for name in converted:
-        report.add("stage", name, "converted", _staleness(ws, pipeline, name, merged[name]))
+    for name, entry in converted.items():
+        detail = _staleness(ws, pipeline, name, entry)
+        if detail.endswith(_UP_TO_DATE):
+            _remember_run(ws, pipeline.stages[name], entry)
+        report.add("stage", name, "converted", detail)
+
+
+def _remember_run(ws: Workspace, stage: Stage, entry: LockEntry) -> None:
+    """A run-cache entry, as ``repro`` leaves one: deleted outs come back without a run."""
+    from loopline.pipeline._run_cache import RunCache, run_key
+
+    if entry.outs and not any(o.persist for o in stage.outs):
+        key = run_key(entry.cmd, entry.deps, entry.params, stage.outs)
+        RunCache(ws.paths.objects_dir).put(key, entry.outs)
 
 
 def _entry(
@@ -105,4 +119,4 @@ def _staleness(ws: Workspace, pipeline: Pipeline, name: str, entry: LockEntry) -
         return f"recorded; checking it failed: {exc.message}"
     if changes:
         return f"recorded, but it will run on the next repro: {changes.summary()}"
-    return "recorded; up to date, repro skips it"
+    return f"recorded; {_UP_TO_DATE}"

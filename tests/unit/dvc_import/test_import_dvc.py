@@ -1,0 +1,220 @@
+"""Adopting a DVC repository: pointers, lock, cache and remotes converted, DVC's files untouched."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from loopline.core.errors import NotFound
+from loopline.core.hashing import hash_bytes
+from loopline.data.pointer import read_pointer
+from loopline.data.workspace import Workspace
+from loopline.dvc_import import import_dvc
+from loopline.pipeline import read_lock, repro, stage_status
+from tests.conftest import make_tree, run_cli
+from tests.unit.dvc_import.dvc_repo import DvcRepo
+
+PIPELINE = """\
+stages:
+  prepare:
+    cmd: python3 -c "open('clean.csv','w').write(open('raw.csv').read().upper())"
+    deps: [raw.csv, code]
+    params: [train.lr]
+    outs: [clean.csv]
+    metrics:
+      - m.json: {cache: false}
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DvcRepo:
+    """A DVC project as `dvc add` and `dvc repro` leave it: tracked data and one stage."""
+    root = tmp_path / "proj"
+    make_tree(
+        root,
+        {
+            "data/images/a.bin": b"\x00\x01",
+            "data/images/sub/b.bin": b"\x02",
+            "notes.txt": "hello\n",
+            "raw.csv": "a,b\n",
+            "code/step.py": "print(1)\n",
+            "clean.csv": "A,B\n",
+            "m.json": '{"acc": 1}',
+            "params.yaml": "train: {lr: 0.1, n: 2}\n",
+            "dvc.yaml": PIPELINE,
+        },
+    )
+    dvc = DvcRepo(root)
+    dvc.add("data/images")
+    dvc.add("notes.txt")
+    dvc.lock(
+        {
+            "prepare": {
+                "cmd": "python3 -c \"open('clean.csv','w').write(open('raw.csv').read().upper())\"",
+                "deps": ["code", "raw.csv"],
+                "params": {"params.yaml": {"train.lr": 0.1}},
+                "outs": ["clean.csv", "m.json"],
+                "uncached": ["m.json"],
+            }
+        }
+    )
+    monkeypatch.chdir(root)
+    return dvc
+
+
+def test_data_and_stages_are_adopted_so_repro_runs_nothing(repo: DvcRepo) -> None:
+    before = repo.snapshot()
+    report = import_dvc(repo.root)
+
+    assert {(i.kind, i.name) for i in report.by_status("converted")} == {
+        ("data", "data/images.dvc"),
+        ("data", "notes.txt.dvc"),
+        ("stage", "prepare"),
+    }
+    assert report.by_status("skipped") == []
+    assert repo.snapshot() == before  # DVC's own files are never written
+    notes = read_pointer(repo.root, "notes.txt.loopline")
+    assert (notes.oid, notes.size) == (hash_bytes(b"hello\n"), 6)
+    images = read_pointer(repo.root, "data/images.loopline")
+    assert (images.size, images.nfiles) == (3, 2)
+    with Workspace(repo.root) as ws:
+        manifest = ws.odb.read_manifest(images.oid)
+        assert {e.relpath: e.hash for e in manifest.entries} == {
+            "a.bin": hash_bytes(b"\x00\x01"),
+            "sub/b.bin": hash_bytes(b"\x02"),
+        }
+        assert stage_status(ws) == []
+    lock = read_lock(repo.root / "loopline.lock")["prepare"]
+    assert {o.path: o.cache for o in lock.outs} == {"clean.csv": True, "m.json": False}
+    assert lock.params == {"params.yaml": {"train.lr": 0.1}}
+    assert "up to date" in next(i.detail for i in report.items if i.name == "prepare")
+
+    assert repro(repo.root, record=False).by_action("unchanged") == ["prepare"]
+    (repo.root / "clean.csv").unlink()  # the converted run cache restores it: no run needed
+    assert repro(repo.root, record=False).by_action("restored") == ["prepare"]
+    assert (repo.root / "clean.csv").read_text() == "A,B\n"
+
+
+def test_running_it_again_changes_nothing(repo: DvcRepo) -> None:
+    import_dvc(repo.root)
+    files = {p: p.read_bytes() for p in repo.root.rglob("*.loopline") if p.is_file()}
+    lock = (repo.root / "loopline.lock").read_bytes()
+    again = import_dvc(repo.root)
+    assert again.by_status("converted") == [] and again.by_status("skipped") == []
+    assert len(again.by_status("unchanged")) == 3
+    assert {p: p.read_bytes() for p in files} == files
+    assert (repo.root / "loopline.lock").read_bytes() == lock
+
+
+def test_a_loopline_pointer_with_other_content_is_kept(repo: DvcRepo) -> None:
+    (repo.root / ".loopline").mkdir()
+    import_dvc(repo.root)
+    (repo.root / "notes.txt").write_text("newer, added with loopline\n")
+    run_cli("add", "notes.txt", cwd=repo.root)
+    kept = (repo.root / "notes.txt.loopline").read_text()
+    report = import_dvc(repo.root)
+    item = next(i for i in report.items if i.name == "notes.txt.dvc")
+    assert item.status == "skipped" and "kept it" in item.detail
+    assert (repo.root / "notes.txt.loopline").read_text() == kept
+
+
+def test_without_the_dvc_cache_unchanged_workspace_files_are_used(repo: DvcRepo) -> None:
+    import shutil
+
+    shutil.rmtree(repo.cache)
+    (repo.root / "data" / "images" / "sub" / "b.bin").write_bytes(b"edited")
+    report = import_dvc(repo.root)
+
+    assert ("data", "notes.txt.dvc") in {(i.kind, i.name) for i in report.by_status("converted")}
+    skipped = {i.name: i.detail for i in report.by_status("skipped")}
+    assert "differs from what DVC recorded" in skipped["data/images.dvc"]
+    assert "dvc pull" in skipped["data/images.dvc"]
+    assert not (repo.root / "data" / "images.loopline").exists()
+    # clean.csv is in neither place as DVC recorded it? It is in the workspace: converted.
+    assert "prepare" in {i.name for i in report.by_status("converted")}
+
+
+def test_a_damaged_dvc_cache_object_is_never_adopted(repo: DvcRepo) -> None:
+    digest = yaml.safe_load((repo.root / "notes.txt.dvc").read_text())["outs"][0]["md5"]
+    cached = repo.cache / "files" / "md5" / digest[:2] / digest[2:]
+    cached.write_bytes(b"rotten")
+    (repo.root / "notes.txt").write_text("edited since\n")
+    report = import_dvc(repo.root)
+    item = next(i for i in report.items if i.name == "notes.txt.dvc")
+    assert item.status == "skipped" and "does not match the md5" in item.detail
+    assert not (repo.root / "notes.txt.loopline").exists()
+    with Workspace(repo.root) as ws:
+        assert not ws.odb.exists(hash_bytes(b"rotten"))
+
+
+def test_an_edited_dep_is_converted_but_reported_stale(repo: DvcRepo) -> None:
+    (repo.root / "params.yaml").write_text("train: {lr: 0.5, n: 2}\n")
+    report = import_dvc(repo.root)
+    detail = next(i.detail for i in report.items if i.name == "prepare")
+    assert "will run on the next repro" in detail and "train.lr" in detail
+
+
+def test_dvc2_legacy_hashes_and_crlf_text(tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    dvc = DvcRepo(root)
+    make_tree(root, {"t.txt": b"a\r\nb\r\n"})
+    digest = dvc.cache_object(b"a\nb\n", legacy=True)
+    (dvc.cache / digest[:2] / digest[2:]).write_bytes(b"a\r\nb\r\n")  # DVC 2 stores the bytes
+    (root / "t.txt.dvc").write_text(f"outs:\n- md5: {digest}\n  size: 6\n  path: t.txt\n")
+    report = import_dvc(root)
+    assert [i.name for i in report.by_status("converted")] == ["t.txt.dvc"]
+    assert read_pointer(root, "t.txt.loopline").oid == hash_bytes(b"a\r\nb\r\n")
+
+
+def test_remotes_become_loopline_remotes(repo: DvcRepo) -> None:
+    (repo.root / ".dvc" / "config").write_text(
+        "[core]\n    remote = store\n"
+        "['remote \"store\"']\n    url = ../../shared-store\n"
+        "['remote \"s3\"']\n    url = s3://bucket/path\n    endpointurl = http://127.0.0.1:9\n"
+        "    version_aware = true\n"
+    )
+    (repo.root / ".dvc" / "config.local").write_text(
+        "['remote \"s3\"']\n    access_key_id = AKIA\n    secret_access_key = shh\n"
+    )
+    report = import_dvc(repo.root)
+    shared = yaml.safe_load((repo.root / ".loopline" / "config.yaml").read_text())
+    local = yaml.safe_load((repo.root / ".loopline" / "config.local.yaml").read_text())
+    assert shared["core"] == {"remote": "store"}
+    assert shared["remote"] == {
+        "store": {"url": "../../shared-store"},  # relative, as DVC had it
+        "s3": {"url": "s3://bucket/path", "endpoint_url": "http://127.0.0.1:9"},
+    }
+    assert local["remote"] == {"s3": {"access_key_id": "AKIA", "secret_access_key": "shh"}}
+    s3 = next(i for i in report.items if i.name == "s3")
+    assert s3.status == "converted" and "version_aware" in s3.detail
+
+
+def test_imports_and_uncached_outs_are_skipped_with_reasons(repo: DvcRepo) -> None:
+    (repo.root / "ext.csv.dvc").write_text(
+        "deps:\n- path: https://example.invalid/ext.csv\nouts:\n- md5: "
+        + "0" * 32
+        + "\n  path: ext.csv\n"
+    )
+    (repo.root / "small.txt").write_text("s")
+    (repo.root / "small.txt.dvc").write_text("outs:\n- path: small.txt\n  cache: false\n")
+    skipped = {i.name: i.detail for i in import_dvc(repo.root).by_status("skipped")}
+    assert "dvc import" in skipped["ext.csv.dvc"]
+    assert "cache: false" in skipped["small.txt.dvc"]
+
+
+def test_cli_report_and_errors(repo: DvcRepo, tmp_path: Path) -> None:
+    done = run_cli("import-dvc", "--json", cwd=repo.root)
+    assert done.exit_code == 0, done.output
+    assert len(json.loads(done.stdout)["converted"]) == 3
+    text = run_cli("import-dvc", cwd=repo.root)
+    assert "0 converted, 3 already converted, 0 skipped." in text.stdout
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    missing = run_cli("import-dvc", str(plain))
+    assert missing.exit_code == 3 and "not a DVC repository" in missing.stderr
+    assert not (plain / ".loopline").exists()
+    with pytest.raises(NotFound):
+        import_dvc(plain)
