@@ -83,7 +83,7 @@ def _check(ws: Workspace, source: Pointer, moved: Pointer, dst: str) -> None:
     target = moved.path
     if target == source.path:
         raise InvalidInput(f"{dst} is where {source.path} already is", hint="name a new path")
-    if target.startswith(source.path + "/") or target.split("/")[-1] == ".git":
+    if target.startswith(source.path + "/") or ".git" in target.split("/"):
         raise InvalidInput(f"cannot move {source.path} to {dst}, inside itself or into .git")
     owner = ws.owner_of(target)
     if owner is not None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -122,8 +124,6 @@ def test_a_loopline_pointer_with_other_content_is_kept(repo: DvcRepo) -> None:
 
 
 def test_without_the_dvc_cache_unchanged_workspace_files_are_used(repo: DvcRepo) -> None:
-    import shutil
-
     shutil.rmtree(repo.cache)
     (repo.root / "data" / "images" / "sub" / "b.bin").write_bytes(b"edited")
     report = import_dvc(repo.root)
@@ -218,3 +218,26 @@ def test_cli_report_and_errors(repo: DvcRepo, tmp_path: Path) -> None:
     assert not (plain / ".loopline").exists()
     with pytest.raises(NotFound):
         import_dvc(plain)
+
+
+@pytest.mark.skipif(shutil.which("dvc") is None, reason="the dvc CLI is not installed")
+def test_a_repository_made_by_the_real_dvc_cli(tmp_path: Path) -> None:
+    root = tmp_path / "real"
+    make_tree(root, {"data/x.csv": "a,b\n1,2\n", "data/y.txt": "hello", "f.txt": "single\n"})
+    (root / "dvc.yaml").write_text(
+        "stages:\n  up:\n    cmd: python3 -c \"open('u.txt','w').write(open('f.txt').read()"
+        '.upper())"\n    deps: [f.txt]\n    outs: [u.txt]\n'
+    )
+
+    def dvc(*args: str) -> None:
+        subprocess.run(["dvc", *args], cwd=root, check=True, capture_output=True)
+
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    dvc("init", "-q")
+    dvc("add", "-q", "data", "f.txt")
+    dvc("repro", "-q")
+    before = DvcRepo(root).snapshot()
+    report = import_dvc(root)
+    assert len(report.by_status("converted")) == 3 and report.by_status("skipped") == []
+    assert DvcRepo(root).snapshot() == before
+    assert repro(root, record=False).by_action("unchanged") == ["up"]
