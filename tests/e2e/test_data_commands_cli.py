@@ -203,3 +203,41 @@ def test_move_interrupted_after_the_rename_finishes_when_run_again(project: Path
     assert not (project / "e" / "d").exists()
     assert (project / "e.loopline").exists() and not (project / "d.loopline").exists()
     assert run_cli("status", "--json").stdout.strip() == "{}"
+
+
+TWO_STAGES = """\
+# the whole pipeline
+stages:
+  prepare:  # makes clean.csv
+    cmd: python3 -c "open('clean.csv','w').write('C')"
+    outs: [clean.csv]
+
+  # trains the model
+  train:
+    cmd: python3 -c "open('model.bin','w').write(open('clean.csv').read())"
+    deps: [clean.csv]
+    outs: [model.bin]
+"""
+
+
+def test_remove_a_stage_keeps_the_rest_of_the_pipeline_file_as_written(project: Path) -> None:
+    make_tree(project, {"dvc.yaml": TWO_STAGES})
+    assert run_cli("repro").exit_code == 0
+    result = run_cli("remove", "prepare")
+    assert result.exit_code == 0, result.output
+    assert (project / "dvc.yaml").read_text() == TWO_STAGES.replace(
+        "  prepare:  # makes clean.csv\n"
+        "    cmd: python3 -c \"open('clean.csv','w').write('C')\"\n"
+        "    outs: [clean.csv]\n\n",
+        "",
+    )
+    lock = (project / "loopline.lock").read_text()
+    assert "prepare" not in lock and "train" in lock
+    assert (project / "clean.csv").read_text() == "C"  # outputs stay without --outs
+    assert "/clean.csv" not in (project / ".gitignore").read_text()
+
+    gone = run_cli("remove", "--outs", "dvc.yaml:train")
+    assert gone.exit_code == 0, gone.output
+    assert not (project / "model.bin").exists()
+    assert (project / "dvc.yaml").read_text() == "# the whole pipeline\nstages: {}\n"
+    assert run_cli("remove", "nosuch").exit_code == 3

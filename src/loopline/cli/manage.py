@@ -25,25 +25,39 @@ def remove_command(
 ) -> None:
     """Stop tracking data: delete its pointer file and its .gitignore line.
 
-    TARGETS are tracked paths or their .loopline files. The workspace data stays unless
-    --outs is given; cached content stays until `loopline gc`.
+    TARGETS are tracked paths, their .loopline files, or pipeline stages (removed from the
+    pipeline file and the lock). The workspace data stays unless --outs is given; cached
+    content stays until `loopline gc`.
     """
-    from loopline.data.remove import remove
+    from loopline.data.remove import remove, split_stage_targets
 
     with open_workspace(ctx) as ws:
-        results = remove(ws, list(targets), outs=outs, force=force)
+        stage_targets, data_targets = split_stage_targets(ws, list(targets))
+        results = remove(ws, data_targets, outs=outs, force=force) if data_targets else []
+        stages = []
+        if stage_targets:
+            from loopline.pipeline._remove_stage import remove_stages
+
+            stages = remove_stages(ws, stage_targets, outs=outs, force=force)
     if as_json:
         echo_json(
             [
                 {"path": r.pointer.path, "pointer": r.pointer.file, "data_deleted": r.data_deleted}
                 for r in results
             ]
+            + [
+                {"stage": s.name, "outs": list(s.outs), "data_deleted": s.outs_deleted}
+                for s in stages
+            ]
         )
         return
     for r in results:
         extra = " and deleted the data" if r.data_deleted else ""
         click.echo(f"Removed {r.pointer.file}{extra}")
-    click.echo("Commit the change with git (the pointer file and the .gitignore beside it).")
+    for s in stages:
+        extra = " and deleted its outputs" if s.outs_deleted and s.outs else ""
+        click.echo(f"Removed stage '{s.name}' from the pipeline file and the lock{extra}")
+    click.echo("Commit the change with git (with the .gitignore files beside the data).")
 
 
 @click.command("commit")

@@ -20,7 +20,7 @@ from loopline.data.pointer import POINTER_SUFFIX, Pointer, read_pointer
 from loopline.data.workspace import Workspace
 from loopline.objects.build import build_object
 
-__all__ = ["RemoveResult", "remove", "tracked_pointer"]
+__all__ = ["RemoveResult", "remove", "split_stage_targets", "tracked_pointer"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,20 @@ def remove(
             for pointer in pointers:
                 refuse_if_unsaved(ws, pointer, "remove --outs would delete them")
         return [_remove_one(ws, p, outs) for p in pointers]
+
+
+def split_stage_targets(ws: Workspace, targets: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(stage keys of the pipeline file, other targets); tracked data wins a name clash."""
+    from loopline.pipeline._remove_stage import pipeline_stage_keys  # only with stage targets
+
+    keys = pipeline_stage_keys(ws)
+    stages: list[str] = []
+    others: list[str] = []
+    for target in targets:
+        key = target.rsplit(":", 1)[-1] if ":" in target else target
+        clash = (ws.root / (target + POINTER_SUFFIX)).is_file()
+        (stages if key in keys and not clash else others).append(target)
+    return stages, others
 
 
 def tracked_pointer(ws: Workspace, target: str) -> Pointer:
