@@ -27,6 +27,7 @@ from loopline.dvc_import._report import ImportReport
 
 __all__ = ["import_dvc"]
 
+_RESERVED = frozenset({".git", ".dvc", ".loopline"})
 _AGAIN = "run `dvc pull` (or `dvc fetch`) and import again"
 
 
@@ -52,7 +53,7 @@ def import_dvc(root: Path) -> ImportReport:
     with Workspace(root) as ws, ws.lock():
         for outcome in adopt_remotes(ws.paths, config):
             report.add("remote", outcome.name, outcome.status, outcome.detail)
-        objects = Md5Objects(cache, ws.odb)
+        objects = Md5Objects(cache, ws.odb, root)
         for rel in find_dvc_files(root):
             if rel.endswith("dvc.yaml"):
                 report.add("file", rel, "skipped", "Loopline reads only the dvc.yaml at the root")
@@ -80,6 +81,8 @@ def _adopt_dvc_file(ws: Workspace, objects: Md5Objects, rel: str, report: Import
 def _adopt_out(ws: Workspace, objects: Md5Objects, out: DvcOut) -> tuple[str, str]:
     if out.path.startswith("../") or out.path == ".." or os.path.isabs(out.path):
         return "skipped", f"{out.path} is outside the project"
+    if out.path.split("/")[0] in _RESERVED or ".git" in out.path.split("/"):
+        return "skipped", f"{out.path} is inside a tool's own folder"
     if not out.cache:
         return "skipped", "cache: false (DVC leaves it to git)"
     if out.md5 is None:

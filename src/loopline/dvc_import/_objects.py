@@ -34,8 +34,9 @@ class Converted:
 class Md5Objects:
     """md5 (as DVC recorded it) -> Loopline object, memoised; ``problem`` says why not."""
 
-    def __init__(self, dvc_cache: Path, odb: ObjectStore) -> None:
+    def __init__(self, dvc_cache: Path, odb: ObjectStore, root: Path) -> None:
         self.dvc_cache = dvc_cache
+        self.root = os.path.realpath(root)
         self.odb = odb
         self.problem = ""
         self._files: dict[str, Converted] = {}
@@ -56,7 +57,8 @@ class Md5Objects:
         if md5 in self._files:
             return self._files[md5]
         damaged = []
-        for source in [self._cache_path(md5, legacy), *candidates]:
+        inside = [c for c in candidates if self._inside(c)]  # never read through a link out
+        for source in [self._cache_path(md5, legacy), *inside]:
             if not source.is_file():
                 continue
             found = self._copy_if_matches(source, md5, legacy)
@@ -69,6 +71,10 @@ class Md5Objects:
         else:
             self.problem = f"content {md5} is neither in DVC's cache nor in the workspace"
         return None
+
+    def _inside(self, path: Path) -> bool:
+        real = os.path.realpath(path)
+        return real.startswith(self.root + os.sep)
 
     def _copy_if_matches(self, source: Path, md5: str, legacy: bool) -> Converted | None:
         from blake3 import blake3
@@ -118,7 +124,12 @@ class Md5Objects:
         """DVC's manifest rows, from its cache or rebuilt from an unchanged workspace folder."""
         path = self._cache_path(md5, legacy, _DIR)
         data = path.read_bytes() if path.is_file() else None
-        if data is None and workspace is not None and workspace.is_dir():
+        if (
+            data is None
+            and workspace is not None
+            and workspace.is_dir()
+            and self._inside(workspace)
+        ):
             data = _rebuild_manifest(workspace)
         if data is None:
             self.problem = f"DVC's listing of folder {md5}{_DIR} is not in its cache"

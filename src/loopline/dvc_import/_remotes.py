@@ -74,6 +74,11 @@ def adopt_remotes(paths: ProjectPaths, dvc: DvcConfig) -> list[RemoteOutcome]:
             outcomes.append(RemoteOutcome(name, "unchanged", "Loopline already has this remote"))
             continue
         values = {**dvc.remotes.get(name, {}), **dvc.local_remotes.get(name, {})}
+        if not name.replace("-", "").replace("_", "").isalnum():
+            outcomes.append(
+                RemoteOutcome(name, "skipped", "Loopline remote names use letters, digits, - and _")
+            )
+            continue
         if not values.get("url"):
             outcomes.append(RemoteOutcome(name, "skipped", "it has no url in DVC's config"))
             continue

@@ -18,6 +18,7 @@ from loopline.dvc_import import import_dvc
 from loopline.pipeline import read_lock, repro, stage_status
 from tests.conftest import make_tree, run_cli
 from tests.unit.dvc_import.dvc_repo import DvcRepo
+from tests.unit.dvc_import.dvc_repo import md5 as md5_of
 
 PIPELINE = """\
 stages:
@@ -241,3 +242,18 @@ def test_a_repository_made_by_the_real_dvc_cli(tmp_path: Path) -> None:
     assert len(report.by_status("converted")) == 3 and report.by_status("skipped") == []
     assert DvcRepo(root).snapshot() == before
     assert repro(root, record=False).by_action("unchanged") == ["up"]
+
+
+def test_workspace_links_out_of_the_project_are_never_read(repo: DvcRepo, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside\n")
+    (repo.root / "leak.txt").symlink_to(secret)
+    (repo.root / "leak.txt.dvc").write_text(
+        f"outs:\n- md5: {md5_of(b'outside' + bytes([10]))}\n  size: 8\n  hash: md5\n"
+        "  path: leak.txt\n"
+    )
+    item = next(i for i in import_dvc(repo.root).items if i.name == "leak.txt.dvc")
+    assert item.status == "skipped"
+    assert not (repo.root / "leak.txt.loopline").exists()
+    with Workspace(repo.root) as ws:
+        assert not ws.odb.exists(hash_bytes(b"outside\n"))
