@@ -241,3 +241,31 @@ def test_remove_a_stage_keeps_the_rest_of_the_pipeline_file_as_written(project: 
     assert not (project / "model.bin").exists()
     assert (project / "dvc.yaml").read_text() == "# the whole pipeline\nstages: {}\n"
     assert run_cli("remove", "nosuch").exit_code == 3
+
+
+def test_history_data_that_was_never_stored_is_counted_not_fatal(
+    project: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    _history(project, remote)
+    oid = hash_bytes(b"v1")
+    obj = project / ".loopline" / "objects" / oid[:2] / oid[2:]
+    obj.chmod(0o644)
+    obj.unlink()  # v1 was never kept here
+
+    pushed = run_cli("push", "-A")
+    assert pushed.exit_code == 0, pushed.output
+    assert "1 objects of other revisions are not in the local cache" in pushed.stdout
+    shutil.rmtree(project / ".loopline" / "objects")
+    fetched = run_cli("fetch", "-A")
+    assert fetched.exit_code == 0, fetched.output
+    assert "1 objects of other revisions are not on the remote" in fetched.stdout
+    assert _cached(project, b"v2") and _cached(project, b"v3")
+
+    (project / "d.txt").write_text("v4")
+    run_cli("add", "d.txt")
+    obj = project / ".loopline" / "objects" / hash_bytes(b"v4")[:2] / hash_bytes(b"v4")[2:]
+    obj.chmod(0o644)
+    obj.unlink()
+    refused = run_cli("push", "-A")  # the workspace's own data must be complete
+    assert refused.exit_code == 3 and "missing from the local cache" in refused.stderr

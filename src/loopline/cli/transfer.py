@@ -70,6 +70,11 @@ def push_command(
             f"{result.pushed} objects pushed to '{result.remote}' "
             f"({result.already_there} already there)"
         )
+        if result.not_in_cache:
+            click.echo(
+                f"{result.not_in_cache} objects of other revisions are not in the local cache "
+                "and were skipped"
+            )
 
 
 @click.command("pull")
@@ -111,11 +116,13 @@ def pull_command(
             {
                 "remote": result.remote,
                 "fetched": result.fetched,
+                "unavailable": result.unavailable,
                 "checked_out": [{"path": c.pointer.path, "action": c.action} for c in changed],
             }
         )
         return
     click.echo(f"{result.fetched} objects fetched from '{result.remote}'")
+    _echo_unavailable(result.unavailable)
     for c in changed:
         click.echo(f"{'A' if c.action == 'added' else 'M'}\t{c.pointer.path}")
 
@@ -150,3 +157,9 @@ def fetch_command(
         echo_json(result.__dict__)
         return
     click.echo(f"{result.fetched} objects fetched from '{result.remote}'")
+    _echo_unavailable(result.unavailable)
+
+
+def _echo_unavailable(count: int) -> None:
+    if count:
+        click.echo(f"{count} objects of other revisions are not on the remote and were skipped")

@@ -3,6 +3,10 @@
 Each covers the workspace's pointers and lock; a :class:`RevisionScope` adds what the pointer
 files and lock of other git revisions (branches, tags, every commit) reference. ``pull`` checks
 out only the workspace's data; ``fetch`` checks out nothing.
+
+The workspace's data must be complete: an object missing from the local cache (push) or the
+remote (pull, fetch) is an error. Other revisions' data is taken as far as it exists: old
+commits often name data that was never pushed, and the results count what was not found.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from loopline.data.checkout import CheckoutResult, checkout
 from loopline.data.pointer import POINTER_SUFFIX, Pointer
 from loopline.data.revisions import RevisionScope, pointers_in_revisions, scope_revisions
 from loopline.data.workspace import Workspace
+from loopline.objects.manifest import is_dir_oid
 from loopline.objects.remote import Remote
 from loopline.objects.transfer import pull_objects, push_objects
 
@@ -29,6 +34,7 @@ class PushResult:
     remote: str
     pushed: int
     already_there: int
+    not_in_cache: int = 0  # objects of other revisions the local cache does not hold
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class FetchResult:
     remote: str
     fetched: int
     revisions: int
+    unavailable: int = 0  # objects of other revisions the remote does not hold
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class PullResult:
     remote: str
     fetched: int
     checkout: list[CheckoutResult]
+    unavailable: int = 0
 
 
 def push(
@@ -54,7 +62,8 @@ def push(
     progress: Progress = NO_PROGRESS,
 ) -> PushResult:
     target = Remote(ws.settings.remote(remote))
-    pointers = ws.pointers(targets, with_pipeline=True) + _in_history(ws, targets, scope)
+    current = ws.pointers(targets, with_pipeline=True)
+    pointers = current + _in_history(ws, targets, scope)
     task = progress.task(f"pushing to {target.name}")
     try:
         result = push_objects(
@@ -67,13 +76,24 @@ def push(
         )
     finally:
         task.close()
-    if result.missing:
+    needed = _with_files(ws, {p.oid for p in current})
+    missing = [m for m in result.missing if m in needed]
+    if missing:
         raise NotFound(
-            f"{len(result.missing)} object(s) are missing from the local cache and were not "
-            f"pushed, e.g. {result.missing[0]} (the rest was pushed)",
+            f"{len(missing)} object(s) are missing from the local cache and were not "
+            f"pushed, e.g. {missing[0]} (the rest was pushed)",
             hint="re-add the data with `loopline add`, or pull it from the remote that has it",
         )
-    return PushResult(target.name, result.transferred, result.already_there)
+    return PushResult(target.name, result.transferred, result.already_there, len(result.missing))
+
+
+def _with_files(ws: Workspace, oids: set[str]) -> set[str]:
+    """``oids`` plus the files of those that are folders the cache has a listing for."""
+    found = set(oids)
+    for oid in oids:
+        if is_dir_oid(oid) and ws.odb.exists(oid):
+            found.update(e.hash for e in ws.odb.read_manifest(oid).entries)
+    return found
 
 
 def pull(
@@ -89,13 +109,14 @@ def pull(
     source = Remote(ws.settings.remote(remote))
     with ws.lock():
         pointers = ws.pointers(targets, with_pipeline=True)
-        fetched = _fetch(ws, source, pointers + _in_history(ws, targets, scope), progress)
+        fetched = _fetch(ws, source, pointers, progress)
+        more, unavailable = _fetch_available(ws, source, _in_history(ws, targets, scope))
     outcome = (
         checkout(ws, [p.path for p in pointers] or None, force=force, progress=progress)
         if pointers
         else []
     )
-    return PullResult(source.name, fetched, outcome)
+    return PullResult(source.name, fetched + more, outcome, unavailable)
 
 
 def fetch(
@@ -110,11 +131,41 @@ def fetch(
     source = Remote(ws.settings.remote(remote))
     with ws.lock():
         commits = scope_revisions(ws.root, scope)
-        pointers = ws.pointers(targets, with_pipeline=True)
-        if commits:
-            pointers += _filtered(ws, targets, pointers_in_revisions(ws.root, commits))
-        fetched = _fetch(ws, source, pointers, progress)
-    return FetchResult(source.name, fetched, len(commits))
+        fetched = _fetch(ws, source, ws.pointers(targets, with_pipeline=True), progress)
+        history = pointers_in_revisions(ws.root, commits) if commits else []
+        more, unavailable = _fetch_available(ws, source, _filtered(ws, targets, history))
+    return FetchResult(source.name, fetched + more, len(commits), unavailable)
+
+
+def _fetch_available(ws: Workspace, source: Remote, pointers: list[Pointer]) -> tuple[int, int]:
+    """Fetch what the remote holds of ``pointers``' objects: (fetched, not on the remote)."""
+    jobs = ws.settings.jobs
+    roots = {p.oid for p in pointers}
+    listings = [o for o in roots if is_dir_oid(o) and not ws.odb.exists(o)]
+    there = source.existing(listings, jobs=jobs)
+    fetched = _download(ws, source, sorted(there))
+    unavailable = len(listings) - len(there)
+    files = {o for o in _with_files(ws, roots) if not is_dir_oid(o) and not ws.odb.exists(o)}
+    there = source.existing(files, jobs=jobs)
+    if there:
+        fetched += pull_objects(ws.odb, source, sorted(there), jobs=jobs).transferred
+    return fetched, unavailable + len(files) - len(there)
+
+
+def _download(ws: Workspace, source: Remote, oids: list[str]) -> int:
+    """Folder listings alone (their files are fetched separately), verified on arrival."""
+    downloaded = []
+    try:
+        for oid in oids:
+            tmp = ws.odb.new_tmp_path()
+            downloaded.append((tmp, oid))
+            source.download(oid, tmp)
+    except BaseException:
+        for tmp, _ in downloaded:
+            tmp.unlink(missing_ok=True)
+        raise
+    ws.odb.import_files(downloaded)
+    return len(downloaded)
 
 
 def _fetch(ws: Workspace, source: Remote, pointers: list[Pointer], progress: Progress) -> int:
