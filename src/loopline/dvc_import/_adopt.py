@@ -53,7 +53,7 @@ def import_dvc(root: Path) -> ImportReport:
     with Workspace(root) as ws, ws.lock():
         for outcome in adopt_remotes(ws.paths, config):
             report.add("remote", outcome.name, outcome.status, outcome.detail)
-        objects = Md5Objects(cache, ws.odb, root)
+        objects = Md5Objects(cache, ws.odb, root, ws.paths.tmp_dir / "dvc-md5.json")
         for rel in find_dvc_files(root):
             if rel.endswith("dvc.yaml"):
                 report.add("file", rel, "skipped", "Loopline reads only the dvc.yaml at the root")
@@ -63,6 +63,7 @@ def import_dvc(root: Path) -> ImportReport:
             from loopline.dvc_import._lock import adopt_lock
 
             adopt_lock(ws, objects, report)
+        objects.save()
     if (cache / "runs").is_dir():
         report.notes.append("DVC's run cache is not converted; Loopline builds its own")
     return report

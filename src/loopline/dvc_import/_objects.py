@@ -32,14 +32,32 @@ class Converted:
 
 
 class Md5Objects:
-    """md5 (as DVC recorded it) -> Loopline object, memoised; ``problem`` says why not."""
+    """md5 (as DVC recorded it) -> Loopline object, memoised; ``problem`` says why not.
 
-    def __init__(self, dvc_cache: Path, odb: ObjectStore, root: Path) -> None:
+    With a ``memo`` file, conversions are remembered across runs (only verified ones are ever
+    recorded), so importing again does not re-read data whose object is already in the cache.
+    """
+
+    def __init__(
+        self, dvc_cache: Path, odb: ObjectStore, root: Path, memo: Path | None = None
+    ) -> None:
         self.dvc_cache = dvc_cache
         self.root = os.path.realpath(root)
         self.odb = odb
+        self.memo = memo
         self.problem = ""
         self._files: dict[str, Converted] = {}
+        if memo is not None:
+            self._files = _load_memo(memo)
+
+    def save(self) -> None:
+        if self.memo is None:
+            return
+        from loopline.core.atomic import atomic_write_text
+
+        rows = {k: [c.oid, c.size] for k, c in self._files.items()}
+        self.memo.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.memo, json.dumps(rows, sort_keys=True))
 
     def convert(self, md5: str, legacy: bool, workspace: Path | None) -> Converted | None:
         """The Loopline object for a DVC file or directory hash (``....dir``), or None."""
@@ -54,8 +72,10 @@ class Md5Objects:
         return self.dvc_cache / "files" / "md5" / md5[:2] / (md5[2:] + suffix)
 
     def _file(self, md5: str, legacy: bool, candidates: list[Path]) -> Converted | None:
-        if md5 in self._files:
-            return self._files[md5]
+        key = ("legacy:" if legacy else "") + md5  # a legacy md5 names other bytes
+        known = self._files.get(key)
+        if known is not None and self.odb.exists(known.oid):
+            return known
         damaged = []
         inside = [c for c in candidates if self._inside(c)]  # never read through a link out
         for source in [self._cache_path(md5, legacy), *inside]:
@@ -63,7 +83,7 @@ class Md5Objects:
                 continue
             found = self._copy_if_matches(source, md5, legacy)
             if found is not None:
-                self._files[md5] = found
+                self._files[key] = found
                 return found
             damaged.append(source)
         if damaged:
@@ -152,6 +172,20 @@ class Md5Objects:
                 self.problem = f"DVC's listing {path} names {row['relpath']!r}, outside the folder"
                 return None
         return rows
+
+
+def _load_memo(path: Path) -> dict[str, Converted]:
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(rows, dict):
+        return {}
+    found = {}
+    for key, row in rows.items():
+        if isinstance(row, list) and len(row) == 2 and isinstance(row[1], int):
+            found[str(key)] = Converted(str(row[0]), row[1])
+    return found
 
 
 def _rebuild_manifest(folder: Path) -> bytes:

@@ -257,3 +257,13 @@ def test_workspace_links_out_of_the_project_are_never_read(repo: DvcRepo, tmp_pa
     assert not (repo.root / "leak.txt.loopline").exists()
     with Workspace(repo.root) as ws:
         assert not ws.odb.exists(hash_bytes(b"outside\n"))
+
+
+def test_running_it_again_reads_no_data_already_converted(repo: DvcRepo) -> None:
+    import_dvc(repo.root)
+    digest = yaml.safe_load((repo.root / "notes.txt.dvc").read_text())["outs"][0]["md5"]
+    (repo.cache / "files" / "md5" / digest[:2] / digest[2:]).write_bytes(b"rotten")
+    (repo.root / "notes.txt.loopline").unlink()
+    report = import_dvc(repo.root)  # the remembered, verified conversion is reused
+    assert ("data", "notes.txt.dvc") in {(i.kind, i.name) for i in report.by_status("converted")}
+    assert read_pointer(repo.root, "notes.txt.loopline").oid == hash_bytes(b"hello\n")
