@@ -77,16 +77,18 @@ def pointers_in_revisions(
     does not parse in some old commit references nothing (it cannot keep data alive).
     """
     prefix = _git(root, "rev-parse", "--show-prefix").stdout.decode().strip()
-    blobs: dict[str, str] = {}  # blob id -> path (relative to the project root)
+    blobs: dict[str, set[str]] = {}  # blob id -> the paths it sits at (relative to the root)
     for commit in commits:
         for blob, path in _tracked_files(root, commit, prefix):
-            blobs.setdefault(blob, path)
+            blobs.setdefault(blob, set()).add(path)
     contents = _read_blobs(root, list(blobs))
     found: dict[tuple[str, str], Pointer] = {}
-    for blob, path in blobs.items():
+    for blob, paths in blobs.items():
         text = contents.get(blob, b"").decode("utf-8", "replace")
-        for pointer in _parse(path, text, include_uncached):
-            found[(pointer.path, pointer.oid)] = pointer
+        # a lock's entries do not depend on where it sits: parse each lock blob once
+        for path in sorted(paths) if _LOCK_NAME not in paths else [_LOCK_NAME]:
+            for pointer in _parse(path, text, include_uncached):
+                found[(pointer.path, pointer.oid)] = pointer
     return list(found.values())
 
 
