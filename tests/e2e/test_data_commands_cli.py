@@ -269,3 +269,11 @@ def test_history_data_that_was_never_stored_is_counted_not_fatal(
     obj.unlink()
     refused = run_cli("push", "-A")  # the workspace's own data must be complete
     assert refused.exit_code == 3 and "missing from the local cache" in refused.stderr
+
+
+def test_gc_keeps_what_branches_or_tags_reference_when_asked(project: Path, tmp_path: Path) -> None:
+    _history(project, tmp_path / "remote")  # v1 tagged, v2 on main, v3 on a branch
+    assert run_cli("gc", "-f", "-a").exit_code == 0
+    assert _cached(project, b"v2") and _cached(project, b"v3") and not _cached(project, b"v1")
+    assert run_cli("gc", "-f", "-T").exit_code == 0  # tags and HEAD: v3 lives only on a branch
+    assert _cached(project, b"v2") and not _cached(project, b"v3")
