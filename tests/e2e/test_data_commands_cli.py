@@ -277,3 +277,16 @@ def test_gc_keeps_what_branches_or_tags_reference_when_asked(project: Path, tmp_
     assert _cached(project, b"v2") and _cached(project, b"v3") and not _cached(project, b"v1")
     assert run_cli("gc", "-f", "-T").exit_code == 0  # tags and HEAD: v3 lives only on a branch
     assert _cached(project, b"v2") and not _cached(project, b"v3")
+
+
+def test_checkout_a_stage_restores_its_outputs_only(project: Path) -> None:
+    make_tree(project, {"dvc.yaml": TWO_STAGES})
+    assert run_cli("repro").exit_code == 0
+    (project / "clean.csv").unlink()
+    (project / "model.bin").unlink()
+    result = run_cli("checkout", "train")
+    assert result.exit_code == 0, result.output
+    assert (project / "model.bin").read_text() == "C"
+    assert not (project / "clean.csv").exists()
+    assert run_cli("checkout", "dvc.yaml:prepare").exit_code == 0
+    assert (project / "clean.csv").read_text() == "C"

@@ -186,13 +186,16 @@ def checkout_command(
     jobs: int | None,
     as_json: bool,
 ) -> None:
-    """Restore tracked data in the workspace to what the pointer files say."""
+    """Restore tracked data in the workspace to what the pointer files say.
+
+    TARGETS are tracked paths, pointer files or pipeline stages (their outputs).
+    """
     from loopline.data.checkout import checkout
+    from loopline.data.targets import expand_stage_targets
 
     with open_workspace(ctx, **{"core.jobs": jobs}) as ws:
-        results = checkout(
-            ws, list(targets), force=force, verify=verify, progress=_progress(as_json)
-        )
+        paths = expand_stage_targets(ws, targets)
+        results = checkout(ws, paths, force=force, verify=verify, progress=_progress(as_json))
     if as_json:
         echo_json(
             [

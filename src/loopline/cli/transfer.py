@@ -34,6 +34,13 @@ def revision_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+def _paths(ws: Any, targets: tuple[str, ...]) -> list[str]:
+    """Stage names stand for their outputs, as in `checkout`."""
+    from loopline.data.targets import expand_stage_targets
+
+    return expand_stage_targets(ws, targets)
+
+
 def _scope(all_branches: bool, all_tags: bool, all_commits: bool) -> RevisionScope:
     from loopline.data.revisions import RevisionScope
 
@@ -62,7 +69,9 @@ def push_command(
 
     scope = _scope(all_branches, all_tags, all_commits)
     with open_workspace(ctx, **{"core.jobs": jobs}) as ws:
-        result = push(ws, list(targets), remote=remote, scope=scope, progress=terminal_progress())
+        result = push(
+            ws, _paths(ws, targets), remote=remote, scope=scope, progress=terminal_progress()
+        )
     if as_json:
         echo_json(result.__dict__)
     else:
@@ -108,7 +117,12 @@ def pull_command(
     scope = _scope(all_branches, all_tags, all_commits)
     with open_workspace(ctx, **{"core.jobs": jobs}) as ws:
         result = pull(
-            ws, list(targets), remote=remote, force=force, scope=scope, progress=terminal_progress()
+            ws,
+            _paths(ws, targets),
+            remote=remote,
+            force=force,
+            scope=scope,
+            progress=terminal_progress(),
         )
     changed = [c for c in result.checkout if c.action != "unchanged"]
     if as_json:
@@ -152,7 +166,9 @@ def fetch_command(
 
     scope = _scope(all_branches, all_tags, all_commits)
     with open_workspace(ctx, **{"core.jobs": jobs}) as ws:
-        result = fetch(ws, list(targets), remote=remote, scope=scope, progress=terminal_progress())
+        result = fetch(
+            ws, _paths(ws, targets), remote=remote, scope=scope, progress=terminal_progress()
+        )
     if as_json:
         echo_json(result.__dict__)
         return
