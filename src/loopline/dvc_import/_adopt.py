@@ -21,7 +21,7 @@ from loopline.dvc_import._dvc_files import (
     find_dvc_files,
     read_dvc_file,
 )
-from loopline.dvc_import._objects import Converted, Md5Objects
+from loopline.dvc_import._objects import Converted, Md5Objects, is_executable
 from loopline.dvc_import._remotes import adopt_remotes, read_dvc_config
 from loopline.dvc_import._report import ImportReport
 
@@ -98,7 +98,7 @@ def _adopt_out(ws: Workspace, objects: Md5Objects, out: DvcOut) -> tuple[str, st
     converted = objects.convert(out.md5, out.legacy, ws.root / out.path)
     if converted is None:
         return "skipped", f"{objects.problem}; {_AGAIN}"
-    pointer = _pointer(out, converted)
+    pointer = _pointer(out, converted, is_executable(ws.root / out.path))
     if existing is not None:
         if existing.oid == pointer.oid:
             return "unchanged", f"{pointer_file} already tracks it"
@@ -108,12 +108,12 @@ def _adopt_out(ws: Workspace, objects: Md5Objects, out: DvcOut) -> tuple[str, st
     return "converted", f"-> {pointer.file}"
 
 
-def _pointer(out: DvcOut, converted: Converted) -> Pointer:
+def _pointer(out: DvcOut, converted: Converted, exec_bit: bool) -> Pointer:
     return Pointer(
         pointer_path_for(out.path),
         out.path,
         converted.oid,
         converted.size,
         converted.nfiles,
-        out.isexec and converted.nfiles is None,
+        (out.isexec or exec_bit) and converted.nfiles is None,
     )

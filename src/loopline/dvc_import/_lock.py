@@ -14,7 +14,7 @@ from loopline.core.errors import LooplineError
 from loopline.data.gitignore import ignore_in_git
 from loopline.data.workspace import Workspace
 from loopline.dvc_import._dvc_files import DvcLockStage, read_dvc_lock
-from loopline.dvc_import._objects import Md5Objects
+from loopline.dvc_import._objects import Md5Objects, is_executable
 from loopline.dvc_import._report import ImportReport
 from loopline.pipeline._lock import LockedPath, LockEntry, read_lock, write_lock
 from loopline.pipeline._model import LOCK_NAME, Pipeline, Stage
@@ -100,7 +100,8 @@ def _entry(
                 return None, f"{row.path}: {objects.problem}"
             declared = stage.out(row.path)
             cache = declared.cache if declared is not None else row.cache
-            isexec = row.isexec and found.nfiles is None
+            exec_bit = row.isexec or is_executable(ws.root / row.path)
+            isexec = exec_bit and found.nfiles is None
             paths[kind].append(
                 LockedPath(row.path, found.oid, found.size, found.nfiles, isexec, cache)
             )

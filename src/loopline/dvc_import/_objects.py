@@ -18,7 +18,7 @@ from typing import Any
 from loopline.objects.manifest import Manifest, ManifestEntry
 from loopline.objects.odb import ObjectStore
 
-__all__ = ["Converted", "Md5Objects"]
+__all__ = ["Converted", "Md5Objects", "is_executable"]
 
 _CHUNK = 1024 * 1024
 _DIR = ".dir"
@@ -135,7 +135,8 @@ class Md5Objects:
             if found is None:
                 self.problem = f"{relpath}: {self.problem}"
                 return None
-            entries.append(ManifestEntry(relpath, found.oid, found.size, bool(row.get("isexec"))))
+            isexec = bool(row.get("isexec")) or (bool(inside) and is_executable(inside[0]))
+            entries.append(ManifestEntry(relpath, found.oid, found.size, isexec))
         manifest = Manifest.from_entries(entries)
         oid = self.odb.add_manifest(manifest)
         return Converted(oid, manifest.size, manifest.nfiles)
@@ -174,6 +175,15 @@ class Md5Objects:
         return rows
 
 
+def is_executable(path: Path) -> bool:
+    """DVC's listings do not record the executable bit (Loopline's do): take it from the
+    workspace file, which is what Loopline's own hashing of the folder will see."""
+    try:
+        return bool(os.stat(path).st_mode & 0o100) and path.is_file()
+    except OSError:
+        return False
+
+
 def _load_memo(path: Path) -> dict[str, Converted]:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
@@ -190,7 +200,7 @@ def _load_memo(path: Path) -> dict[str, Converted]:
 
 def _rebuild_manifest(folder: Path) -> bytes:
     """The bytes DVC would store as this folder's manifest (sorted, DVC's JSON spacing)."""
-    rows = []
+    rows: list[dict[str, str]] = []
     for dirpath, _dirs, files in os.walk(folder):
         for name in files:
             path = Path(dirpath) / name
@@ -198,12 +208,6 @@ def _rebuild_manifest(folder: Path) -> bytes:
             with open(path, "rb") as handle:
                 while chunk := handle.read(_CHUNK):
                     digest.update(chunk)
-            row: dict[str, Any] = {
-                "md5": digest.hexdigest(),
-                "relpath": path.relative_to(folder).as_posix(),
-            }
-            if os.stat(path).st_mode & 0o100:
-                row["isexec"] = True
-            rows.append(row)
+            rows.append({"md5": digest.hexdigest(), "relpath": path.relative_to(folder).as_posix()})
     rows.sort(key=lambda r: r["relpath"])
     return json.dumps(rows, sort_keys=True).encode()

@@ -13,6 +13,7 @@ import yaml
 from loopline.core.errors import NotFound
 from loopline.core.hashing import hash_bytes
 from loopline.data.pointer import read_pointer
+from loopline.data.status import status
 from loopline.data.workspace import Workspace
 from loopline.dvc_import import import_dvc
 from loopline.pipeline import read_lock, repro, stage_status
@@ -267,3 +268,16 @@ def test_running_it_again_reads_no_data_already_converted(repo: DvcRepo) -> None
     report = import_dvc(repo.root)  # the remembered, verified conversion is reused
     assert ("data", "notes.txt.dvc") in {(i.kind, i.name) for i in report.by_status("converted")}
     assert read_pointer(repo.root, "notes.txt.loopline").oid == hash_bytes(b"hello\n")
+
+
+def test_executable_files_in_folders_keep_their_bit(tmp_path: Path) -> None:
+    root = tmp_path / "x"
+    make_tree(root, {"tools/run.sh": "#!/bin/sh\n", "tools/readme": "r"})
+    (root / "tools" / "run.sh").chmod(0o755)
+    dvc = DvcRepo(root)
+    dvc.add("tools")  # DVC's listing has no executable bit
+    import_dvc(root)
+    with Workspace(root) as ws:
+        assert status(ws) == []
+        manifest = ws.odb.read_manifest(read_pointer(root, "tools.loopline").oid)
+        assert {e.relpath: e.isexec for e in manifest.entries} == {"readme": False, "run.sh": True}
