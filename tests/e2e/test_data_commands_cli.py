@@ -290,3 +290,15 @@ def test_checkout_a_stage_restores_its_outputs_only(project: Path) -> None:
     assert not (project / "clean.csv").exists()
     assert run_cli("checkout", "dvc.yaml:prepare").exit_code == 0
     assert (project / "clean.csv").read_text() == "C"
+
+
+def test_data_verbs_survive_repeated_targets_and_a_broken_pipeline_file(project: Path) -> None:
+    make_tree(project, {"d.txt": "one", "dvc.yaml": "stages: [broken\n"})
+    run_cli("add", "d.txt")
+    (project / "d.txt").write_text("two")
+    done = run_cli("commit", "d.txt")
+    assert done.exit_code == 0, done.output
+    assert _cached(project, b"two")
+    twice = run_cli("remove", "d.txt", "d.txt.loopline")
+    assert twice.exit_code == 0, twice.output
+    assert not (project / "d.txt.loopline").exists() and (project / "d.txt").exists()

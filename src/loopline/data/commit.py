@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from loopline.core.errors import NotFound
+from loopline.core.errors import LooplineError, NotFound
 from loopline.data.pointer import POINTER_SUFFIX, Pointer
 from loopline.data.remove import tracked_pointer
 from loopline.data.workspace import Workspace
@@ -55,10 +55,13 @@ def _split(ws: Workspace, targets: Sequence[str]) -> tuple[list[str], list[Point
 
     stage_of: dict[str, str] = {}
     names: set[str] = set()
-    if has_pipeline(ws):
-        for name, stage in load_pipeline(ws.root).stages.items():
-            names.update((name, name.split("@", 1)[0]))
-            stage_of.update({o.path: name for o in stage.outs})
+    try:
+        defined = load_pipeline(ws.root).stages if has_pipeline(ws) else {}
+    except LooplineError:
+        defined = {}  # a broken pipeline file must not block committing plain data
+    for name, stage in defined.items():
+        names.update((name, name.split("@", 1)[0]))
+        stage_of.update({o.path: name for o in stage.outs})
     stages: list[str] = []
     pointers: list[Pointer] = []
     for target in targets:

@@ -34,7 +34,8 @@ def remove(
 ) -> list[RemoveResult]:
     """Untrack every target (data path or pointer file); check all before changing any."""
     with ws.lock():
-        pointers = [tracked_pointer(ws, t) for t in targets]
+        found = {p.file: p for p in (tracked_pointer(ws, t) for t in targets)}
+        pointers = list(found.values())  # a target named twice is removed once
         if outs and not force:
             for pointer in pointers:
                 refuse_if_unsaved(ws, pointer, "remove --outs would delete them")
