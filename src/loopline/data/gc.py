@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopline.data.revisions import RevisionScope, pointers_in_revisions, scope_revisions
+from loopline.data.revisions import RevisionScope, pointers_in_scope
 from loopline.data.workspace import Workspace
 from loopline.objects.manifest import is_dir_oid
 
@@ -51,8 +51,7 @@ def referenced_oids(
 
 
 def _oids_in_history(ws: Workspace, scope: RevisionScope) -> set[str]:
-    commits = scope_revisions(ws.root, scope)
-    return {p.oid for p in pointers_in_revisions(ws.root, commits, include_uncached=True)}
+    return {p.oid for p in pointers_in_scope(ws.root, scope, include_uncached=True)[0]}
 
 
 def _run_cache_oids(ws: Workspace, *, prune: bool, dry_run: bool) -> set[str]:

@@ -16,7 +16,12 @@ from loopline.core.errors import InvalidInput, LooplineError
 from loopline.data.git import _git
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, parse_pointer
 
-__all__ = ["RevisionScope", "pointers_in_revisions", "scope_revisions"]
+__all__ = [
+    "RevisionScope",
+    "pointers_in_revisions",
+    "pointers_in_scope",
+    "scope_revisions",
+]
 
 _LOCK_NAME = "loopline.lock"  # pipeline._model.LOCK_NAME; data must not import the pipeline
 
@@ -76,11 +81,63 @@ def pointers_in_revisions(
     Lock outs come back as pointers whose ``file`` is the lock. A pointer file or lock that
     does not parse in some old commit references nothing (it cannot keep data alive).
     """
-    prefix = _git(root, "rev-parse", "--show-prefix").stdout.decode().strip()
+    prefix = _prefix(root)
     blobs: dict[str, set[str]] = {}  # blob id -> the paths it sits at (relative to the root)
     for commit in commits:
         for blob, path in _tracked_files(root, commit, prefix):
             blobs.setdefault(blob, set()).add(path)
+    return _pointers_from(root, blobs, include_uncached)
+
+
+def pointers_in_scope(
+    root: Path, scope: RevisionScope, *, include_uncached: bool = False
+) -> tuple[list[Pointer], int]:
+    """The pointers of every revision ``scope`` names, and how many commits that is.
+
+    For every commit, one ``git log --raw`` lists each pointer-file and lock blob that any
+    commit introduced (a blob in some commit's tree was introduced by that commit or an
+    ancestor), instead of listing each commit's whole tree.
+    """
+    commits = scope_revisions(root, scope)
+    if not scope.all_commits:
+        return pointers_in_revisions(root, commits, include_uncached=include_uncached), len(commits)
+    prefix = _prefix(root)
+    done = _git(
+        root,
+        "log",
+        "--all",
+        "--raw",
+        "-z",
+        "--no-abbrev",
+        "--no-renames",
+        "-m",
+        "--root",
+        "--format=",
+    )
+    blobs: dict[str, set[str]] = {}
+    fields = done.stdout.decode("utf-8", "replace").split("\0")
+    for i, meta in enumerate(fields[:-1]):
+        meta = meta.strip()  # commits are separated by newlines; a path follows each record
+        parts = meta.split()
+        if not meta.startswith(":") or len(parts) < 5:
+            continue
+        name, blob = fields[i + 1], parts[3]
+        rel = name[len(prefix) :] if name.startswith(prefix) else None
+        if rel is None or set(blob) == {"0"} or not _wanted(rel):
+            continue
+        blobs.setdefault(blob, set()).add(rel)
+    return _pointers_from(root, blobs, include_uncached), len(commits)
+
+
+def _prefix(root: Path) -> str:
+    return _git(root, "rev-parse", "--show-prefix").stdout.decode().strip()
+
+
+def _wanted(rel: str) -> bool:
+    return rel.endswith(POINTER_SUFFIX) or rel == _LOCK_NAME
+
+
+def _pointers_from(root: Path, blobs: dict[str, set[str]], include_uncached: bool) -> list[Pointer]:
     contents = _read_blobs(root, list(blobs))
     found: dict[tuple[str, str], Pointer] = {}
     for blob, paths in blobs.items():
@@ -101,7 +158,7 @@ def _tracked_files(root: Path, commit: str, prefix: str) -> list[tuple[str, str]
         if len(parts) != 3 or parts[1] != "blob" or not name.startswith(prefix):
             continue
         rel = name[len(prefix) :]
-        if rel.endswith(POINTER_SUFFIX) or rel == _LOCK_NAME:
+        if _wanted(rel):
             rows.append((parts[2], rel))
     return rows
 

@@ -18,7 +18,7 @@ from loopline.core.errors import NotFound
 from loopline.core.progress import NO_PROGRESS, Progress
 from loopline.data.checkout import CheckoutResult, checkout
 from loopline.data.pointer import POINTER_SUFFIX, Pointer
-from loopline.data.revisions import RevisionScope, pointers_in_revisions, scope_revisions
+from loopline.data.revisions import RevisionScope, pointers_in_scope
 from loopline.data.workspace import Workspace
 from loopline.objects.manifest import is_dir_oid
 from loopline.objects.remote import Remote
@@ -130,11 +130,10 @@ def fetch(
     """Download what the pointers need into the cache (verified); the workspace is untouched."""
     source = Remote(ws.settings.remote(remote))
     with ws.lock():
-        commits = scope_revisions(ws.root, scope)
         fetched = _fetch(ws, source, ws.pointers(targets, with_pipeline=True), progress)
-        history = pointers_in_revisions(ws.root, commits) if commits else []
+        history, commits = pointers_in_scope(ws.root, scope) if not scope.empty else ([], 0)
         more, unavailable = _fetch_available(ws, source, _filtered(ws, targets, history))
-    return FetchResult(source.name, fetched + more, len(commits), unavailable)
+    return FetchResult(source.name, fetched + more, commits, unavailable)
 
 
 def _fetch_available(ws: Workspace, source: Remote, pointers: list[Pointer]) -> tuple[int, int]:
@@ -190,7 +189,7 @@ def _in_history(
     """Pointers of the revisions ``scope`` names, limited to ``targets`` if any."""
     if scope.empty:
         return []
-    return _filtered(ws, targets, pointers_in_revisions(ws.root, scope_revisions(ws.root, scope)))
+    return _filtered(ws, targets, pointers_in_scope(ws.root, scope)[0])
 
 
 def _filtered(
