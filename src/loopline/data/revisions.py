@@ -113,6 +113,10 @@ def pointers_in_scope(
         "-m",
         "--root",
         "--format=",
+        "--full-history",  # keep every commit that changed a matching path, merges too
+        "--",
+        f":(top,glob){prefix}**/*{POINTER_SUFFIX}",
+        f":(top,glob){prefix}{_LOCK_NAME}",
     )
     blobs: dict[str, set[str]] = {}
     fields = done.stdout.decode("utf-8", "replace").split("\0")
