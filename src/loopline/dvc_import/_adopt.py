@@ -84,6 +84,10 @@ def _adopt_out(ws: Workspace, objects: Md5Objects, out: DvcOut) -> tuple[str, st
         return "skipped", f"{out.path} is outside the project"
     if out.path.split("/")[0] in _RESERVED or ".git" in out.path.split("/"):
         return "skipped", f"{out.path} is inside a tool's own folder"
+    folder = os.path.dirname(out.path)
+    real_root = os.path.realpath(ws.root)
+    if os.path.realpath(ws.root / folder) != os.path.normpath(os.path.join(real_root, folder)):
+        return "skipped", f"{out.path} is reached through a symlinked folder"
     if not out.cache:
         return "skipped", "cache: false (DVC leaves it to git)"
     if out.md5 is None:

@@ -18,6 +18,7 @@ from loopline.dvc_import._objects import Md5Objects, is_executable
 from loopline.dvc_import._report import ImportReport
 from loopline.pipeline._lock import LockedPath, LockEntry, read_lock, write_lock
 from loopline.pipeline._model import LOCK_NAME, Pipeline, Stage
+from loopline.pipeline._paths import path_problem
 
 __all__ = ["adopt_lock"]
 
@@ -93,6 +94,9 @@ def _entry(
     paths: dict[str, list[LockedPath]] = {"deps": [], "outs": []}
     for kind, rows in (("deps", recorded.deps), ("outs", recorded.outs)):
         for row in rows:
+            problem = path_problem(row.path)
+            if problem is not None:
+                return None, f"{row.path} {problem}"
             if row.md5 is None:
                 return None, f"{row.path} has no md5 in dvc.lock"
             found = objects.convert(row.md5, row.legacy, ws.root / row.path)

@@ -281,3 +281,20 @@ def test_executable_files_in_folders_keep_their_bit(tmp_path: Path) -> None:
         assert status(ws) == []
         manifest = ws.odb.read_manifest(read_pointer(root, "tools.loopline").oid)
         assert {e.relpath: e.isexec for e in manifest.entries} == {"readme": False, "run.sh": True}
+
+
+def test_paths_outside_the_project_are_never_written(repo: DvcRepo, tmp_path: Path) -> None:
+    lock = yaml.safe_load((repo.root / "dvc.lock").read_text())
+    lock["stages"]["prepare"]["outs"][0]["path"] = "../escape.csv"
+    (repo.root / "dvc.lock").write_text(yaml.safe_dump(lock))
+    outside = tmp_path / "elsewhere"
+    make_tree(outside, {"f.txt": "hello\n"})
+    (repo.root / "linked").symlink_to(outside)  # a .dvc file behind a link out: not followed
+    (repo.root / "linked" / "f.txt.dvc").write_text(
+        (repo.root / "notes.txt.dvc").read_text().replace("notes.txt", "f.txt")
+    )
+    report = import_dvc(repo.root)
+    skipped = {i.name: i.detail for i in report.by_status("skipped")}
+    assert "outside the project" in skipped["prepare"]
+    assert not (repo.root / "loopline.lock").exists()
+    assert not (outside / "f.txt.loopline").exists() and not (outside / ".gitignore").exists()
