@@ -302,3 +302,35 @@ def test_data_verbs_survive_repeated_targets_and_a_broken_pipeline_file(project:
     twice = run_cli("remove", "d.txt", "d.txt.loopline")
     assert twice.exit_code == 0, twice.output
     assert not (project / "d.txt.loopline").exists() and (project / "d.txt").exists()
+
+
+def test_a_stage_target_with_history_flags_covers_its_outputs_in_other_commits(
+    project: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    assert run_cli("remote", "add", "-d", "store", str(remote)).exit_code == 0
+    stage = (
+        "stages:\n  make:\n    cmd: python3 -c \"open('o.txt','w').write(open('i.txt').read())\"\n"
+    )
+    make_tree(project, {"dvc.yaml": stage + "    deps: [i.txt]\n    outs: [o.txt]\n"})
+    make_tree(project, {"i.txt": "old", "other.txt": "other"})
+    assert run_cli("add", "other.txt").exit_code == 0
+    assert run_cli("repro").exit_code == 0
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "old")
+    (project / "i.txt").write_text("new")
+    assert run_cli("repro").exit_code == 0
+    git(project, "commit", "-qam", "new")
+
+    def on_remote(content: bytes) -> bool:
+        oid = hash_bytes(content)
+        return (remote / oid[:2] / oid[2:]).is_file()
+
+    pushed = run_cli("push", "--verify", "-A", "make")
+    assert pushed.exit_code == 0, pushed.output
+    assert on_remote(b"new") and on_remote(b"old")  # the stage's output in both commits
+    assert not on_remote(b"other")  # not named
+    shutil.rmtree(project / ".loopline" / "objects")
+    fetched = run_cli("fetch", "-A", "dvc.yaml:make")
+    assert fetched.exit_code == 0, fetched.output
+    assert _cached(project, b"new") and _cached(project, b"old")

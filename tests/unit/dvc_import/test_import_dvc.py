@@ -190,6 +190,9 @@ def test_remotes_become_loopline_remotes(repo: DvcRepo) -> None:
         "s3": {"url": "s3://bucket/path", "endpoint_url": "http://127.0.0.1:9"},
     }
     assert local["remote"] == {"s3": {"access_key_id": "AKIA", "secret_access_key": "shh"}}
+    with Workspace(repo.root) as ws:  # the folder DVC used: .loopline/ sits where .dvc/ does
+        dvc_folder = (repo.root / ".dvc" / "../../shared-store").resolve()
+        assert Path(ws.settings.remote("store").url).resolve() == dvc_folder
     s3 = next(i for i in report.items if i.name == "s3")
     assert s3.status == "converted" and "version_aware" in s3.detail
 
