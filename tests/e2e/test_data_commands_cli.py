@@ -147,7 +147,7 @@ def test_commit_records_a_stage_run_by_hand_so_repro_skips_it(project: Path) -> 
     assert "prepare" in refused.stderr and "commit -f" in refused.stderr
     assert not (project / "loopline.lock").exists()
 
-    done = run_cli("commit", "-f", "prepare")
+    done = run_cli("commit", "-f", "dvc.yaml:prepare")
     assert done.exit_code == 0, done.output
     assert "Committed stage 'prepare'" in done.stdout
     assert _cached(project, b"A,B\n")

@@ -58,6 +58,7 @@ def _split(ws: Workspace, targets: Sequence[str]) -> tuple[list[str], list[Point
     if not targets:
         return [], ws.pointers()
     from loopline.pipeline import has_pipeline, load_pipeline
+    from loopline.pipeline._model import PIPELINE_NAMES
 
     stage_of: dict[str, str] = {}
     names: set[str] = set()
@@ -71,7 +72,8 @@ def _split(ws: Workspace, targets: Sequence[str]) -> tuple[list[str], list[Point
     stages: list[str] = []
     pointers: list[Pointer] = []
     for target in targets:
-        if target in names:
+        file, sep, _ = target.rpartition(":")
+        if target in names or (sep and file in PIPELINE_NAMES):  # `dvc.yaml:train` too
             stages.append(target)
             continue
         rel = ws.relpath(target).removesuffix(POINTER_SUFFIX)
