@@ -89,7 +89,7 @@ def commit_command(
         if not force and sys.stdin.isatty():
             preview = commit(ws, list(targets), dry=True)
             for name in preview.needs_force:
-                click.echo(f"stage '{name}': {preview.stage_changes[name] or 'never ran'}")
+                click.echo(f"stage '{name}': {preview.stage_changes[name]}")
             if preview.needs_force:
                 click.confirm("Record the workspace as these stages' result?", abort=True)
                 force = True

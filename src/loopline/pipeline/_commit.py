@@ -73,8 +73,11 @@ def commit_stages(
             changes = stage_changes(pipeline.stages[name], lock.get(name), hasher, params)
             if changes.outs or changes.deps or changes.command or name not in lock:
                 # "always changed" alone is nothing to record
-                risky = bool(changes.deps or changes.command) or name not in lock
-                found.append(StageCommit(name, changes.summary(), risky))
+                ran = name in lock
+                summary = changes.summary() if ran else "never ran"
+                found.append(
+                    StageCommit(name, summary, bool(changes.deps or changes.command) or not ran)
+                )
         if dry or not found:
             return CommitResult([c.name for c in found], [], found)
         blocked = [c for c in found if c.needs_force]
