@@ -14,7 +14,7 @@ from typing import Any
 
 from loopline.core.errors import InvalidInput
 
-__all__ = ["load_yaml", "load_yaml_documents"]
+__all__ = ["compose_yaml", "load_yaml", "load_yaml_documents"]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -47,6 +47,42 @@ def load_yaml_documents(
         lambda: list(yaml.load_all(text, Loader=_loader())), name, hint, error
     )
     return documents
+
+
+def compose_yaml(
+    text: str,
+    name: str,
+    *,
+    hint: str | None = None,
+    error: type[InvalidInput] = InvalidInput,
+) -> Any:
+    """The node tree of ``text`` (positions of keys and values), for editing a file as text
+    while keeping its comments; a repeated key is refused as :func:`load_yaml` refuses it."""
+
+    def parse() -> Any:
+        loader = _loader()(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_tree(loader, node)
+            return node
+        finally:
+            loader.dispose()
+
+    return _guarded(parse, name, hint, error)
+
+
+def _check_tree(loader: Any, node: Any) -> None:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        _check_unique(loader, node)
+        for key_node, value in node.value:
+            _check_tree(loader, key_node)
+            _check_tree(loader, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_tree(loader, item)
 
 
 def _guarded(
