@@ -221,6 +221,7 @@ def canary_rollouts_and_drift(project: Path, loopline: str, run_ids: list[str]) 
         project, "--deployment", "churn", "--log-sample-rate", "1", "--poll-interval", "1"
     )
     customers = Customers(server.url)
+    traffic_started = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
     customers.start()
     log_dir = str(project / ".loopline" / "serving")
     canary = [
@@ -260,8 +261,9 @@ def canary_rollouts_and_drift(project: Path, loopline: str, run_ids: list[str]) 
     print(f"{customers.sent} customer requests, none failed")
     run(project, loopline, "monitor", "report", "churn", "--since", shift_started,
         "--log-dir", log_dir, "--html", "drift-report.html")  # fmt: skip
-    run(project, loopline, "monitor", "performance", "churn", "--until", shift_started,
-        "--window", "1h", "--log-dir", log_dir)  # fmt: skip
+    print("\naccuracy before the shift, then after it:")
+    run(project, loopline, "monitor", "performance", "churn", "--since", traffic_started,
+        "--until", shift_started, "--log-dir", log_dir)  # fmt: skip
     run(project, loopline, "monitor", "performance", "churn", "--since", shift_started,
         "--log-dir", log_dir)  # fmt: skip
 

@@ -18,7 +18,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         [sys.executable, str(DEMO), str(tmp_path / "demo")],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Demo complete" in done.stdout
@@ -46,3 +46,17 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     # monitoring: the two labels are judged against version 1's logged predictions
     assert "ok: 2 of " in done.stdout and "logged rows labelled" in done.stdout
     assert re.search(r"^accuracy +(1|0\.5|0)\.0000", done.stdout, re.MULTILINE)
+    # deployments: a canary promotes the third model, a broken challenger is rolled back
+    assert "churn: Succeeded — every step passed its checks" in done.stdout
+    assert "champion=3" in done.stdout
+    assert "churn: Failed — 2 failed checks" in done.stdout
+    assert "rolled-back" in done.stdout and "prediction-drift" in done.stdout
+    assert "candidate  models:/churn/4         0%" in done.stdout
+    assert "accuracy (rate)" in done.stdout and "(control)" in done.stdout
+    assert "customer requests, none failed" in done.stdout
+    # monitoring after the population shift: drift named, HTML written, accuracy down
+    assert re.search(r"DRIFT: [3-5] of 5 columns drifted", done.stdout)
+    assert "monthly_charges" in done.stdout.split("DRIFT:")[1][:2000]
+    assert (tmp_path / "demo" / "churn" / "drift-report.html").is_file()
+    accuracies = [float(m) for m in re.findall(r"^accuracy +([0-9.]+)", done.stdout, re.MULTILINE)]
+    assert len(accuracies) >= 3 and accuracies[-1] < accuracies[-2]  # after vs before the shift

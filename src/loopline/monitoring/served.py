@@ -37,7 +37,16 @@ __all__ = [
 
 # Columns the inference log adds around the features (see loopline.serving.inference_log).
 LOG_COLUMNS = frozenset(
-    {"request_id", "row", "timestamp", "model_name", "model_version", "probabilities"}
+    {
+        "request_id",
+        "row",
+        "timestamp",
+        "model_name",
+        "model_version",
+        "probabilities",
+        "variant",
+        "shadow",
+    }
 )
 # The model's output in a window: judged only when the reference has it too.
 OUTPUT_COLUMNS = frozenset({"prediction", "output:prediction"})
@@ -107,10 +116,13 @@ def read_log_window(
     keep = pc.less(stamps, pa.scalar(end, stamps.type))
     if since is not None:
         keep = pc.and_(keep, pc.greater_equal(stamps, pa.scalar(since, stamps.type)))
+    if "shadow" in table.column_names:  # a deployment's shadow copies were not served
+        keep = pc.and_(keep, pc.invert(pc.fill_null(table.column("shadow"), False)))
     table = table.filter(keep)
     seen = tuple(str(v) for v in pc.unique(table.column("model_version")).to_pylist())
     if version is None and table.num_rows:
-        newest = pc.index(stamps.filter(keep), pc.max(stamps.filter(keep)))
+        kept = table.column("timestamp")
+        newest = pc.index(kept, pc.max(kept))
         version = str(table.column("model_version")[newest.as_py()].as_py())
     version = version or ""
     table = table.filter(pc.equal(table.column("model_version"), version))
