@@ -271,7 +271,7 @@ def test_ctrl_c_puts_back_the_outs_the_lock_records(project: Path) -> None:
     (project / "part.txt").unlink()
     make_tree(project, {"dvc.yaml": SLOW % "changed"})
     stderr = _interrupt_repro(project, "part.txt")
-    assert b"stage 'slow' was stopped (b.txt put back as loopline.lock records them)" in stderr
+    assert b"stage 'slow' was stopped (b.txt put back as loopline.lock records it)" in stderr
     assert (project / "b.txt").read_text() == "2\n"
     assert read_lock(project / "loopline.lock")["slow"] == recorded
 

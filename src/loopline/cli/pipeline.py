@@ -93,6 +93,13 @@ def repro_command(
     finally:
         runner.close()
     if dry:
+        if result.refusal is not None:
+            click.secho(
+                f"warning: repro would refuse to start: {result.refusal.message}",
+                fg="yellow",
+                err=True,
+            )
+            click.echo(f"hint: {result.refusal.hint}", err=True)
         return
     ran = result.by_action("ran") + result.by_action("restored")
     if not ran:
