@@ -117,7 +117,7 @@ def test_params_and_metrics_diff_against_head(project: Path) -> None:
         (
             "stages:\n  a: {cmd: 'echo ${lr}'}\n# params: - lr: 1\n",
             2,
-            "params file params.yaml holds a list, but it must be a mapping",
+            "params file params.yaml holds a list, not a mapping",
         ),
         ("stages:\n  a: {cmd: 'echo oops && exit 5'}\n", 9, "stage 'a' failed"),
     ],
@@ -146,10 +146,10 @@ def test_a_metrics_file_that_holds_no_metrics_is_reported_by_repro_and_metrics_s
     )
     ran = run_cli("repro")
     assert ran.exit_code == 0, ran.output  # as DVC: the stage ran; the file is its business
-    assert "warning: stage 's': metrics file m.txt holds a str, not a mapping" in ran.stderr
+    assert "warning: stage 's': metrics file m.txt holds text, not a mapping" in ran.stderr
     shown = run_cli("metrics", "show")
     assert shown.exit_code == 2 and "ok.json" in shown.stdout
-    assert "error: metrics file m.txt holds a str" in shown.stderr
+    assert "error: metrics file m.txt holds text" in shown.stderr
     _one_red_line(shown.stderr)
     as_json = run_cli("metrics", "show", "--json")
     assert as_json.exit_code == 2
@@ -184,7 +184,7 @@ def test_every_file_and_command_a_hint_names_exists_and_works(project: Path) -> 
     refused = run_cli("repro", "-f")  # --force is the way to discard: it does
     assert refused.exit_code == 0 and (project / "data" / "out.txt").read_text() == "x\n"
     (project / "data" / "out.txt").write_text("edited by hand\n")
-    assert "(use `loopline commit s` to keep outputs edited by hand" in run_cli("status").stdout
+    assert "use `loopline commit s` to keep the edits" in run_cli("status").stdout
     refused = run_cli("repro")
     assert refused.exit_code == 4, refused.output
     _one_red_line(refused.stderr)
@@ -364,3 +364,20 @@ def test_a_damaged_lock_is_one_red_line_and_nothing_is_written_outside(
     assert "internal error" not in result.stderr
     _one_red_line(result.stderr)
     assert not (tmp_path / "outside").exists()
+
+
+def test_dry_run_says_repro_would_refuse_and_status_puts_the_edit_first(project: Path) -> None:
+    make_tree(project, {"dvc.yaml": "stages:\n  s: {cmd: echo x > o.txt, outs: [o.txt]}\n"})
+    assert run_cli("repro").exit_code == 0
+    (project / "o.txt").write_text("mine\n")
+    dry = run_cli("repro", "--dry")
+    assert dry.exit_code == 0, dry.output
+    assert "Would run stage 's'" in dry.stdout
+    assert (
+        "warning: repro would refuse to start: o.txt, an output of stage 's', was changed"
+        in dry.stderr
+    )
+    assert "keep the edit with `loopline commit s`" in dry.stderr
+    hints = [line for line in run_cli("status").stdout.splitlines() if line.startswith("(")]
+    assert "`loopline commit s`" in hints[0] and "refuses to overwrite" in hints[0], hints
+    assert (project / "o.txt").read_text() == "mine\n"

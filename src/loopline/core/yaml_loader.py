@@ -54,7 +54,7 @@ def describe(value: Any) -> str:
     if isinstance(value, int | float):
         return "a number"
     if isinstance(value, str):
-        return "a text"
+        return "text"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
