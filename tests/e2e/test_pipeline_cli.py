@@ -381,3 +381,26 @@ def test_dry_run_says_repro_would_refuse_and_status_puts_the_edit_first(project:
     hints = [line for line in run_cli("status").stdout.splitlines() if line.startswith("(")]
     assert "`loopline commit s`" in hints[0] and "refuses to overwrite" in hints[0], hints
     assert (project / "o.txt").read_text() == "mine\n"
+
+
+def test_git_add_hint_quotes_spaces_and_names_paths_from_the_current_folder(
+    project: Path,
+) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  s:\n    cmd: echo x > 'out dir/o.txt'\n"
+            "    outs:\n      - out dir/o.txt\n",
+            "sub/keep": "",
+        },
+    )
+    hint = "git add ../loopline.lock '../out dir/.gitignore'\n"
+    ran = run_cli("repro", cwd=project / "sub")
+    assert ran.exit_code == 0, ran.output
+    assert hint in ran.stdout
+    # typed as shown, it works
+    subprocess.run(hint, shell=True, cwd=project / "sub", check=True)
+    (project / "out dir" / "o.txt").write_text("mine\n")
+    kept = run_cli("-C", "sub", "commit", "s", cwd=project)
+    assert kept.exit_code == 0, kept.output
+    assert hint in kept.stdout

@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from loopline.cli._context import open_workspace
-from loopline.cli._output import echo_json, echo_table, human_size, terminal_progress
+from loopline.cli._output import (
+    echo_json,
+    echo_table,
+    git_add_args,
+    human_size,
+    terminal_progress,
+)
 from loopline.core.progress import NO_PROGRESS, Progress
 
 __all__ = [
@@ -91,17 +97,12 @@ def add_command(
 def _git_add_paths(root: Path, results: list[Any]) -> str:
     """The pointer files and the ``.gitignore`` files that hold their entries, relative to the
     current folder, where the user runs git."""
-    import os
     import posixpath
 
-    names: list[str] = []
-    for rel in [r.pointer.file for r in results] + [
+    files = [r.pointer.file for r in results] + [
         posixpath.join(posixpath.dirname(r.pointer.path), ".gitignore") for r in results
-    ]:
-        shown = os.path.relpath(root / rel)
-        if shown not in names and (root / rel).exists():
-            names.append(shown)
-    return " ".join(names)
+    ]
+    return git_add_args(root, [f for f in files if (root / f).exists()])
 
 
 @click.command("status")

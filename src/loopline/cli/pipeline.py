@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from loopline.cli._output import echo_json, echo_table
+from loopline.cli._output import echo_json, echo_table, git_add_args
 
 __all__ = ["commit_command", "dag_command", "metrics_group", "params_group", "repro_command"]
 
@@ -107,12 +107,14 @@ def repro_command(
         return
     if result.run_id:
         click.echo(f"Recorded as pipeline run {result.run_id} (see `loopline runs list`).")
-    _git_add_hint(result.git_files)
+    _git_add_hint(root, result.git_files)
 
 
-def _git_add_hint(files: list[str]) -> None:
+def _git_add_hint(root: Path, files: list[str]) -> None:
     if files:
-        click.echo(f"To track the changes with git, run:\n\n\tgit add {' '.join(files)}\n")
+        click.echo(
+            f"To track the changes with git, run:\n\n\tgit add {git_add_args(root, files)}\n"
+        )
 
 
 def _executor(
@@ -185,13 +187,14 @@ def commit_command(targets: tuple[str, ...], force: bool) -> None:
     """
     from loopline.pipeline import LOCK_NAME, commit
 
-    result = commit(_project_root(), list(targets), force=force)
+    root = _project_root()
+    result = commit(root, list(targets), force=force)
     if not result.stages:
         click.echo(f"Nothing to commit: {LOCK_NAME} already matches the workspace.")
         return
     for name in result.stages:
         click.echo(f"Committed stage '{name}'.")
-    _git_add_hint(result.git_files)
+    _git_add_hint(root, result.git_files)
 
 
 @click.command("dag")
