@@ -404,3 +404,43 @@ def test_git_add_hint_quotes_spaces_and_names_paths_from_the_current_folder(
     kept = run_cli("-C", "sub", "commit", "s", cwd=project)
     assert kept.exit_code == 0, kept.output
     assert hint in kept.stdout
+
+
+def test_checkout_hints_name_the_target_and_never_guess_between_data_and_a_stage(
+    project: Path,
+) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  froz:\n    cmd: echo x > f.txt\n    outs: [f.txt]\n"
+            "  train:\n    cmd: echo t > t.txt\n    outs: [t.txt]\n",
+            "other.yaml": "stages: {}\n",
+            "train": "data\n",
+        },
+    )
+    assert run_cli("repro").exit_code == 0
+    assert run_cli("add", "train").exit_code == 0
+
+    (project / "f.txt").write_text("mine\n")
+    refused = run_cli("checkout", "froz")
+    assert refused.exit_code == 4, refused.output
+    assert "(1 file, e.g. f.txt)" in refused.stderr
+    assert "discard them with `loopline checkout --force f.txt`" in refused.stderr
+    assert run_cli("checkout", "--force", "f.txt").exit_code == 0
+    assert (project / "f.txt").read_text() == "x\n"
+
+    other = run_cli("checkout", "other.yaml:froz")
+    assert other.exit_code == 3, other.output
+    assert "other.yaml is not a pipeline file" in other.stderr
+    assert "add" not in other.stderr and "dvc.yaml:froz" in other.stderr
+
+    both = run_cli("checkout", "train")
+    assert both.exit_code == 2, both.output
+    assert "train is ambiguous: it names tracked data (train.loopline) and a stage" in both.stderr
+    assert "dvc.yaml:train" in both.stderr
+    (project / "t.txt").unlink()
+    assert run_cli("checkout", "dvc.yaml:train").exit_code == 0
+    assert (project / "t.txt").read_text() == "t\n"
+    (project / "train").write_text("edited\n")
+    data = run_cli("checkout", "train.loopline")
+    assert "`loopline checkout --force train.loopline`" in data.stderr, data.output
