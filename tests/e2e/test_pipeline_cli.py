@@ -444,3 +444,23 @@ def test_checkout_hints_name_the_target_and_never_guess_between_data_and_a_stage
     (project / "train").write_text("edited\n")
     data = run_cli("checkout", "train.loopline")
     assert "`loopline checkout --force train.loopline`" in data.stderr, data.output
+
+
+def test_metrics_diff_says_when_no_metrics_file_could_be_read(project: Path) -> None:
+    cmd = "echo 'acc: [1' > m.yaml && echo nope > n.json"
+    stage = f"stages:\n  s:\n    cmd: \"{cmd}\"\n    metrics: [m.yaml, n.json]\n"
+    make_tree(project, {"dvc.yaml": stage})
+    assert run_cli("repro").exit_code == 0
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "broken metrics")
+    diff = run_cli("metrics", "diff")
+    assert diff.exit_code == 2, diff.output
+    assert "No metric changes" not in diff.stdout
+    assert "no metrics to compare: no metrics file could be read: m.yaml is not valid YAML" in (
+        diff.stderr
+    )
+    assert "(and 1 more)" in diff.stderr
+    make_tree(project, {"n.json": '{"acc": 1}'})  # one readable: the other is named as left out
+    partial = run_cli("metrics", "diff")
+    assert partial.exit_code == 0, partial.output
+    assert "warning: m.yaml was left out: m.yaml is not valid YAML" in partial.stderr
