@@ -26,7 +26,7 @@ GIT_ENV = {
 }
 
 
-def run(cwd: Path, *args: str, show: bool = True) -> str:
+def run(cwd: Path, *args: str, show: bool = True, check: bool = True) -> str:
     print(f"\n\033[1m$ {shlex.join(args)}\033[0m", flush=True)
     # Stage commands say `python`: the one running this demo, with Loopline installed.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -36,7 +36,7 @@ def run(cwd: Path, *args: str, show: bool = True) -> str:
     output = (done.stdout + done.stderr).rstrip()
     if output and show:
         print(output, flush=True)
-    if done.returncode != 0:
+    if done.returncode != 0 and check:
         sys.exit(f"demo failed: `{shlex.join(args)}` exited with {done.returncode}")
     return done.stdout
 
@@ -164,9 +164,11 @@ def main(workdir: Path) -> None:
     run(project, sys.executable, "predict.py")
 
     serve_champion_then_promote(project, loopline, run_ids)
+    canary_rollouts_and_drift(project, loopline, run_ids)
 
     print("\nDemo complete: data versioned and shared; models trained, tracked, registered,")
-    print("served in three protocols and promoted live, each traceable to its data and code.")
+    print("served in three protocols, promoted by canary or rolled back automatically, and")
+    print("watched for drift — each traceable to its data and code.")
 
 
 def serve_champion_then_promote(project: Path, loopline: str, run_ids: list[str]) -> None:
@@ -206,6 +208,62 @@ def serve_champion_then_promote(project: Path, loopline: str, run_ids: list[str]
     show_inference_log(project)
     print("\n== 10. Realized performance on the labels that have arrived so far")
     run(project, loopline, "monitor", "performance", "churn", "--version", "1", "--min-labels", "1")
+
+
+def canary_rollouts_and_drift(project: Path, loopline: str, run_ids: list[str]) -> None:
+    from rollout import Customers
+    from serving import ModelServer
+
+    print("\n== 11. Deploy the champion behind a traffic policy; customers send traffic and labels")
+    run(project, loopline, "deploy", "create", "churn", "--model", "models:/churn@champion",
+        "--sticky-header", "x-user-id")  # fmt: skip
+    server = ModelServer(
+        project, "--deployment", "churn", "--log-sample-rate", "1", "--poll-interval", "1"
+    )
+    customers = Customers(server.url)
+    customers.start()
+    log_dir = str(project / ".loopline" / "serving")
+    canary = [
+        "--steps", "25,50,100", "--interval", "3s", "--threshold", "2", "--min-requests", "30",
+        "--max-error-rate", "0.02", "--max-prediction-drift", "0.3",
+        "--metrics-url", f"{server.url}/metrics", "--log-dir", log_dir,
+    ]  # fmt: skip
+    try:
+        customers.wait_for(60)
+        print("\n== 12. Canary of the third model: promoted step by step under live traffic")
+        run(project, loopline, "models", "register", f"runs:/{run_ids[2]}/model", "--name", "churn")
+        run(project, loopline, "rollout", "start", "churn", "--candidate", "models:/churn/3",
+            *canary)  # fmt: skip
+        run(project, loopline, "rollout", "run", "churn")
+        run(project, loopline, "models", "list")
+
+        print("\n== 13. A broken challenger is rolled back automatically")
+        shutil.copy(Path(__file__).with_name("broken_model.py"), project / "broken_model.py")
+        run(project, sys.executable, "broken_model.py")
+        run(project, loopline, "rollout", "start", "churn", "--candidate", "models:/churn/4",
+            *canary)  # fmt: skip
+        run(project, loopline, "rollout", "run", "churn", check=False)
+        run(project, loopline, "rollout", "history", "churn")
+        run(project, loopline, "deploy", "show", "churn")
+        run(project, loopline, "abtest", "report", "churn", "--metric", "accuracy",
+            "--log-dir", log_dir)  # fmt: skip
+
+        print("\n== 14. The customer population shifts: monitoring sees drift and the drop")
+        shift_started = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        customers.shifted = True
+        customers.wait_for(400)
+    finally:
+        customers.stop()
+        server.stop()
+    if customers.failed:
+        sys.exit(f"demo failed: {customers.failed} customer requests failed during the demo")
+    print(f"{customers.sent} customer requests, none failed")
+    run(project, loopline, "monitor", "report", "churn", "--since", shift_started,
+        "--log-dir", log_dir, "--html", "drift-report.html")  # fmt: skip
+    run(project, loopline, "monitor", "performance", "churn", "--until", shift_started,
+        "--window", "1h", "--log-dir", log_dir)  # fmt: skip
+    run(project, loopline, "monitor", "performance", "churn", "--since", shift_started,
+        "--log-dir", log_dir)  # fmt: skip
 
 
 def show_inference_log(project: Path) -> None:

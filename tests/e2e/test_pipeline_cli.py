@@ -61,7 +61,7 @@ def test_churn_story_from_a_bare_folder(tmp_path: Path) -> None:
     assert "train:" in text and "modified:" in text and "train.depth" in text
     assert run_cli("repro", cwd=root).exit_code == 0
 
-    runs = run_cli("runs", "list", "--json", cwd=root)
+    runs = run_cli("runs", "list", "--all", "--json", cwd=root)
     names = [r["info"]["run_name"] for r in json.loads(runs.stdout)]
     assert names.count("train") == 2 and names.count("prepare") == 1 and names.count("repro") == 2
 
@@ -259,7 +259,7 @@ def test_ctrl_c_mid_run_leaves_a_whole_lock_and_no_half_written_out(project: Pat
     assert not (project / "b.txt").exists()
     status = json.loads(run_cli("status", "--json").stdout)
     assert list(status) == ["slow"]
-    runs = json.loads(run_cli("runs", "list", "-e", "pipeline", "--json").stdout)
+    runs = json.loads(run_cli("runs", "list", "--all", "-e", "pipeline", "--json").stdout)
     by_name = {r["info"]["run_name"]: r["info"]["status"] for r in runs}
     assert by_name == {"repro": "KILLED", "fast": "FINISHED", "slow": "KILLED"}
 
@@ -448,7 +448,7 @@ def test_checkout_hints_name_the_target_and_never_guess_between_data_and_a_stage
 
 def test_metrics_diff_says_when_no_metrics_file_could_be_read(project: Path) -> None:
     cmd = "echo 'acc: [1' > m.yaml && echo nope > n.json"
-    stage = f"stages:\n  s:\n    cmd: \"{cmd}\"\n    metrics: [m.yaml, n.json]\n"
+    stage = f'stages:\n  s:\n    cmd: "{cmd}"\n    metrics: [m.yaml, n.json]\n'
     make_tree(project, {"dvc.yaml": stage})
     assert run_cli("repro").exit_code == 0
     git(project, "add", "-A")

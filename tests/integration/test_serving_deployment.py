@@ -145,10 +145,16 @@ def test_shadow_and_faults(setup: Setup) -> None:
             if table.num_rows == 0 or "shadow" not in table.column_names:
                 return None
             shadows = pc.sum(pc.cast(table.column("shadow"), "int64")).as_py() or 0
-            return table if shadows >= 40 else None
+            return table if shadows >= 10 else None
 
+        # Shadow copies are best effort (dropped while the server has queued work): each of
+        # the 20 requests was either shadowed (2 rows logged) or counted as dropped.
         table = wait_until(logged, 15, "shadow rows in the inference log")
         assert set(table.column("variant").to_pylist()) == {"champion", "candidate"}
+        metrics = server.get("/metrics").text
+        shadowed = metric_total(metrics, "inference_requests_total", protocol="shadow")
+        dropped = metric_total(metrics, "inference_shadow_dropped_total")
+        assert shadowed + dropped == 20 and shadowed >= 5
 
 
 def test_serving_a_missing_deployment_is_a_clear_error(setup: Setup) -> None:

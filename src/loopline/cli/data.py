@@ -289,7 +289,13 @@ def checkout_command(
 
 
 @click.command("gc")
-@click.option("--all-commits", is_flag=True, help="Also keep data referenced by any git commit.")
+@click.option(
+    "-a", "--all-branches", is_flag=True, help="Also keep data referenced by any git branch."
+)
+@click.option("-T", "--all-tags", is_flag=True, help="Also keep data referenced by any git tag.")
+@click.option(
+    "-A", "--all-commits", is_flag=True, help="Also keep data referenced by any git commit."
+)
 @click.option("--dry", is_flag=True, help="Only report what would be removed.")
 @click.option(
     "-f",
@@ -300,7 +306,13 @@ def checkout_command(
 @json_option
 @click.pass_context
 def gc_command(
-    ctx: click.Context, all_commits: bool, dry: bool, force: bool, as_json: bool
+    ctx: click.Context,
+    all_branches: bool,
+    all_tags: bool,
+    all_commits: bool,
+    dry: bool,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Delete cached objects that no pointer file or pipeline lock references.
 
@@ -308,22 +320,33 @@ def gc_command(
     elsewhere (a script, CI) it refuses unless -f is given. --dry only reports.
     """
     from loopline.data.gc import gc
+    from loopline.data.revisions import RevisionScope
 
     if not (dry or force) and not sys.stdin.isatty():
         raise click.UsageError("gc deletes data: pass -f to confirm, or --dry to preview")
+    scope = RevisionScope(all_branches, all_tags, all_commits)
     with open_workspace(ctx) as ws:
         if not (dry or force):
-            preview = gc(ws, all_commits=all_commits, dry_run=True)
+            preview = gc(ws, dry_run=True, scope=scope)
             if preview.removed == 0:
                 click.echo(f"Nothing to remove; kept {preview.kept} objects.")
                 return
-            scope = "the workspace or any commit" if all_commits else "the current workspace"
+            kept = [
+                name
+                for name, on in (
+                    ("any branch", all_branches),
+                    ("any tag", all_tags),
+                    ("any commit", all_commits),
+                )
+                if on
+            ]
+            where = " or ".join(["the current workspace", *kept])
             click.confirm(
                 f"Delete {preview.removed} cached objects ({human_size(preview.freed_bytes)}) "
-                f"not used by {scope}?",
+                f"not used by {where}?",
                 abort=True,
             )
-        result = gc(ws, all_commits=all_commits, dry_run=dry)
+        result = gc(ws, dry_run=dry, scope=scope)
     if as_json:
         echo_json(result.__dict__)
         return

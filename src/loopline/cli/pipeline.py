@@ -9,7 +9,7 @@ import click
 
 from loopline.cli._output import echo_json, echo_table, git_add_args
 
-__all__ = ["commit_command", "dag_command", "metrics_group", "params_group", "repro_command"]
+__all__ = ["dag_command", "metrics_group", "params_group", "repro_command"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 rev_argument = click.argument("rev", default="HEAD")
@@ -169,32 +169,6 @@ def _print_report(streamed: bool) -> Any:
             click.echo(report.log_tail, err=True)
 
     return show
-
-
-@click.command("commit")
-@click.argument("targets", nargs=-1)
-@click.option(
-    "-f",
-    "--force",
-    is_flag=True,
-    help="Also commit a stage whose command, deps or params changed since it ran.",
-)
-def commit_command(targets: tuple[str, ...], force: bool) -> None:
-    """Record the current outputs of stages (default: all) in the lock, keeping hand edits.
-
-    Like `dvc commit`: the outs are saved in the cache and the lock names them, so `repro`
-    and `checkout` no longer see them as changed.
-    """
-    from loopline.pipeline import LOCK_NAME, commit
-
-    root = _project_root()
-    result = commit(root, list(targets), force=force)
-    if not result.stages:
-        click.echo(f"Nothing to commit: {LOCK_NAME} already matches the workspace.")
-        return
-    for name in result.stages:
-        click.echo(f"Committed stage '{name}'.")
-    _git_add_hint(root, result.git_files)
 
 
 @click.command("dag")

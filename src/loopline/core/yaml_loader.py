@@ -20,7 +20,14 @@ from typing import Any
 
 from loopline.core.errors import InvalidInput
 
-__all__ = ["MAX_ALIAS_EXPANSION", "describe", "load_yaml", "load_yaml_documents", "read_yaml_text"]
+__all__ = [
+    "MAX_ALIAS_EXPANSION",
+    "compose_yaml",
+    "describe",
+    "load_yaml",
+    "load_yaml_documents",
+    "read_yaml_text",
+]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 #: values that aliases may add to a document once expanded; hand-written files use a handful
@@ -90,6 +97,46 @@ def load_yaml_documents(
         lambda: list(yaml.load_all(text, Loader=_loader())), text, name, hint, error
     )
     return documents
+
+
+def compose_yaml(
+    text: str,
+    name: str,
+    *,
+    hint: str | None = None,
+    error: type[InvalidInput] = InvalidInput,
+) -> Any:
+    """The node tree of ``text`` (positions of keys and values), for editing a file as text
+    while keeping its comments; a repeated key is refused as :func:`load_yaml` refuses it."""
+
+    def parse() -> Any:
+        loader = _loader()(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_expansion(node)
+                _check_tree(loader, node, set())
+            return node
+        finally:
+            loader.dispose()
+
+    return _guarded(parse, text, name, hint, error)
+
+
+def _check_tree(loader: Any, node: Any, seen: set[int]) -> None:
+    import yaml
+
+    if id(node) in seen:  # an alias: its anchor was checked already
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        _check_unique(loader, node)
+        for key_node, value in node.value:
+            _check_tree(loader, key_node, seen)
+            _check_tree(loader, value, seen)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_tree(loader, item, seen)
 
 
 def _guarded(

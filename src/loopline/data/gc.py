@@ -2,23 +2,20 @@
 
 Kept: what the workspace's pointer files and ``loopline.lock`` name (every out of every
 stage, ``cache: false`` ones included), and the run-cache entries for the stages as the lock
-records them; other run-cache entries are dropped with their objects. ``--all-commits`` also
-keeps what any commit's pointers and lock name, and every run-cache entry.
+records them; other run-cache entries are dropped with their objects. ``--all-branches`` and
+``--all-tags`` also keep what the branch tips' or tags' pointers and lock name;
+``--all-commits`` what any commit's name, and every run-cache entry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopline.core.errors import LooplineError
-from loopline.data.git import git_show_files, list_files_at
-from loopline.data.pointer import POINTER_SUFFIX, parse_pointer
+from loopline.data.revisions import RevisionScope, pointers_in_scope
 from loopline.data.workspace import Workspace
 from loopline.objects.manifest import is_dir_oid
 
 __all__ = ["GcResult", "gc", "referenced_oids"]
-
-_LOCK_NAME = "loopline.lock"
 
 
 @dataclass(frozen=True)
@@ -30,14 +27,22 @@ class GcResult:
     dry_run: bool
 
 
-def referenced_oids(ws: Workspace, *, all_commits: bool = False, dry_run: bool = True) -> set[str]:
-    """Objects reachable from the workspace's pointers and lock (and every commit's, if
-    asked). Unless ``dry_run``, run-cache entries that are not kept are deleted."""
+def referenced_oids(
+    ws: Workspace,
+    *,
+    all_commits: bool = False,
+    dry_run: bool = True,
+    scope: RevisionScope | None = None,
+) -> set[str]:
+    """Objects reachable from the workspace's pointers and lock (and those of the revisions
+    ``scope`` or ``all_commits`` name). Unless ``dry_run``, run-cache entries that are not
+    kept are deleted (with ``all_commits`` every entry is kept)."""
+    scope = scope or RevisionScope(all_commits=all_commits)
     roots = {p.oid for p in ws.pointers()}
     roots |= {p.oid for p in ws.pipeline_pointers(include_uncached=True)}
-    roots |= _run_cache_oids(ws, prune=not all_commits, dry_run=dry_run)
-    if all_commits:
-        roots |= _oids_in_history(ws)
+    roots |= _run_cache_oids(ws, prune=not scope.all_commits, dry_run=dry_run)
+    if not scope.empty:
+        roots |= _oids_in_history(ws, scope)
     keep = set(roots)
     for oid in roots:
         if is_dir_oid(oid) and ws.odb.exists(oid):
@@ -45,19 +50,8 @@ def referenced_oids(ws: Workspace, *, all_commits: bool = False, dry_run: bool =
     return keep
 
 
-def _oids_in_history(ws: Workspace) -> set[str]:
-    import subprocess
-
-    done = subprocess.run(
-        ["git", "rev-list", "--all"], cwd=ws.root, capture_output=True, text=True, check=False
-    )
-    found: set[str] = set()
-    for commit in done.stdout.split():
-        files = list_files_at(ws.root, commit, POINTER_SUFFIX)
-        locks = list_files_at(ws.root, commit, _LOCK_NAME)
-        for name, data in git_show_files(ws.root, commit, files + locks).items():
-            found.update(_oids_in_lock(name, data) if name in locks else _oid_in(name, data))
-    return found
+def _oids_in_history(ws: Workspace, scope: RevisionScope) -> set[str]:
+    return {p.oid for p in pointers_in_scope(ws.root, scope, include_uncached=True)[0]}
 
 
 def _run_cache_oids(ws: Workspace, *, prune: bool, dry_run: bool) -> set[str]:
@@ -66,26 +60,15 @@ def _run_cache_oids(ws: Workspace, *, prune: bool, dry_run: bool) -> set[str]:
     return run_cache_oids(ws.root, ws.paths.objects_dir, prune=prune, dry_run=dry_run)
 
 
-def _oids_in_lock(name: str, data: bytes) -> set[str]:
-    from loopline.pipeline._lock import parse_lock
-
-    try:
-        entries = parse_lock(data.decode("utf-8", "replace"), name)
-    except LooplineError:
-        return set()
-    return {o.oid for e in entries.values() for o in e.outs}
-
-
-def _oid_in(name: str, data: bytes) -> set[str]:
-    try:
-        return {parse_pointer(name, data.decode("utf-8", "replace")).oid}
-    except LooplineError:
-        return set()  # an old, broken pointer keeps nothing alive
-
-
-def gc(ws: Workspace, *, all_commits: bool = False, dry_run: bool = False) -> GcResult:
+def gc(
+    ws: Workspace,
+    *,
+    all_commits: bool = False,
+    dry_run: bool = False,
+    scope: RevisionScope | None = None,
+) -> GcResult:
     with ws.lock():
-        keep = referenced_oids(ws, all_commits=all_commits, dry_run=dry_run)
+        keep = referenced_oids(ws, all_commits=all_commits, dry_run=dry_run, scope=scope)
         removed = freed = kept = 0
         for oid in list(ws.odb.oids()):
             if oid in keep:

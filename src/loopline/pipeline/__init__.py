@@ -23,7 +23,7 @@ from loopline.core.lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from loopline.pipeline._changes import StageChanges
-    from loopline.pipeline._commit import CommitResult, commit
+    from loopline.pipeline._commit import CommitResult, StageCommit, commit, commit_stages
     from loopline.pipeline._compare import metrics_diff, metrics_files, metrics_show, params_diff
     from loopline.pipeline._dag_view import render_dag
     from loopline.pipeline._dask import DaskExecutor
@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 _LAZY = {
     "StageChanges": "loopline.pipeline._changes",
     "CommitResult": "loopline.pipeline._commit",
+    "StageCommit": "loopline.pipeline._commit",
     "commit": "loopline.pipeline._commit",
+    "commit_stages": "loopline.pipeline._commit",
     "metrics_diff": "loopline.pipeline._compare",
     "metrics_files": "loopline.pipeline._compare",
     "metrics_show": "loopline.pipeline._compare",
@@ -101,12 +103,14 @@ __all__ = [
     "ReproResult",
     "Stage",
     "StageChanges",
+    "StageCommit",
     "StageFuture",
     "StageOutcome",
     "StageReport",
     "StageTask",
     "SubmittedRun",
     "commit",
+    "commit_stages",
     "compile_pipeline",
     "find_pipeline_file",
     "has_pipeline",

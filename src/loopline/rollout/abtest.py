@@ -288,12 +288,15 @@ def deployment_outcomes(
         keep &= stamps >= since
     if until is not None:
         keep &= stamps < until
+    # Requests served outside the deployment (a plain `serve` of the same name) have no variant.
+    keep &= table.column("variant").is_valid().to_numpy(zero_copy_only=False)
     if "shadow" in table.column_names:
-        keep &= ~np.asarray(table.column("shadow").to_pylist(), dtype=bool)
+        shadow = pc.fill_null(table.column("shadow"), False)
+        keep &= ~shadow.to_numpy(zero_copy_only=False).astype(bool)
     table = table.filter(keep)
     if table.num_rows == 0:
         raise InvalidInput(f"no request of {deployment!r} was logged in the window")
-    variants = np.asarray(table.column("variant").to_pylist(), dtype=object)
+    variants = table.column("variant").to_numpy(zero_copy_only=False).astype(object)
     values = _outcomes(table, read_feedback(log_root), metric)
     if np.isnan(values).all():
         raise InvalidInput(
@@ -324,19 +327,19 @@ def _outcomes(table: Any, feedback: Any, metric: str) -> np.ndarray:
     joined = logged.join(labels, ["request_id", "row"], join_type="left outer")
     order = np.argsort(joined.column("position").to_numpy())
     number = joined.column("label").to_numpy(zero_copy_only=False).astype(float)[order]
-    text = np.asarray(joined.column("label_text").to_pylist(), dtype=object)[order]
-    has = np.asarray([t is not None for t in text])
+    text_column = joined.column("label_text").take(pa.array(order))
+    has = text_column.is_valid().to_numpy(zero_copy_only=False)
     prediction = table.column("prediction")
     values = np.full(n, np.nan)
     if metric == "accuracy":
-        predicted_text = np.asarray(pc.cast(prediction, pa.string()).to_pylist(), dtype=object)
-        same = text == predicted_text
+        same = pc.fill_null(pc.equal(text_column, pc.cast(prediction, pa.string())), False)
+        same_numpy = same.to_numpy(zero_copy_only=False).astype(bool)
         if pa.types.is_integer(prediction.type) or pa.types.is_floating(prediction.type):
-            same |= number == prediction.to_numpy(zero_copy_only=False).astype(float)
-        values[has] = same[has].astype(float)
+            same_numpy |= number == prediction.to_numpy(zero_copy_only=False).astype(float)
+        values[has] = same_numpy[has].astype(float)
         return values
     if np.any(has & np.isnan(number)):
-        bad = text[has & np.isnan(number)][0]
+        bad = text_column.to_numpy(zero_copy_only=False)[has & np.isnan(number)][0]
         raise InvalidInput(
             f"feedback {bad!r} does not fit metric {metric!r}",
             hint="conversion needs 0/1 labels; label and abs_error need numbers",

@@ -293,11 +293,7 @@ class InferenceApp:
                 sampled=sampled,
             )
             if shadow is not None and follower is not None:
-                task = asyncio.ensure_future(
-                    self._shadow(follower, shadow, name, request_id, protocol, model, decoded)
-                )
-                self._shadow_tasks.add(task)
-                task.add_done_callback(self._shadow_tasks.discard)
+                self._start_shadow(follower, shadow, batcher, name, request_id, protocol, decoded)
         finally:
             if not queued:
                 self.arriving -= 1
@@ -329,6 +325,32 @@ class InferenceApp:
             await asyncio.sleep(fault.delay_seconds)
         if fault.abort_status and random.random() * 100 < fault.abort_percent:
             raise HttpProblem(fault.abort_status, f"fault injected for variant {variant!r} (abort)")
+
+    def _start_shadow(
+        self,
+        follower: DeploymentFollower,
+        variant: str,
+        primary: Batcher,
+        name: str,
+        request_id: str,
+        protocol: str,
+        decoded: Decoded,
+    ) -> None:
+        """Shadow copies are best effort: one is dropped (and counted) when the server has
+        queued work, so that shadowing never delays the answers clients wait for."""
+        try:
+            shadow_batcher = self.repository.get(follower.key(variant))
+        except NotFound:
+            self.metrics.shadow_dropped.inc()
+            return
+        if self.arriving or primary.queued_rows or shadow_batcher.queued_rows:
+            self.metrics.shadow_dropped.inc()
+            return
+        task = asyncio.ensure_future(
+            self._shadow(follower, variant, name, request_id, protocol, primary.model, decoded)
+        )
+        self._shadow_tasks.add(task)
+        task.add_done_callback(self._shadow_tasks.discard)
 
     async def _shadow(
         self,

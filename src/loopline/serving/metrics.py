@@ -89,6 +89,11 @@ class ServingMetrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self.shadow_dropped = Counter(
+            "inference_shadow_dropped",
+            "Shadow copies not sent because the server had queued work (shadowing is best effort).",
+            registry=r,
+        )
         self.inference_log_dropped = Counter(
             "inference_log_dropped_records",
             "Sampled inference records dropped because the writer fell behind.",

@@ -318,3 +318,29 @@ def test_a_stage_task_refuses_to_clean_an_out_through_a_symlink(tmp_path: Path) 
     outcome = run_stage_task(task)
     assert outcome.exit_code == 1 and "outside the project" in outcome.log_tail
     assert (outside / "victim.txt").read_text() == "keep me\n"
+
+
+def test_commit_of_stages_that_never_ran_needs_force_and_feeds_the_run_cache(
+    pipeline: Path,
+) -> None:
+    from loopline.pipeline._run_cache import RunCache
+
+    _repro(pipeline)
+    _runs(pipeline)
+    recorded = read_lock(pipeline / "loopline.lock")
+    (pipeline / "loopline.lock").unlink()  # as if the commands had been run by hand
+    with Workspace(pipeline) as ws:
+        cache = RunCache(ws.paths.objects_dir)
+        for key in list(cache.keys()):
+            cache.remove(key)
+    with pytest.raises(Conflict, match="has never run") as refused:
+        commit(pipeline)
+    assert refused.value.hint is not None and "`loopline commit -f" in refused.value.hint
+    assert not (pipeline / "loopline.lock").exists()
+
+    result = commit(pipeline, force=True)
+    assert result.stages == ["prep", "feat", "train"] and "loopline.lock" in result.git_files
+    assert read_lock(pipeline / "loopline.lock") == recorded
+    assert len(list(cache.keys())) == 3  # a hit later restores instead of running
+    assert _repro(pipeline).by_action("unchanged") == ["prep", "feat", "train"]
+    assert _runs(pipeline) == []

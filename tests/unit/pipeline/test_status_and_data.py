@@ -164,13 +164,13 @@ def test_adding_a_stage_output_by_hand_is_refused(pipeline: Path) -> None:
 
 def test_runs_started_after_repro_name_the_stage_outs_they_read(pipeline: Path) -> None:
     """Lineage: a model trained on a stage's output records that output's content id."""
-    from loopline.tracking.environment import _data_versions
+    from loopline.tracking.inputs import inspect_input
 
     repro(pipeline, record=False)
     lock = read_lock(pipeline / "loopline.lock")
-    seen = {d.path: d.oid for d in _data_versions(pipeline)}
-    assert seen["mid.txt"] == lock["prep"].outs[0].oid
-    assert "m.json" not in seen  # uncached metrics are git's business
+    data, tracked_oid = inspect_input(pipeline / "mid.txt", root=pipeline)
+    assert data.oid == tracked_oid == lock["prep"].outs[0].oid
+    assert data.workspace_matches is True
 
 
 def _damage(root: Path, edit: str) -> None:
@@ -247,14 +247,14 @@ def test_checkout_of_a_stage_restores_only_its_outs(pipeline: Path) -> None:
         assert (pipeline / "mid.txt").read_text() == "a\n"
         with pytest.raises(NotFound, match="stage 'nosuch' is not in the pipeline"):
             checkout(ws, ["dvc.yaml:nosuch"])
-        with pytest.raises(NotFound, match="nosuch is not tracked"):
+        with pytest.raises(NotFound, match="nosuch does not exist and is not tracked"):
             checkout(ws, ["nosuch"])
         (pipeline / "mid.txt").write_text("edited\n")
         with pytest.raises(Conflict) as refused:
             checkout(ws, ["prep"], force=False)
         (pipeline / "mid.txt").unlink()
     assert refused.value.hint is not None
-    assert refused.value.hint.startswith("keep them with `loopline commit prep`")
+    assert "record the changes in the lock with `loopline commit prep`" in refused.value.hint
 
 
 def test_checkout_of_a_stage_that_never_ran_says_how_to_run_it(project: Path) -> None:

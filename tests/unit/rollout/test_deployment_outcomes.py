@@ -25,6 +25,8 @@ def _log(root: Path) -> None:
         "r0", "churn", "2", ("x",), np.array([[0.0]]), {"predict": np.array([9])},
         variant="candidate", shadow=True,
     )  # fmt: skip
+    # Served before the deployment existed (plain `serve`): no variant, not part of the test.
+    log.offer("old", "churn", "1", ("x",), np.array([[1.0]]), {"predict": np.array([1])})
     log.flush()
 
 
