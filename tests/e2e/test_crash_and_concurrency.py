@@ -193,6 +193,10 @@ def test_outputs_left_by_a_killed_repro_are_not_called_a_hand_edit(project: Path
     assert refused.exit_code == 4, refused.output
     assert "is what the stage's last run left behind (that run was killed" in refused.stderr
     assert "commit" not in refused.stderr and "repro --force -s s" in refused.stderr
+    committed = run_cli("commit", "s")  # it would record leftovers as the stage's result
+    assert committed.exit_code == 4, committed.output
+    assert "its last run was killed before it finished" in committed.stderr
+    assert "`loopline repro --force -s s`" in committed.stderr
     forced = run_cli("repro", "--force", "-s", "s")
     assert forced.exit_code == 0, forced.output
     assert run_cli("status").stdout.strip() == "Data and pipelines are up to date."
