@@ -200,3 +200,22 @@ def test_outputs_left_by_a_killed_repro_are_not_called_a_hand_edit(project: Path
     forced = run_cli("repro", "--force", "-s", "s")
     assert forced.exit_code == 0, forced.output
     assert run_cli("status").stdout.strip() == "Data and pipelines are up to date."
+
+
+def test_ctrl_c_stops_a_command_that_ignores_sigterm_and_its_children(project: Path) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  s:\n    cmd: trap '' TERM; echo half > o.txt;"
+            " (sleep 60; echo late > late.txt) & sleep 60\n    outs: [o.txt]\n"
+        },
+    )
+    proc = _start_repro(project)
+    _wait_for(project / "o.txt", proc)
+    started = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert time.monotonic() - started < 15
+    assert b"stage 's' was stopped (half-written o.txt removed)" in stderr
+    assert not (project / "o.txt").exists()
