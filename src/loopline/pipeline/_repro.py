@@ -235,10 +235,11 @@ class _Driver:
                 if self.on_start is not None:
                     self.on_start(plan.stage)
                 plan.start_ms = now_ms()
-                mark_started(self.ws, name)
-                future = runner.submit(plan.task)
-                running[name] = (plan, future)
-                future.add_done_callback(_notify(finished, name))
+                with self.guard.deferred():  # a started command is always in `running`
+                    mark_started(self.ws, name)
+                    future = runner.submit(plan.task)
+                    running[name] = (plan, future)
+                    future.add_done_callback(_notify(finished, name))
 
     # -- judging one stage --------------------------------------------------------------------
     def _decide(self, stage: Stage, runner: Executor) -> _Plan | None:
