@@ -117,7 +117,7 @@ def test_params_and_metrics_diff_against_head(project: Path) -> None:
         (
             "stages:\n  a: {cmd: 'echo ${lr}'}\n# params: - lr: 1\n",
             2,
-            "params file params.yaml holds a list, but it must be a mapping",
+            "params file params.yaml holds a list, not a mapping",
         ),
         ("stages:\n  a: {cmd: 'echo oops && exit 5'}\n", 9, "stage 'a' failed"),
     ],
@@ -146,10 +146,10 @@ def test_a_metrics_file_that_holds_no_metrics_is_reported_by_repro_and_metrics_s
     )
     ran = run_cli("repro")
     assert ran.exit_code == 0, ran.output  # as DVC: the stage ran; the file is its business
-    assert "warning: stage 's': metrics file m.txt holds a str, not a mapping" in ran.stderr
+    assert "warning: stage 's': metrics file m.txt holds text, not a mapping" in ran.stderr
     shown = run_cli("metrics", "show")
     assert shown.exit_code == 2 and "ok.json" in shown.stdout
-    assert "error: metrics file m.txt holds a str" in shown.stderr
+    assert "error: metrics file m.txt holds text" in shown.stderr
     _one_red_line(shown.stderr)
     as_json = run_cli("metrics", "show", "--json")
     assert as_json.exit_code == 2
@@ -184,7 +184,7 @@ def test_every_file_and_command_a_hint_names_exists_and_works(project: Path) -> 
     refused = run_cli("repro", "-f")  # --force is the way to discard: it does
     assert refused.exit_code == 0 and (project / "data" / "out.txt").read_text() == "x\n"
     (project / "data" / "out.txt").write_text("edited by hand\n")
-    assert "(use `loopline commit s` to keep outputs edited by hand" in run_cli("status").stdout
+    assert "use `loopline commit s` to keep the edits" in run_cli("status").stdout
     refused = run_cli("repro")
     assert refused.exit_code == 4, refused.output
     _one_red_line(refused.stderr)
@@ -271,7 +271,7 @@ def test_ctrl_c_puts_back_the_outs_the_lock_records(project: Path) -> None:
     (project / "part.txt").unlink()
     make_tree(project, {"dvc.yaml": SLOW % "changed"})
     stderr = _interrupt_repro(project, "part.txt")
-    assert b"stage 'slow' was stopped (b.txt put back as loopline.lock records them)" in stderr
+    assert b"stage 'slow' was stopped (b.txt put back as loopline.lock records it)" in stderr
     assert (project / "b.txt").read_text() == "2\n"
     assert read_lock(project / "loopline.lock")["slow"] == recorded
 
@@ -364,3 +364,103 @@ def test_a_damaged_lock_is_one_red_line_and_nothing_is_written_outside(
     assert "internal error" not in result.stderr
     _one_red_line(result.stderr)
     assert not (tmp_path / "outside").exists()
+
+
+def test_dry_run_says_repro_would_refuse_and_status_puts_the_edit_first(project: Path) -> None:
+    make_tree(project, {"dvc.yaml": "stages:\n  s: {cmd: echo x > o.txt, outs: [o.txt]}\n"})
+    assert run_cli("repro").exit_code == 0
+    (project / "o.txt").write_text("mine\n")
+    dry = run_cli("repro", "--dry")
+    assert dry.exit_code == 0, dry.output
+    assert "Would run stage 's'" in dry.stdout
+    assert (
+        "warning: repro would refuse to start: o.txt, an output of stage 's', was changed"
+        in dry.stderr
+    )
+    assert "keep the edit with `loopline commit s`" in dry.stderr
+    hints = [line for line in run_cli("status").stdout.splitlines() if line.startswith("(")]
+    assert "`loopline commit s`" in hints[0] and "refuses to overwrite" in hints[0], hints
+    assert (project / "o.txt").read_text() == "mine\n"
+
+
+def test_git_add_hint_quotes_spaces_and_names_paths_from_the_current_folder(
+    project: Path,
+) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  s:\n    cmd: echo x > 'out dir/o.txt'\n"
+            "    outs:\n      - out dir/o.txt\n",
+            "sub/keep": "",
+        },
+    )
+    hint = "git add ../loopline.lock '../out dir/.gitignore'\n"
+    ran = run_cli("repro", cwd=project / "sub")
+    assert ran.exit_code == 0, ran.output
+    assert hint in ran.stdout
+    # typed as shown, it works
+    subprocess.run(hint, shell=True, cwd=project / "sub", check=True)
+    (project / "out dir" / "o.txt").write_text("mine\n")
+    kept = run_cli("-C", "sub", "commit", "s", cwd=project)
+    assert kept.exit_code == 0, kept.output
+    assert hint in kept.stdout
+
+
+def test_checkout_hints_name_the_target_and_never_guess_between_data_and_a_stage(
+    project: Path,
+) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  froz:\n    cmd: echo x > f.txt\n    outs: [f.txt]\n"
+            "  train:\n    cmd: echo t > t.txt\n    outs: [t.txt]\n",
+            "other.yaml": "stages: {}\n",
+            "train": "data\n",
+        },
+    )
+    assert run_cli("repro").exit_code == 0
+    assert run_cli("add", "train").exit_code == 0
+
+    (project / "f.txt").write_text("mine\n")
+    refused = run_cli("checkout", "froz")
+    assert refused.exit_code == 4, refused.output
+    assert "(1 file, e.g. f.txt)" in refused.stderr
+    assert "discard them with `loopline checkout --force f.txt`" in refused.stderr
+    assert run_cli("checkout", "--force", "f.txt").exit_code == 0
+    assert (project / "f.txt").read_text() == "x\n"
+
+    other = run_cli("checkout", "other.yaml:froz")
+    assert other.exit_code == 3, other.output
+    assert "other.yaml is not a pipeline file" in other.stderr
+    assert "add" not in other.stderr and "dvc.yaml:froz" in other.stderr
+
+    both = run_cli("checkout", "train")
+    assert both.exit_code == 2, both.output
+    assert "train is ambiguous: it names tracked data (train.loopline) and a stage" in both.stderr
+    assert "dvc.yaml:train" in both.stderr
+    (project / "t.txt").unlink()
+    assert run_cli("checkout", "dvc.yaml:train").exit_code == 0
+    assert (project / "t.txt").read_text() == "t\n"
+    (project / "train").write_text("edited\n")
+    data = run_cli("checkout", "train.loopline")
+    assert "`loopline checkout --force train.loopline`" in data.stderr, data.output
+
+
+def test_metrics_diff_says_when_no_metrics_file_could_be_read(project: Path) -> None:
+    cmd = "echo 'acc: [1' > m.yaml && echo nope > n.json"
+    stage = f'stages:\n  s:\n    cmd: "{cmd}"\n    metrics: [m.yaml, n.json]\n'
+    make_tree(project, {"dvc.yaml": stage})
+    assert run_cli("repro").exit_code == 0
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "broken metrics")
+    diff = run_cli("metrics", "diff")
+    assert diff.exit_code == 2, diff.output
+    assert "No metric changes" not in diff.stdout
+    assert "no metrics to compare: no metrics file could be read: m.yaml is not valid YAML" in (
+        diff.stderr
+    )
+    assert "(and 1 more)" in diff.stderr
+    make_tree(project, {"n.json": '{"acc": 1}'})  # one readable: the other is named as left out
+    partial = run_cli("metrics", "diff")
+    assert partial.exit_code == 0, partial.output
+    assert "warning: m.yaml was left out: m.yaml is not valid YAML" in partial.stderr

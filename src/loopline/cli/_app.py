@@ -142,6 +142,19 @@ def _interrupted(exc: KeyboardInterrupt) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: one red line and a meaningful exit code instead of a traceback."""
+    import signal
+
+    from loopline.core.interrupts import stop_once
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:  # not when SIGINT is ignored (background job)
+        signal.signal(signal.SIGINT, stop_once)  # a second Ctrl-C cannot cut the clean-up
+    _main(argv)  # on the way out (sys.exit) Ctrl-C stays quiet until the process has ended
+    if previous is signal.default_int_handler:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: list[str] | None) -> None:
     try:
         cli.main(args=argv, prog_name="loopline", standalone_mode=False)
     except LooplineError as exc:

@@ -11,7 +11,17 @@ import click
 
 from loopline.core.progress import NO_PROGRESS, Progress, ProgressTask
 
-__all__ = ["echo_json", "echo_table", "human_size", "terminal_progress"]
+__all__ = ["echo_json", "echo_table", "git_add_args", "human_size", "terminal_progress"]
+
+
+def git_add_args(root: Any, files: Sequence[str]) -> str:
+    """``files`` (relative to the project ``root``) as arguments to type after ``git add``:
+    relative to the current folder, where the user runs git, and quoted for the shell."""
+    import os
+    import shlex
+
+    shown = dict.fromkeys(os.path.relpath(os.path.join(root, f)) for f in files)
+    return " ".join(shlex.quote(name) for name in shown)
 
 
 def echo_json(data: Any) -> None:

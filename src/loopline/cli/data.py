@@ -9,7 +9,13 @@ from typing import Any
 import click
 
 from loopline.cli._context import open_workspace
-from loopline.cli._output import echo_json, echo_table, human_size, terminal_progress
+from loopline.cli._output import (
+    echo_json,
+    echo_table,
+    git_add_args,
+    human_size,
+    terminal_progress,
+)
 from loopline.core.progress import NO_PROGRESS, Progress
 
 __all__ = [
@@ -91,17 +97,12 @@ def add_command(
 def _git_add_paths(root: Path, results: list[Any]) -> str:
     """The pointer files and the ``.gitignore`` files that hold their entries, relative to the
     current folder, where the user runs git."""
-    import os
     import posixpath
 
-    names: list[str] = []
-    for rel in [r.pointer.file for r in results] + [
+    files = [r.pointer.file for r in results] + [
         posixpath.join(posixpath.dirname(r.pointer.path), ".gitignore") for r in results
-    ]:
-        shown = os.path.relpath(root / rel)
-        if shown not in names and (root / rel).exists():
-            names.append(shown)
-    return " ".join(names)
+    ]
+    return git_add_args(root, [f for f in files if (root / f).exists()])
 
 
 @click.command("status")
@@ -119,6 +120,7 @@ def status_command(ctx: click.Context, targets: tuple[str, ...], as_json: bool) 
         stage_names, paths = _split_targets(ws, targets)
         changes = status(ws, paths) if paths or not targets else []
         stages = _stage_status(ws, stage_names, bool(targets))
+        edits = _stage_edits(ws, stages) if stages and not as_json else []
     if as_json:
         from loopline.pipeline import stage_status_as_json
 
@@ -138,13 +140,37 @@ def status_command(ctx: click.Context, targets: tuple[str, ...], as_json: bool) 
     for hint in _status_hints(changes):
         click.echo(f"\n({hint})")
     if stages:
-        click.echo("\n(use `loopline repro` to bring the stale stages up to date)")
-        edited = [st.name for st in stages if "modified" in st.outs.values()]
-        if edited:
-            click.echo(
-                f"(use `loopline commit {' '.join(edited)}` to keep outputs edited by hand, "
-                "`loopline repro --force` to discard the edits)"
+        click.echo("")
+        for line in _edit_hints(edits):  # first: plain `repro` refuses until they are settled
+            click.echo(f"({line})")
+        click.echo("(use `loopline repro` to bring the stale stages up to date)")
+
+
+def _stage_edits(ws: Any, stages: list[Any]) -> list[Any]:
+    from loopline.pipeline import stage_edits
+
+    return stage_edits(ws, stages)
+
+
+def _edit_hints(edits: list[Any]) -> list[str]:
+    """How to settle outs that `repro` would refuse to overwrite, one line per kind."""
+    lines = []
+    for edit in edits:
+        if edit.left_by is not None:
+            how = "was killed before it finished" if edit.left_by == "killed" else "failed"
+            lines.append(
+                f"the last run of stage '{edit.stage}' {how} and left {edit.path}: use "
+                f"`{edit.discard_command()}` to run it again"
             )
+    by_hand = list(dict.fromkeys(e.stage for e in edits if e.left_by is None))
+    if by_hand:
+        names = " ".join(by_hand)
+        lines.append(
+            f"outputs of {', '.join(repr(n) for n in by_hand)} were edited by hand and "
+            f"`loopline repro` refuses to overwrite them: use `loopline commit {names}` to keep "
+            f"the edits, `loopline repro --force -s {names}` to discard them"
+        )
+    return lines
 
 
 def _status_hints(changes: list[Any]) -> list[str]:

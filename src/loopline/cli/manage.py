@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from loopline.cli._context import open_workspace
-from loopline.cli._output import echo_json
+from loopline.cli._output import echo_json, git_add_args
 
 __all__ = ["commit_command", "move_command", "remove_command"]
 
@@ -105,7 +105,8 @@ def commit_command(
         click.echo("Nothing to commit: pointers and lock match the workspace.")
     elif result.git_files:
         click.echo(
-            f"To track the changes with git, run:\n\n\tgit add {' '.join(result.git_files)}\n"
+            "To track the changes with git, run:\n\n"
+            f"\tgit add {git_add_args(ws.root, result.git_files)}\n"
         )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from loopline.cli._output import echo_json, echo_table
+from loopline.cli._output import echo_json, echo_table, git_add_args
 
 __all__ = ["dag_command", "metrics_group", "params_group", "repro_command"]
 
@@ -93,6 +93,13 @@ def repro_command(
     finally:
         runner.close()
     if dry:
+        if result.refusal is not None:
+            click.secho(
+                f"warning: repro would refuse to start: {result.refusal.message}",
+                fg="yellow",
+                err=True,
+            )
+            click.echo(f"hint: {result.refusal.hint}", err=True)
         return
     ran = result.by_action("ran") + result.by_action("restored")
     if not ran:
@@ -100,12 +107,14 @@ def repro_command(
         return
     if result.run_id:
         click.echo(f"Recorded as pipeline run {result.run_id} (see `loopline runs list`).")
-    _git_add_hint(result.git_files)
+    _git_add_hint(root, result.git_files)
 
 
-def _git_add_hint(files: list[str]) -> None:
+def _git_add_hint(root: Path, files: list[str]) -> None:
     if files:
-        click.echo(f"To track the changes with git, run:\n\n\tgit add {' '.join(files)}\n")
+        click.echo(
+            f"To track the changes with git, run:\n\n\tgit add {git_add_args(root, files)}\n"
+        )
 
 
 def _executor(
@@ -247,9 +256,25 @@ def _print_metrics(files: dict[str, Any]) -> None:
 @json_option
 def metrics_diff_command(rev: str, show_all: bool, as_json: bool) -> None:
     """Show metrics that differ between git revision REV (default HEAD) and the workspace."""
-    from loopline.pipeline import metrics_diff
+    from loopline.pipeline import metrics_diff, metrics_show
 
-    _print_diff(metrics_diff(_project_root(), rev, show_all=show_all), rev, "Metric", as_json)
+    root = _project_root()
+    diff = metrics_diff(root, rev, show_all=show_all)
+    files = metrics_show(root)[""]["data"]
+    unreadable = [(name, c["error"]["msg"]) for name, c in files.items() if "error" in c]
+    if not as_json and files and len(unreadable) == len(files):  # nothing was compared
+        from loopline.core.errors import InvalidInput
+
+        name, why = unreadable[0]
+        others = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise InvalidInput(
+            f"no metrics to compare: no metrics file could be read: {why}{others}",
+            hint=f"fix {name} or run the stage that writes it, then compare again",
+        )
+    _print_diff(diff, rev, "Metric", as_json)
+    if not as_json:
+        for name, why in unreadable:
+            click.secho(f"warning: {name} was left out: {why}", fg="yellow", err=True)
 
 
 def _print_diff(diff: dict[str, Any], rev: str, what: str, as_json: bool) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from loopline.core.errors import ConfigError
 from loopline.core.project import ProjectPaths
+from loopline.core.yaml_loader import describe, read_yaml_text
 
 __all__ = [
     "LINK_TYPES",
@@ -122,7 +123,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     from loopline.core.parsed import parse_once, parsed_cache_dir
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_text(path, error=ConfigError)
     except FileNotFoundError:
         return {}
     data = parse_once(text, parsed_cache_dir(path.parent.parent), lambda t: _parse(t, path))
@@ -130,7 +131,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(
-            f"{path} must hold a mapping of sections, found {type(data).__name__}",
+            f"{path} must hold a mapping of sections, found {describe(data)}",
             hint="see docs/architecture.md for the layout of config.yaml",
         )
     return data

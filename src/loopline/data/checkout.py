@@ -103,10 +103,13 @@ def _refuse_if_unsaved(ws: Workspace, pointer: Pointer) -> None:
                 f"{pointer.path} is an output of a pipeline stage: record the changes in the "
                 f"lock with {_keep_command(ws, pointer)}, rebuild it with `loopline repro`"
             )
+        files = f"{len(unsaved)} file{'s' if len(unsaved) > 1 else ''}"
+        stage_too = pointer.file.endswith(POINTER_SUFFIX) and ws.names_stage(pointer.path)
+        target = pointer.file if stage_too else pointer.path  # a bare name would be ambiguous
         raise Conflict(
             f"{pointer.path} has changes that are not saved in the cache "
-            f"({len(unsaved)} file(s), e.g. {example}); checkout would overwrite them",
-            hint=f"{keep}, or discard them with `loopline checkout --force`",
+            f"({files}, e.g. {example}); checkout would overwrite them",
+            hint=f"{keep}, or discard them with `loopline checkout --force {target}`",
         )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from loopline.core.errors import InvalidInput, NotFound
 from loopline.core.hashing import HASH_NAME, is_hash
 from loopline.core.project import DOT_DIR
+from loopline.core.yaml_loader import read_yaml_text
 from loopline.objects.manifest import DIR_SUFFIX
 
 __all__ = [
@@ -89,7 +90,7 @@ def pointer_path_for(data_path: str) -> str:
 def read_pointer(root: Path, pointer_file: str) -> Pointer:
     """Read, parse and validate a pointer file; a hand-edited mess gets a precise error."""
     try:
-        text = (root / pointer_file).read_text(encoding="utf-8")
+        text = read_yaml_text(root / pointer_file, pointer_file)
     except FileNotFoundError:
         raise NotFound(
             f"pointer file {pointer_file} does not exist",

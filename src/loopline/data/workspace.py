@@ -108,8 +108,9 @@ class Workspace:
             found = stage_pointers(self.root, original)
             if found is not None:
                 return found
+            self._refuse_other_pipeline_file(rel, original)
         try:
-            return self._pointers_for(rel, original)
+            data = self._pointers_for(rel, original)
         except NotFound:
             if not with_pipeline:
                 raise
@@ -119,6 +120,47 @@ class Workspace:
             if found is None:
                 raise
             return found
+        if with_pipeline and not rel.endswith(POINTER_SUFFIX):
+            self._refuse_ambiguous(original, data)
+        return data
+
+    def _refuse_other_pipeline_file(self, rel: str, original: str) -> None:
+        """``other.yaml:gen`` when other.yaml is not a pipeline file (and no such path exists)."""
+        from loopline.pipeline import find_pipeline_file
+
+        file, _, name = original.rpartition(":")
+        if os.path.lexists(self.root / rel) or not name:
+            return
+        pipeline = find_pipeline_file(self.root)
+        where = f"stages live in {pipeline}" if pipeline else "this project has no pipeline file"
+        raise NotFound(
+            f"{original}: {file} is not a pipeline file, so it names no stage ({where})",
+            hint=f"name the stage as {pipeline}:{name} or just {name}"
+            if pipeline
+            else "check the name",
+        )
+
+    def _refuse_ambiguous(self, original: str, data: list[Pointer]) -> None:
+        """A target that names tracked data and a stage alike must say which it means."""
+        from loopline.pipeline import find_pipeline_file
+
+        pipeline = find_pipeline_file(self.root)
+        if not data or not self.names_stage(original):
+            return
+        raise InvalidInput(
+            f"{original} is ambiguous: it names tracked data ({data[0].file}) and a stage of "
+            f"{pipeline}",
+            hint=f"name the stage as {pipeline}:{original}, the data as its pointer file "
+            f"{data[0].file}",
+        )
+
+    def names_stage(self, name: str) -> bool:
+        """Whether ``name`` is a stage (or foreach/matrix group) of the project's pipeline."""
+        from loopline.pipeline import find_pipeline_file, load_pipeline
+
+        if find_pipeline_file(self.root) is None:
+            return False
+        return any(name in (s, s.split("@", 1)[0]) for s in load_pipeline(self.root).stages)
 
     def _pointers_for(self, rel: str, original: str) -> list[Pointer]:
         if rel.endswith(POINTER_SUFFIX):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from loopline.core.errors import InvalidInput, NotFound, RemoteError
-from loopline.core.yaml_loader import load_yaml_documents
+from loopline.core.yaml_loader import load_yaml_documents, read_yaml_text
 
 __all__ = ["FIELD_MANAGER", "AppliedObject", "apply_objects", "load_objects", "resource_path"]
 
@@ -61,7 +61,7 @@ def load_objects(folder: Path) -> list[dict[str, Any]]:
     for path in sorted(folder.glob("*.y*ml")):
         if path.name.startswith("kustomization"):
             continue
-        documents = load_yaml_documents(path.read_text(), str(path))
+        documents = load_yaml_documents(read_yaml_text(path), str(path))
         for document in documents:
             if document is None:
                 continue

@@ -41,9 +41,9 @@ def find_dvc_files(root: Path) -> Iterator[str]:
 
 def _load(path: Path) -> Any:
     """The file's YAML, read as every Loopline file is (repeated keys refused)."""
-    from loopline.core.yaml_loader import load_yaml
+    from loopline.core.yaml_loader import load_yaml, read_yaml_text
 
-    return load_yaml(path.read_text(encoding="utf-8"), path.name)
+    return load_yaml(read_yaml_text(path, path.name), path.name)
 
 
 def read_dvc_file(root: Path, rel: str) -> tuple[list[DvcOut], str]:

@@ -61,7 +61,7 @@ class ModelMeta:
 
     @classmethod
     def load(cls, folder: Path) -> ModelMeta:
-        from loopline.core.yaml_loader import load_yaml
+        from loopline.core.yaml_loader import load_yaml, read_yaml_text
 
         path = folder / MLMODEL_FILE
         if not path.is_file():
@@ -69,7 +69,7 @@ class ModelMeta:
                 f"{folder} holds no MLmodel file, so it is not a model folder",
                 hint="log models with loopline.sklearn.log_model (or mlflow.*.log_model)",
             )
-        data = load_yaml(path.read_text(), str(path), hint="re-log the model")
+        data = load_yaml(read_yaml_text(path), str(path), hint="re-log the model")
         if not isinstance(data, dict) or not isinstance(data.get("flavors"), dict):
             raise InvalidInput(f"{path} has no 'flavors' section", hint="re-log the model")
         known = {

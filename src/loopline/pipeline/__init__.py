@@ -35,7 +35,12 @@ if TYPE_CHECKING:
     from loopline.pipeline._lock_pointers import lock_pointers, run_cache_oids, stage_pointers
     from loopline.pipeline._model import LOCK_NAME, Out, ParamDep, Pipeline, Stage
     from loopline.pipeline._repro import ReproResult, StageReport, repro
-    from loopline.pipeline._status import has_pipeline, stage_status, stage_status_as_json
+    from loopline.pipeline._status import (
+        has_pipeline,
+        stage_edits,
+        stage_status,
+        stage_status_as_json,
+    )
     from loopline.pipeline._task import StageOutcome, StageTask, run_stage_task
 
 _LAZY = {
@@ -75,6 +80,7 @@ _LAZY = {
     "StageReport": "loopline.pipeline._repro",
     "repro": "loopline.pipeline._repro",
     "has_pipeline": "loopline.pipeline._status",
+    "stage_edits": "loopline.pipeline._status",
     "stage_status": "loopline.pipeline._status",
     "stage_status_as_json": "loopline.pipeline._status",
     "StageOutcome": "loopline.pipeline._task",
@@ -120,6 +126,7 @@ __all__ = [
     "repro",
     "run_cache_oids",
     "run_stage_task",
+    "stage_edits",
     "stage_pointers",
     "stage_status",
     "stage_status_as_json",

@@ -21,14 +21,16 @@ from loopline.core.errors import Conflict, NotFound
 from loopline.data.workspace import Workspace
 from loopline.pipeline._changes import stage_changes
 from loopline.pipeline._dag import select
+from loopline.pipeline._edits import edited_outs
 from loopline.pipeline._load import load_pipeline
 from loopline.pipeline._lock import LockedPath, LockEntry, read_lock, write_lock
-from loopline.pipeline._model import Stage
+from loopline.pipeline._model import Pipeline, Stage
 from loopline.pipeline._outputs import PathHasher, store_outputs
 from loopline.pipeline._params import ParamsReader
 from loopline.pipeline._paths import check_writable
 from loopline.pipeline._repro import git_file_for
 from loopline.pipeline._run_cache import RunCache, run_key
+from loopline.pipeline._unfinished import forget_run, unfinished_runs
 
 __all__ = ["CommitResult", "StageCommit", "commit", "commit_stages"]
 
@@ -69,20 +71,26 @@ def commit_stages(
         lock = read_lock(pipeline.lock_path)
         hasher, params = PathHasher(ws), ParamsReader(ws.root)
         found: list[StageCommit] = []
+        unfinished = unfinished_runs(ws)
         for name in names:
             changes = stage_changes(pipeline.stages[name], lock.get(name), hasher, params)
             if changes.outs or changes.deps or changes.command or name not in lock:
                 # "always changed" alone is nothing to record
                 ran = name in lock
                 summary = changes.summary() if ran else "never ran"
-                found.append(
-                    StageCommit(name, summary, bool(changes.deps or changes.command) or not ran)
-                )
+                left_by = unfinished.get(name) if changes.outs else None
+                if left_by is not None:  # its outs are what a killed or failed run left
+                    summary = f"its last run {_ENDED[left_by]}; {summary}"
+                needs = bool(changes.deps or changes.command) or not ran or left_by is not None
+                found.append(StageCommit(name, summary, needs))
         if dry or not found:
             return CommitResult([c.name for c in found], [], found)
         blocked = [c for c in found if c.needs_force]
         if blocked and not force:
-            raise _refusal(blocked, lock)
+            raise _refusal(ws, pipeline, blocked, lock, hasher)
+        for change in found:  # nothing is written before every out is known to be writable
+            for out in pipeline.stages[change.name].outs:
+                check_writable(ws.root, out.path, f"output of stage '{change.name}'")
         cache = RunCache(ws.paths.objects_dir)
         files: list[str] = [pipeline.lock_path.name]
         for change in found:
@@ -94,10 +102,21 @@ def commit_stages(
                 if git_file_for(stored) not in files:
                     files.append(git_file_for(stored))
         write_lock(pipeline.lock_path, {n: lock[n] for n in pipeline.stages if n in lock})
+        for change in found:
+            forget_run(ws, change.name)
         return CommitResult([c.name for c in found], files, found)
 
 
-def _refusal(blocked: list[StageCommit], lock: dict[str, LockEntry]) -> Conflict:
+_ENDED = {"killed": "was killed before it finished", "failed": "failed"}
+
+
+def _refusal(
+    ws: Workspace,
+    pipeline: Pipeline,
+    blocked: list[StageCommit],
+    lock: dict[str, LockEntry],
+    hasher: PathHasher,
+) -> Conflict:
     first = blocked[0]
     since = (
         f"changed since it last ran ({first.changes})" if first.name in lock else "has never run"
@@ -108,10 +127,14 @@ def _refusal(blocked: list[StageCommit], lock: dict[str, LockEntry]) -> Conflict
     else:
         what = f"stages {', '.join(repr(c.name) for c in blocked)} changed or never ran "
         what += f"(stage '{first.name}' {since})"
+    # plain `repro` refuses to overwrite outs whose content is saved nowhere: name --force then
+    edited = edited_outs(ws, pipeline, lock, hasher, [c.name for c in blocked])
+    run = f"loopline repro --force -s {names}" if edited else f"loopline repro {names}"
+    discards = f" (it discards the changes to {edited[0].path})" if edited else ""
     return Conflict(
         f"{what}; committing would record outputs that its command did not produce from "
         "these inputs",
-        hint=f"run it with `loopline repro {names}`, or record it anyway with "
+        hint=f"run it with `{run}`{discards}, or record it anyway with "
         f"`loopline commit -f {names}`",
     )
 
@@ -122,7 +145,6 @@ def _record(
     deps = [_present(hasher, stage, d, "depends on") for d in stage.deps]
     values = params.values(stage.params, stage.name)
     for out in stage.outs:
-        check_writable(ws.root, out.path, f"output of stage '{stage.name}'")
         _present(hasher, stage, out.path, "writes")
     outs = store_outputs(ws, [(o.path, o.cache) for o in stage.outs])
     if outs and not any(o.persist for o in stage.outs):

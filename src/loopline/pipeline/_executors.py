@@ -51,13 +51,16 @@ class LocalExecutor:
         self._echo = echo
         self._pool: Any = None  # started on the first task: a no-op repro never needs it
         self._print = threading.Lock()
+        self._cancel = threading.Event()
 
     def submit(self, task: StageTask) -> StageFuture:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="stage")
-        future: StageFuture = self._pool.submit(run_stage_task, task, self._line_printer(task.name))
+        future: StageFuture = self._pool.submit(
+            run_stage_task, task, self._line_printer(task.name), self._cancel
+        )
         return future
 
     def _line_printer(self, stage: str) -> Callable[[str], None] | None:
@@ -74,6 +77,7 @@ class LocalExecutor:
 
     def close(self, *, cancel: bool = False) -> None:
         if cancel:
+            self._cancel.set()  # before the stop: a command starting now stops itself
             stop_running_commands()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from loopline.core.errors import InvalidInput, NotFound
+from loopline.core.yaml_loader import decode_yaml_bytes, describe
 
 __all__ = ["check_metrics", "load_yaml", "parse_data", "read_data", "read_metrics"]
 
@@ -67,7 +68,7 @@ def _unique_keys(name: str) -> Any:
 
 def read_data(root: Path, relpath: str, *, what: str = "file") -> Any:
     try:
-        text = (root / relpath).read_text(encoding="utf-8")
+        text = decode_yaml_bytes((root / relpath).read_bytes(), relpath)
     except FileNotFoundError:
         raise NotFound(
             f"{what} {relpath} does not exist", hint=f"create {relpath} or fix the path"
@@ -84,9 +85,8 @@ def read_metrics(root: Path, relpath: str) -> Any:
 
 def check_metrics(data: Any, name: str) -> Any:
     if not isinstance(data, dict):
-        got = "nothing" if data is None else f"a {type(data).__name__}"
         raise InvalidInput(
-            f"metrics file {name} holds {got}, not a mapping of metric names to values",
+            f"metrics file {name} holds {describe(data)}, not a mapping of metric names to values",
             hint='write it as JSON ({"acc": 0.9}) or YAML (acc: 0.9)',
         )
     return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from loopline.core.errors import InvalidInput, NotFound
+from loopline.core.yaml_loader import read_yaml_text
 from loopline.pipeline._dag import build_graph, topological_order
 from loopline.pipeline._files import load_yaml
 from loopline.pipeline._model import PIPELINE_NAMES, Pipeline
@@ -34,7 +35,7 @@ def load_pipeline(root: Path) -> Pipeline:
             f"no pipeline file in {root}",
             hint=f"write the stages into {PIPELINE_NAMES[0]} (DVC's format)",
         )
-    text = (root / name).read_text(encoding="utf-8")
+    text = read_yaml_text(root / name, name)
     doc = load_yaml(text, name, root, hint=_TEMPLATE_HINT if "${" in text else None)
     resolved = resolve_pipeline_file(root, name, doc)
     names = [s.name for s in resolved.stages]

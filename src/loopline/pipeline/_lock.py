@@ -28,6 +28,7 @@ from typing import Any, TypeGuard
 
 from loopline.core.errors import InvalidInput
 from loopline.core.hashing import HASH_NAME, is_hash
+from loopline.core.yaml_loader import read_yaml_text
 from loopline.objects.manifest import DIR_SUFFIX
 
 __all__ = ["LOCK_SCHEMA", "LockEntry", "LockedPath", "read_lock", "render_lock", "write_lock"]
@@ -81,7 +82,7 @@ def sorted_paths(paths: tuple[LockedPath, ...]) -> list[LockedPath]:
 def read_lock(path: Path) -> dict[str, LockEntry]:
     """Stage name → entry; an absent lock is empty, a damaged one is an error."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_text(path, path.name)
     except FileNotFoundError:
         return {}
     return parse_lock(text, path.name, path.parent)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from loopline.core.errors import InvalidInput, NotFound
+from loopline.core.yaml_loader import describe
 from loopline.pipeline._files import read_data
 from loopline.pipeline._model import ParamDep
 from loopline.pipeline._template import lookup
@@ -19,9 +20,8 @@ _MISSING_FILE = object()
 
 def not_a_mapping(relpath: str, data: Any) -> InvalidInput:
     return InvalidInput(
-        f"params file {relpath} holds a {type(data).__name__}, but it must be a mapping of "
-        "names to values",
-        hint=f"write {relpath} as 'name: value' lines (nest with indentation), not a list",
+        f"params file {relpath} holds {describe(data)}, not a mapping of names to values",
+        hint=f"write {relpath} as 'name: value' lines (nest with indentation)",
     )
 
 

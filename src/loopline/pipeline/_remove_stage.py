@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from loopline.core.errors import InvalidInput, NotFound
+from loopline.core.yaml_loader import read_yaml_text
 from loopline.data.gitignore import unignore_in_git
 from loopline.data.workspace import Workspace
 from loopline.pipeline._load import find_pipeline_file
@@ -32,13 +33,13 @@ class RemovedStage:
 
 def pipeline_stage_keys(ws: Workspace) -> set[str]:
     """The stage keys the pipeline file defines (none without one)."""
-    from loopline.core.yaml_loader import load_yaml
+    from loopline.core.yaml_loader import load_yaml, read_yaml_text
 
     name = find_pipeline_file(ws.root)
     if name is None:
         return set()
     try:
-        doc = load_yaml((ws.root / name).read_text(encoding="utf-8"), name)
+        doc = load_yaml(read_yaml_text(ws.root / name, name), name)
     except InvalidInput:
         return set()
     stages = doc.get("stages") if isinstance(doc, dict) else None
@@ -54,7 +55,7 @@ def remove_stages(
     path = ws.root / file
     keys = [n.rsplit(":", 1)[-1] for n in names]  # "dvc.yaml:train" names "train"
     with ws.lock():
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_text(path, file)
         for key in keys:
             text = _cut_stage(text, key, file)
         lock = read_lock(ws.root / LOCK_NAME)

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from loopline.core.errors import CommandFailed, Conflict, LooplineError, NotFound
+from loopline.core.errors import CommandFailed, LooplineError, NotFound
 from loopline.data.workspace import Workspace
 from loopline.pipeline._changes import stage_changes
 from loopline.pipeline._dag import select
+from loopline.pipeline._edits import edited_outs, refusal
 from loopline.pipeline._executors import Executor, LocalExecutor, StageFuture, outcome_of
 from loopline.pipeline._load import load_pipeline
 from loopline.pipeline._lock import LockedPath, LockEntry, read_lock, write_lock
@@ -29,13 +30,14 @@ from loopline.pipeline._outputs import (
     remove_path,
     restore_outputs,
     store_outputs,
-    unsaved_files,
 )
 from loopline.pipeline._params import ParamsReader
 from loopline.pipeline._paths import check_writable
 from loopline.pipeline._record import RunRecorder, StageRecord, now_ms
 from loopline.pipeline._run_cache import RunCache, run_key
+from loopline.pipeline._sigint import InterruptGuard
 from loopline.pipeline._task import StageOutcome, StageTask, hostname
+from loopline.pipeline._unfinished import forget_run, mark_failed, mark_started
 
 if TYPE_CHECKING:
     import queue
@@ -63,6 +65,8 @@ class ReproResult:
     #: what to `git add` after the run: the lock, the .gitignore files beside cached outs and
     #: the outs left to git (``cache: false``), relative to the project root
     git_files: list[str] = field(default_factory=list)
+    #: with ``dry``: why the real run would refuse to start (an out whose edit is not saved)
+    refusal: LooplineError | None = None
 
     def by_action(self, action: str) -> list[str]:
         return [s.name for s in self.stages if s.action == action]
@@ -102,27 +106,30 @@ def repro(
         own = executor is None
         runner = executor if executor is not None else LocalExecutor(1)
         recorder = RunRecorder(ws.root, pipeline.file, list(targets)) if record else None
-        try:
-            with ws.lock():
-                # another repro may have committed stages since the lock was first read
-                driver.lock = read_lock(pipeline.lock_path)
-                driver.hasher.forget()  # outs another repro wrote while this one waited
-                if not force:
-                    driver.refuse_to_lose_edits(order)
-                driver.scratch = ws.fresh_scratch()
-                try:
-                    driver.run(order, runner, recorder)
-                except BaseException:
-                    runner.close(cancel=True)
-                    driver.stop_running(runner)
-                    raise
-        except BaseException as exc:
-            runner.close(cancel=True)
-            if recorder is not None:
-                driver.result.run_id = recorder.close("KILLED")
-            if isinstance(exc, KeyboardInterrupt) and driver.stopped:
-                raise KeyboardInterrupt(driver.interrupted_message()) from None
-            raise
+        with driver.guard:
+            try:
+                with ws.lock():
+                    # another repro may have committed stages since the lock was first read
+                    driver.lock = read_lock(pipeline.lock_path)
+                    driver.hasher.forget()  # outs another repro wrote while this one waited
+                    if not force:
+                        driver.refuse_to_lose_edits(order)
+                    driver.scratch = ws.fresh_scratch()
+                    try:
+                        driver.run(order, runner, recorder)
+                    except BaseException:
+                        driver.guard.hold()  # a second Ctrl-C must not cut the clean-up
+                        runner.close(cancel=True)
+                        driver.stop_running(runner)
+                        raise
+            except BaseException as exc:
+                driver.guard.hold()
+                runner.close(cancel=True)
+                if recorder is not None:
+                    driver.result.run_id = recorder.close("KILLED")
+                if isinstance(exc, KeyboardInterrupt):
+                    raise KeyboardInterrupt(driver.interrupted_message()) from None
+                raise
         if own:
             runner.close()
         status = "FAILED" if driver.failed else "FINISHED"
@@ -145,6 +152,7 @@ class _Driver:
         self.on_start: Callable[[Stage], None] | None = None
         self.running: dict[str, tuple[_Plan, StageFuture]] = {}
         self.stopped: dict[str, tuple[list[str], list[str]]] = {}  # name → (restored, removed)
+        self.guard = InterruptGuard()
 
     # -- before anything runs -----------------------------------------------------------------
     def check_inputs(self, order: list[str]) -> None:
@@ -177,25 +185,9 @@ class _Driver:
     def refuse_to_lose_edits(self, order: list[str]) -> None:
         """Refuse to replace a stage out that was edited since the lock recorded it (running
         the stage or restoring it from the run cache would), unless its content is saved."""
-        for name in order:
-            stage, entry = self.pipeline.stages[name], self.lock.get(name)
-            if stage.frozen or entry is None:
-                continue
-            locked = {o.path: o.oid for o in entry.outs}
-            for out in stage.outs:
-                current = self.hasher(out.path)
-                if out.persist or current is None or locked.get(out.path) in (None, current.oid):
-                    continue
-                unsaved = unsaved_files(self.ws, out.path)
-                if unsaved:
-                    raise Conflict(
-                        f"{out.path}, an output of stage '{name}', was changed since "
-                        f"{self.pipeline.lock_path.name} recorded it and the change is not "
-                        f"saved ({len(unsaved)} file(s), e.g. {unsaved[0]}); repro would "
-                        "overwrite it",
-                        hint=f"keep the edit with `loopline commit {name}`, or discard it with "
-                        f"`loopline repro --force -s {name}`",
-                    )
+        edits = edited_outs(self.ws, self.pipeline, self.lock, self.hasher, order)
+        if edits:
+            raise refusal(edits[0], self.pipeline.lock_path.name)
 
     # -- the loop -----------------------------------------------------------------------------
     def run(self, order: list[str], runner: Executor, recorder: RunRecorder | None) -> None:
@@ -211,8 +203,11 @@ class _Driver:
             if not running:
                 break
             name = finished.get()
-            plan, future = running.pop(name)
-            self._finish(plan, outcome_of(future, plan.task), runner)
+            # the command has ended: storing its outs and writing the lock go to the end even
+            # if Ctrl-C is pressed meanwhile, which then stops repro right after
+            with self.guard.deferred():
+                plan, future = running.pop(name)
+                self._finish(plan, outcome_of(future, plan.task), runner)
 
     def _launch_ready(
         self,
@@ -240,9 +235,11 @@ class _Driver:
                 if self.on_start is not None:
                     self.on_start(plan.stage)
                 plan.start_ms = now_ms()
-                future = runner.submit(plan.task)
-                running[name] = (plan, future)
-                future.add_done_callback(_notify(finished, name))
+                with self.guard.deferred():  # a started command is always in `running`
+                    mark_started(self.ws, name)
+                    future = runner.submit(plan.task)
+                    running[name] = (plan, future)
+                    future.add_done_callback(_notify(finished, name))
 
     # -- judging one stage --------------------------------------------------------------------
     def _decide(self, stage: Stage, runner: Executor) -> _Plan | None:
@@ -308,8 +305,10 @@ class _Driver:
         outs = self.run_cache.get(key)
         if outs is None or not objects_present(self.ws, outs):
             return False
-        restore_outputs(self.ws, outs, self.scratch)
-        self._commit(stage, deps, params, outs)
+        with self.guard.deferred():  # the outs and the lock entry that names them, together
+            restore_outputs(self.ws, outs, self.scratch)
+            self._commit(stage, deps, params, outs)
+            forget_run(self.ws, stage.name)
         self._report(StageReport(stage.name, "restored", why))
         return True
 
@@ -351,6 +350,7 @@ class _Driver:
         else:
             outs = store_outputs(self.ws, [(o.path, o.cache) for o in stage.outs])
         self._commit(stage, plan.deps, plan.params, outs)
+        forget_run(self.ws, stage.name)
         if not any(o.persist for o in stage.outs):
             self.run_cache.put(plan.key, outs)
         self._record(plan, outcome, outs, "FINISHED")
@@ -410,6 +410,7 @@ class _Driver:
             outcome.log_tail,
         )
         self.failed.append(report)
+        mark_failed(self.ws, plan.stage.name)
         self._record(plan, outcome, [], "FAILED")
         self._report(report)
         self.hasher.forget()
@@ -472,10 +473,11 @@ class _Driver:
                 pass
             duration = (now_ms() - plan.start_ms) / 1000
             self._record(plan, StageOutcome(name, 130, duration, tail, hostname()), [], "KILLED")
-            if runner.through_remote:  # its outs never reached the workspace
+            if not runner.through_remote:  # else its outs never reached the workspace
+                self.stopped[name] = self._undo_outputs(plan.stage)
+            else:
                 self.stopped[name] = ([], [])
-                continue
-            self.stopped[name] = self._undo_outputs(plan.stage)
+            forget_run(self.ws, name)
 
     def _undo_outputs(self, stage: Stage) -> tuple[list[str], list[str]]:
         entry = self.lock.get(stage.name)
@@ -500,23 +502,29 @@ class _Driver:
         return restored, removed
 
     def interrupted_message(self) -> str:
+        """What Ctrl-C left: each stopped stage with what was put back or removed."""
+        lock = self.pipeline.lock_path.name
         parts = []
         for name, (restored, removed) in self.stopped.items():
             done = []
             if restored:
-                done.append(
-                    f"{', '.join(restored)} put back as {self.pipeline.lock_path.name} records them"
-                )
+                them = "them" if len(restored) > 1 else "it"
+                done.append(f"{', '.join(restored)} put back as {lock} records {them}")
             if removed:
                 done.append(f"half-written {', '.join(removed)} removed")
             parts.append(f"stage '{name}' was stopped" + (f" ({'; '.join(done)})" if done else ""))
-        return (
-            "; ".join(parts) + f"; the stages that finished are kept in "
-            f"{self.pipeline.lock_path.name}; run `loopline repro` again to finish"
-        )
+        if self.result.by_action("ran") or self.result.by_action("restored"):
+            parts.append(f"the stages that finished are kept in {lock}")
+        elif not parts:
+            parts.append("no stage had started, nothing was changed")
+        return "; ".join(parts) + "; run `loopline repro` again to finish"
 
     # -- --dry --------------------------------------------------------------------------------
     def dry_run(self, order: list[str]) -> ReproResult:
+        if not self.force:
+            edits = edited_outs(self.ws, self.pipeline, self.lock, self.hasher, order)
+            if edits:
+                self.result.refusal = refusal(edits[0], self.pipeline.lock_path.name)
         would: set[str] = set()
         for name in order:
             stage = self.pipeline.stages[name]

@@ -8,12 +8,13 @@ from typing import Any
 from loopline.data.workspace import Workspace
 from loopline.pipeline._changes import StageChanges, stage_changes
 from loopline.pipeline._dag import select
+from loopline.pipeline._edits import EditedOut, edited_outs
 from loopline.pipeline._load import find_pipeline_file, load_pipeline
 from loopline.pipeline._lock import read_lock
 from loopline.pipeline._outputs import PathHasher
 from loopline.pipeline._params import ParamsReader
 
-__all__ = ["has_pipeline", "stage_status", "stage_status_as_json"]
+__all__ = ["has_pipeline", "stage_edits", "stage_status", "stage_status_as_json"]
 
 
 def has_pipeline(ws: Workspace) -> bool:
@@ -33,6 +34,15 @@ def stage_status(ws: Workspace, targets: Sequence[str] = ()) -> list[StageChange
         if changes:
             found.append(changes)
     return found
+
+
+def stage_edits(ws: Workspace, stale: list[StageChanges]) -> list[EditedOut]:
+    """The outs of the ``stale`` stages that ``repro`` would refuse to overwrite."""
+    edited = [c.name for c in stale if "modified" in c.outs.values()]
+    if not edited:
+        return []
+    pipeline = load_pipeline(ws.root)
+    return edited_outs(ws, pipeline, read_lock(pipeline.lock_path), PathHasher(ws), edited)
 
 
 def stage_status_as_json(changes: list[StageChanges]) -> dict[str, list[Any]]:

@@ -33,13 +33,32 @@ _live: set[subprocess.Popen[bytes]] = set()
 _live_lock = threading.Lock()
 
 
+_GRACE_S = 3.0  # how long a stopped command may take to exit before it is killed
+
+
 def stop_running_commands() -> None:
-    """Terminate every stage command this process started that is still running (Ctrl-C)."""
+    """Stop every stage command this process started that is still running (Ctrl-C): SIGTERM
+    to each command's process group (its shell and whatever that started), then SIGKILL to
+    what is left after a grace period, so that a command ignoring SIGTERM, or a background
+    child holding its output open, cannot keep ``repro`` from cleaning up."""
+    import signal
+    import subprocess
+
     with _live_lock:
         procs = list(_live)
     for proc in procs:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + _GRACE_S
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
 
 
 @dataclass(frozen=True)
@@ -65,8 +84,13 @@ class StageOutcome:
     missing: tuple[str, ...] = ()  # outs the command did not write (remote runs)
 
 
-def run_stage_task(task: StageTask, on_line: Callable[[str], None] | None = None) -> StageOutcome:
-    """Run the stage's commands; ``on_line`` receives each line of output as it comes."""
+def run_stage_task(
+    task: StageTask,
+    on_line: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> StageOutcome:
+    """Run the stage's commands; ``on_line`` receives each line of output as it comes. Once
+    ``cancel`` is set, no command starts and one starting is stopped at once."""
     if task.remote is not None:
         from loopline.pipeline._remote_run import run_through_remote
 
@@ -75,7 +99,7 @@ def run_stage_task(task: StageTask, on_line: Callable[[str], None] | None = None
     root = Path(task.root)
     try:
         prepare_outs(root, task)
-        code, tail = run_commands(task.commands, root / task.wdir, on_line)
+        code, tail = run_commands(task.commands, root / task.wdir, on_line, cancel)
     except OSError as exc:  # e.g. the wdir does not exist, or the shell cannot start
         code, tail = 127, f"could not start the command: {exc}"
     except LooplineError as exc:  # an out that leads out of the project
@@ -105,7 +129,10 @@ def prepare_outs(root: Path, task: StageTask) -> None:
 
 
 def run_commands(
-    commands: tuple[str, ...], cwd: Path, on_line: Callable[[str], None] | None
+    commands: tuple[str, ...],
+    cwd: Path,
+    on_line: Callable[[str], None] | None,
+    cancel: threading.Event | None = None,
 ) -> tuple[int, str]:
     """Run each command through the user's shell in ``cwd``, stopping at the first failure;
     returns the exit code and the last lines of output."""
@@ -114,6 +141,8 @@ def run_commands(
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     shell = os.environ.get("SHELL") or "/bin/sh"
     for command in commands:
+        if cancel is not None and cancel.is_set():
+            return 130, "\n".join([*tail, "stopped before it started"])
         if on_line is not None:
             on_line(f"> {command}")
         with subprocess.Popen(
@@ -124,9 +153,15 @@ def run_commands(
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # its own process group, which Ctrl-C stops as a whole (stop_running_commands)
+            start_new_session=True,
         ) as proc:
             with _live_lock:
                 _live.add(proc)
+                if cancel is not None and cancel.is_set():  # Ctrl-C came as it started
+                    import signal
+
+                    _signal_group(proc, signal.SIGKILL)
             try:
                 assert proc.stdout is not None
                 for raw in proc.stdout:

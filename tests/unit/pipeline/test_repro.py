@@ -344,3 +344,54 @@ def test_commit_of_stages_that_never_ran_needs_force_and_feeds_the_run_cache(
     assert len(list(cache.keys())) == 3  # a hit later restores instead of running
     assert _repro(pipeline).by_action("unchanged") == ["prep", "feat", "train"]
     assert _runs(pipeline) == []
+
+
+def test_commit_writes_nothing_when_an_out_leads_out_of_the_project(
+    project: Path, tmp_path: Path
+) -> None:
+    from loopline.core.errors import LooplineError
+
+    outside = tmp_path / "outdir"
+    outside.mkdir()
+    (project / "lnk").symlink_to(outside)
+    (outside / "o.txt").write_text("x\n")
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  b: {cmd: echo b > b.txt, outs: [b.txt]}\n"
+            "  a: {cmd: echo x > lnk/o.txt, outs: [lnk/o.txt]}\n",
+            "b.txt": "b\n",
+        },
+    )
+    with pytest.raises(LooplineError, match="outside the project"):
+        commit(project, force=True)
+    assert sorted(p.name for p in outside.iterdir()) == ["o.txt"]  # no .gitignore out there
+    assert not (project / ".gitignore").exists() and not (project / "loopline.lock").exists()
+
+
+def test_commit_of_a_stage_without_deps_that_never_ran_needs_force(project: Path) -> None:
+    make_tree(
+        project, {"dvc.yaml": "stages:\n  c: {cmd: echo c > c.txt, outs: [c.txt]}\n", "c.txt": "c"}
+    )
+    with pytest.raises(Conflict, match="stage 'c' has never run"):
+        commit(project, ["c"])
+    assert not (project / "loopline.lock").exists()
+    assert commit(project, ["c"], force=True).stages == ["c"]
+
+
+def test_commit_and_repro_point_the_same_way_when_a_param_and_an_out_changed(
+    pipeline: Path,
+) -> None:
+    _repro(pipeline)
+    (pipeline / "params.yaml").write_text("train: {lr: 0.5, acc: 0.9}\n")
+    (pipeline / "model.txt").write_text("tuned by hand\n")
+    with pytest.raises(Conflict) as committed:
+        commit(pipeline, ["train"])
+    hint = str(committed.value.hint)
+    assert "`loopline repro --force -s train`" in hint and "`loopline repro train`" not in hint
+    assert "`loopline commit -f train`" in hint
+    with pytest.raises(Conflict) as reproduced:
+        _repro(pipeline, "train")
+    assert "`loopline repro --force -s train`" in str(reproduced.value.hint)
+    assert _repro(pipeline, "train", force=True, single=True).by_action("ran") == ["train"]
+    assert (pipeline / "model.txt").read_text() != "tuned by hand\n"

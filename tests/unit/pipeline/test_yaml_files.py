@@ -115,3 +115,97 @@ def test_kubernetes_manifests_with_a_repeated_key_are_refused(tmp_path: Path) ->
     )
     with pytest.raises(InvalidInput, match=r"svc.yaml, line 9: key 'name' appears twice"):
         load_objects(tmp_path)
+
+
+LAUGHS = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+BILLION_LAUGHS = f"a: &a [{', '.join(['lol'] * 9)}]\n" + LAUGHS
+
+
+def test_non_utf8_bytes_in_each_yaml_file_are_one_red_line_naming_the_byte(
+    project: Path,
+) -> None:
+    from tests.conftest import run_cli
+
+    stage = "stages:\n  s:\n    cmd: echo ${lr} > o.txt\n    params: [lr]\n    outs: [o.txt]\n"
+    files: dict[str, bytes] = {
+        "dvc.yaml": b"stages: {}\n# caf\xff\n",
+        "params.yaml": b"lr: 1\nname: caf\xe9\n",
+        "loopline.lock": b"schema: '2.0'\n\xff\n",
+        ".loopline/config.yaml": b"core:\n  jobs: 2 # \xfe\n",
+    }
+    for name, data in files.items():
+        make_tree(project, {"dvc.yaml": stage, "params.yaml": "lr: 1\n"})
+        (project / "loopline.lock").unlink(missing_ok=True)
+        (project / ".loopline" / "config.yaml").write_text("")
+        make_tree(project, {name: data})
+        result = run_cli("repro")
+        assert result.exit_code == 2, (name, result.output)
+        at = next(i for i, byte in enumerate(data) if byte > 0x7F)
+        assert f"is not UTF-8 text (byte 0x{data[at]:02x} at offset {at})" in result.stderr
+        assert name in result.stderr and "Traceback" not in result.stderr
+
+    make_tree(project, {"d.txt.loopline": b"outs:\n- path: d.txt\xff\n"})
+    with pytest.raises(InvalidInput, match=r"d.txt.loopline is not UTF-8 text \(byte 0xff"):
+        from loopline.data.pointer import read_pointer
+
+        read_pointer(project, "d.txt.loopline")
+
+
+def test_non_utf8_kubernetes_manifest_is_refused(tmp_path: Path) -> None:
+    from loopline.deploy.apply import load_objects
+
+    (tmp_path / "svc.yaml").write_bytes(b"apiVersion: v1\nkind: Service\n# \x80\n")
+    with pytest.raises(InvalidInput, match=r"svc.yaml is not UTF-8 text \(byte 0x80 at offset 31"):
+        load_objects(tmp_path)
+
+
+def test_a_stage_writing_non_utf8_metrics_only_gets_a_warning(project: Path) -> None:
+    import json
+
+    from tests.conftest import run_cli
+
+    cmd = "python3 -c \"open('m.yaml','wb').write(bytes([0x61,0x3a,0x20,0xff]))\""
+    make_tree(project, {"dvc.yaml": f"stages:\n  s:\n    cmd: {cmd}\n    metrics: [m.yaml]\n"})
+    result = run_cli("repro")
+    assert result.exit_code == 0, result.output
+    assert "warning: stage 's': m.yaml is not UTF-8 text (byte 0xff at offset 3)" in result.stderr
+    runs = json.loads(run_cli("runs", "list", "-e", "pipeline", "--json").stdout)
+    assert {r["info"]["status"] for r in runs} == {"FINISHED"}
+
+
+def test_nested_aliases_that_expand_to_a_billion_values_are_refused_at_once(
+    project: Path,
+) -> None:
+    import time
+
+    assert len(BILLION_LAUGHS) < 450
+    stage = "stages:\n  s:\n    cmd: echo hi\n    params: [a]\n"
+    make_tree(project, {"dvc.yaml": stage, "params.yaml": BILLION_LAUGHS})
+    start = time.monotonic()
+    with pytest.raises(InvalidInput) as caught:
+        repro(project)
+    assert time.monotonic() - start < 10
+    assert "params.yaml: its aliases (*name) expand to more than 1,000,000 values" in str(
+        caught.value
+    )
+    # a few aliases, as people write them, are fine
+    assert load_yaml("base: &b {x: 1}\nc: [*b, *b, *b]\n", "f.yaml")["c"][2] == {"x": 1}
+
+
+def test_a_tab_is_called_a_tab() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        load_yaml("train:\n\tlr: 1\n", "params.yaml")
+    assert "line 2, column 1: a tab character, which YAML does not allow" in caught.value.message
+    assert caught.value.hint == "indent with spaces instead of tabs"
+
+
+def test_a_params_file_holding_a_number_says_so(project: Path) -> None:
+    stage = "stages:\n  s:\n    cmd: echo hi\n    params: [lr]\n"
+    make_tree(project, {"dvc.yaml": stage, "params.yaml": "42\n"})
+    with pytest.raises(InvalidInput) as caught:
+        repro(project)
+    assert "params file params.yaml holds a number, not a mapping" in caught.value.message
+    assert "int" not in caught.value.message and "list" not in str(caught.value.hint)
