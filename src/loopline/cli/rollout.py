@@ -365,6 +365,8 @@ def _simple(verb: str, doc: str) -> click.Command:
             echo_json(rollouts.status(deployment))
         else:
             click.echo(f"{deployment}: {row.phase} at {row.weight}%")
+            if verb == "abort" and row.reason:
+                click.echo(f"reason: {row.reason}")
 
     command.__doc__ = doc
     return click.command(verb)(command)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from loopline.core.errors import Conflict, NotFound
 from loopline.store import Store
-from loopline.store._schema import deployment_events, deployments
+from loopline.store._schema import deployment_events, deployments, rollouts
 
 __all__ = ["DeploymentRow", "EventRow", "SqlDeployments"]
 
@@ -49,6 +49,20 @@ def _missing(name: str) -> NotFound:
         f"deployment {name!r} does not exist",
         hint="see `loopline deploy list`; create one with `loopline deploy create`",
     )
+
+
+def _refuse_during_rollout(conn: Connection, name: str, what: str) -> None:
+    """A deployment whose rollout is active is steered by the rollout alone."""
+    phase = conn.execute(
+        select(rollouts.c.phase).where(rollouts.c.active_deployment == name)
+    ).scalar()
+    if phase is not None:
+        raise Conflict(
+            f"deployment {name!r} has a rollout in progress ({phase}): {what} would leave it "
+            "half-done",
+            hint=f"end the rollout first with `loopline rollout abort {name}` (or "
+            f"`loopline rollout promote {name}`)",
+        )
 
 
 class SqlDeployments:
@@ -101,8 +115,12 @@ class SqlDeployments:
         detail: Callable[[DeploymentRow], dict[str, Any]],
         *,
         expected_revision: int | None = None,
+        guard: str | None = None,
     ) -> DeploymentRow:
-        """Read, change and write one deployment in one transaction (and record why)."""
+        """Read, change and write one deployment in one transaction (and record why).
+
+        With ``guard`` (what the change does, for the message) it is refused while a rollout of
+        the deployment is active."""
         now = time.time()
 
         def change(conn: Connection) -> DeploymentRow:
@@ -113,6 +131,8 @@ class SqlDeployments:
             ).first()
             if found is None:
                 raise _missing(name)
+            if guard is not None:
+                _refuse_during_rollout(conn, name, guard)
             current = _row(found)
             if expected_revision is not None and current.revision != expected_revision:
                 raise Conflict(
@@ -155,13 +175,15 @@ class SqlDeployments:
 
         self.store.write(change)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, *, guard: bool = True) -> None:
         def change(conn: Connection) -> None:
             found = conn.execute(
                 select(deployments.c.revision).where(deployments.c.name == name)
             ).scalar()
             if found is None:
                 raise _missing(name)
+            if guard:
+                _refuse_during_rollout(conn, name, "deleting it")
             conn.execute(delete(deployments).where(deployments.c.name == name))
             self._event(conn, name, found + 1, "deleted", {})
 

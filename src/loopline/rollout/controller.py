@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
 
-from loopline.core.errors import Conflict, InvalidInput, NotFound, RemoteError
+from loopline.core.errors import Conflict, InvalidInput, LooplineError, NotFound, RemoteError
 from loopline.rollout._rollouts_sql import RolloutRow, SqlRollouts
 from loopline.rollout.checks import (
     AccuracyDeltaCheck,
@@ -223,7 +223,7 @@ class Rollouts:
                     f"variant {candidate!r} of {deployment!r} already receives traffic",
                     hint="move its traffic away first, or name the candidate differently",
                 )
-            self.deployments.remove_variant(deployment, candidate)
+            self.deployments.remove_variant(deployment, candidate, by_rollout=True)
         self.deployments.add_variant(deployment, candidate, candidate_uri)
         now = self.clock()
         row = RolloutRow(
@@ -234,7 +234,7 @@ class Rollouts:
         try:
             row = self.sql.insert(row)
         except Conflict:
-            self.deployments.remove_variant(deployment, candidate)
+            self.deployments.remove_variant(deployment, candidate, by_rollout=True)
             raise
         self._event(row, "started", candidate_uri=candidate_uri, spec=spec.to_dict())
         return self._set_weight(row, spec.steps[0], "first step")
@@ -328,7 +328,11 @@ class Rollouts:
             raise Conflict(
                 f"other variants of {row.deployment!r} hold too much traffic for weight {weight}"
             )
-        self._traffic(self.deployments.set_traffic(row.deployment, split, reason=f"rollout: {why}"))
+        self._traffic(
+            self.deployments.set_traffic(
+                row.deployment, split, reason=f"rollout: {why}", by_rollout=True
+            )
+        )
         step = row.step if weight == row.weight else _step_index(row, weight)
         row = self.sql.save(
             replace(row, weight=weight, step=step, step_started_at=self.clock(),
@@ -348,11 +352,12 @@ class Rollouts:
                 split = self._split(current, row.candidate, 0)
                 self._traffic(
                     self.deployments.set_traffic(
-                        row.deployment, split, reason=f"rollback: {reason}"
+                        row.deployment, split, reason=f"rollback: {reason}", by_rollout=True
                     )
                 )
         except NotFound as exc:  # a deleted deployment still ends the rollout
             detail["rollback_error"] = exc.message
+            reason = f"{reason} (deployment {row.deployment!r} no longer exists: no traffic to move back)"
         row = self.sql.save(replace(row, phase=FAILED, weight=0, reason=reason))
         self._event(row, "rolled-back", reason=reason, **detail)
         return row
@@ -361,17 +366,54 @@ class Rollouts:
         current = self.deployments.get(row.deployment)
         primary = current.policy.primary
         primary_uri = current.variants[primary]
+        # Every precondition before anything moves: a failed promotion changes nothing.
+        if row.candidate not in current.variants:
+            raise Conflict(
+                f"deployment {row.deployment!r} has no variant {row.candidate!r} any more: "
+                "nothing to promote (the champion alias was not moved)",
+                hint=f"end this rollout with `loopline rollout abort {row.deployment}` and "
+                "start a new one",
+            )
+        if current.variants[row.candidate] != row.candidate_uri:
+            raise Conflict(
+                f"variant {row.candidate!r} of {row.deployment!r} now serves "
+                f"{current.variants[row.candidate]}, not the rollout's {row.candidate_uri}: "
+                "nothing was promoted",
+                hint=f"end this rollout with `loopline rollout abort {row.deployment}`",
+            )
+        if self._split(current, row.candidate, 0)[primary] < 0:
+            raise Conflict(f"other variants of {row.deployment!r} hold too much traffic")
+        previous = self._previous_version(primary_uri)
         moved = self._move_alias(primary_uri, row.candidate_uri)
-        if moved is None:
-            self.deployments.replace_variant(row.deployment, primary, row.candidate_uri)
-        split = self._split(self.deployments.get(row.deployment), row.candidate, 0)
-        self._traffic(
-            self.deployments.set_traffic(row.deployment, split, reason=f"promotion: {reason}")
-        )
-        self.deployments.remove_variant(row.deployment, row.candidate)
+        try:
+            if moved is None:
+                self.deployments.replace_variant(
+                    row.deployment, primary, row.candidate_uri, by_rollout=True
+                )
+            split = self._split(self.deployments.get(row.deployment), row.candidate, 0)
+            self._traffic(
+                self.deployments.set_traffic(
+                    row.deployment, split, reason=f"promotion: {reason}", by_rollout=True
+                )
+            )
+            self.deployments.remove_variant(row.deployment, row.candidate, by_rollout=True)
+        except Exception:
+            if moved is not None and previous is not None and self._promote_alias is not None:
+                alias = primary_uri.rsplit("@", 1)[1]
+                self._promote_alias(previous[0], alias, previous[1])  # undo: nothing half-done
+            raise
         row = self.sql.save(replace(row, phase=SUCCEEDED, weight=100, reason=reason))
         self._event(row, "promoted", reason=reason, alias=moved, **detail)
         return row
+
+    def _previous_version(self, primary_uri: str) -> tuple[str, int] | None:
+        """Where the primary's alias points now (to move it back if a promotion fails)."""
+        if self._version_of is None:
+            return None
+        try:
+            return self._version_of(primary_uri)
+        except LooplineError:
+            return None
 
     def _move_alias(self, primary_uri: str, candidate_uri: str) -> str | None:
         """Move the primary's alias to the candidate's version, if both live in the registry."""

@@ -144,8 +144,10 @@ class Deployments:
         *,
         reason: str = "",
         expected_revision: int | None = None,
+        by_rollout: bool = False,
     ) -> Deployment:
-        """New weights; variants not named get 0. Refused unless they sum to 100."""
+        """New weights; variants not named get 0. Refused unless they sum to 100, and while a
+        rollout is active unless ``by_rollout`` (the rollout itself steering)."""
 
         def mutate(row: DeploymentRow) -> tuple[dict[str, str], dict[str, Any]]:
             unknown = sorted(set(weights) - set(row.variants))
@@ -164,6 +166,7 @@ class Deployments:
                 name, mutate, "traffic",
                 lambda row: {"from": row.policy["weights"], "to": dict(weights), "reason": reason},
                 expected_revision=expected_revision,
+                guard=None if by_rollout else "changing its traffic",
             )
         )  # fmt: skip
 
@@ -203,7 +206,7 @@ class Deployments:
             self._sql.change(name, mutate, "variant-added", lambda _: {variant: uri})
         )
 
-    def remove_variant(self, name: str, variant: str) -> Deployment:
+    def remove_variant(self, name: str, variant: str, *, by_rollout: bool = False) -> Deployment:
         """Retire a variant that receives no traffic (never the primary)."""
 
         def mutate(row: DeploymentRow) -> tuple[dict[str, str], dict[str, Any]]:
@@ -230,10 +233,15 @@ class Deployments:
             return variants, TrafficPolicy.from_dict(data).to_dict()
 
         return _deployment(
-            self._sql.change(name, mutate, "variant-removed", lambda _: {"variant": variant})
-        )
+            self._sql.change(
+                name, mutate, "variant-removed", lambda _: {"variant": variant},
+                guard=None if by_rollout else f"removing variant {variant!r}",
+            )
+        )  # fmt: skip
 
-    def replace_variant(self, name: str, variant: str, uri: str) -> Deployment:
+    def replace_variant(
+        self, name: str, variant: str, uri: str, *, by_rollout: bool = False
+    ) -> Deployment:
         """Point a variant at another model (a promotion outside the registry)."""
         self._check_variants({variant: uri})
 
@@ -246,10 +254,12 @@ class Deployments:
             self._sql.change(
                 name, mutate, "variant-replaced",
                 lambda row: {"variant": variant, "from": row.variants.get(variant), "to": uri},
+                guard=None if by_rollout else f"replacing variant {variant!r}",
             )
         )  # fmt: skip
 
     def delete(self, name: str) -> None:
+        """Refused while a rollout of the deployment is active (abort it first)."""
         self._sql.delete(name)
 
     def record(self, name: str, kind: str, detail: dict[str, Any]) -> None:

@@ -74,7 +74,7 @@ def setup(tmp_path: Path, clock: Clock) -> tuple[Rollouts, Deployments, list[tup
         store,
         deployments,
         promote_alias=lambda name, alias, version: moved.append((name, alias, version)),
-        version_of=lambda uri: ("churn", int(uri.rsplit("/", 1)[1])),
+        version_of=lambda uri: ("churn", 3 if "@" in uri else int(uri.rsplit("/", 1)[1])),
         clock=clock,
     )
     return rollouts, deployments, moved
@@ -192,11 +192,72 @@ def test_a_restarted_controller_resumes_and_two_never_drive_one_rollout(setup, c
 def test_a_deployment_deleted_mid_rollout_fails_it(setup, clock) -> None:  # type: ignore[no-untyped-def]
     rollouts, deployments, _ = setup
     rollouts.start("churn", "models:/churn/4", SPEC)
-    deployments.delete("churn")
+    with pytest.raises(Conflict, match="rollout in progress") as refused:
+        deployments.delete("churn")
+    assert "loopline rollout abort churn" in (refused.value.hint or "")
+    # A deployment deleted behind the rollout's back (an older store) still ends it.
+    rollouts.sql.store.write(
+        lambda conn: conn.exec_driver_sql("DELETE FROM deployments WHERE name = 'churn'")
+    )
     controller = Controller(rollouts, ScriptedSource(), clock=clock)
     _advance(controller, clock)
     assert rollouts.current("churn").phase == "Failed"
     assert "was deleted" in (rollouts.current("churn").reason or "")
+
+
+def test_abort_of_an_orphaned_rollout_says_nothing_could_be_moved_back(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    rollouts.sql.store.write(
+        lambda conn: conn.exec_driver_sql("DELETE FROM deployments WHERE name = 'churn'")
+    )
+    row = rollouts.abort("churn")
+    assert row.phase == "Failed"
+    assert "no longer exists" in (row.reason or "")
+    # The recreated deployment is free for a new rollout.
+    deployments.create("churn", {"champion": "models:/churn@champion"})
+    assert rollouts.start("churn", "models:/churn/6", SPEC).weight == 10
+
+
+def test_manual_traffic_changes_are_refused_while_a_rollout_runs(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    for change in (
+        lambda: deployments.set_traffic("churn", {"champion": 100}),
+        lambda: deployments.remove_variant("churn", "candidate"),
+        lambda: deployments.replace_variant("churn", "candidate", "models:/churn/6"),
+    ):
+        with pytest.raises(Conflict, match="rollout in progress") as refused:
+            change()
+        assert "loopline rollout abort churn" in (refused.value.hint or "")
+    assert dict(deployments.get("churn").policy.weights) == {"champion": 90, "candidate": 10}
+    rollouts.abort("churn")
+    deployments.set_traffic("churn", {"champion": 100})  # allowed once it ended
+
+
+def test_a_failed_promotion_leaves_the_alias_where_it_was(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, moved = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    # The candidate went away behind the rollout's back (an older client, raw SQL).
+    deployments.set_traffic("churn", {"champion": 100}, by_rollout=True)
+    deployments.remove_variant("churn", "candidate", by_rollout=True)
+    with pytest.raises(Conflict, match="no variant 'candidate'"):
+        rollouts.promote("churn")
+    assert moved == []
+    assert rollouts.current("churn").phase == "Progressing"
+
+
+def test_a_promotion_failing_after_the_alias_moved_moves_it_back(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, moved = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise Conflict("store went away")
+
+    deployments.remove_variant = broken  # type: ignore[method-assign]
+    with pytest.raises(Conflict, match="store went away"):
+        rollouts.promote("churn")
+    assert moved == [("churn", "champion", 4), ("churn", "champion", 3)]
 
 
 def test_run_drives_to_the_end(setup, clock) -> None:  # type: ignore[no-untyped-def]
