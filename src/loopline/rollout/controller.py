@@ -357,7 +357,10 @@ class Rollouts:
                 )
         except NotFound as exc:  # a deleted deployment still ends the rollout
             detail["rollback_error"] = exc.message
-            reason = f"{reason} (deployment {row.deployment!r} no longer exists: no traffic to move back)"
+            reason = (
+                f"{reason} (deployment {row.deployment!r} no longer exists: "
+                "no traffic to move back)"
+            )
         row = self.sql.save(replace(row, phase=FAILED, weight=0, reason=reason))
         self._event(row, "rolled-back", reason=reason, **detail)
         return row
