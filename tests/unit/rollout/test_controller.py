@@ -6,6 +6,7 @@ decision rule can be pinned. The real sources (server /metrics, Prometheus) have
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -222,11 +223,12 @@ def test_abort_of_an_orphaned_rollout_says_nothing_could_be_moved_back(setup) ->
 def test_manual_traffic_changes_are_refused_while_a_rollout_runs(setup) -> None:  # type: ignore[no-untyped-def]
     rollouts, deployments, _ = setup
     rollouts.start("churn", "models:/churn/4", SPEC)
-    for change in (
+    changes: list[Callable[[], object]] = [
         lambda: deployments.set_traffic("churn", {"champion": 100}),
         lambda: deployments.remove_variant("churn", "candidate"),
         lambda: deployments.replace_variant("churn", "candidate", "models:/churn/6"),
-    ):
+    ]
+    for change in changes:
         with pytest.raises(Conflict, match="rollout in progress") as refused:
             change()
         assert "loopline rollout abort churn" in (refused.value.hint or "")
@@ -254,7 +256,7 @@ def test_a_promotion_failing_after_the_alias_moved_moves_it_back(setup) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise Conflict("store went away")
 
-    deployments.remove_variant = broken  # type: ignore[method-assign]
+    deployments.remove_variant = broken
     with pytest.raises(Conflict, match="store went away"):
         rollouts.promote("churn")
     assert moved == [("churn", "champion", 4), ("churn", "champion", 3)]
@@ -300,7 +302,7 @@ def test_bad_specs_are_refused() -> None:
         {"max_error_rate": -1},
     ):
         with pytest.raises(InvalidInput):
-            RolloutSpec(**bad)  # type: ignore[arg-type]
+            RolloutSpec(**bad)
 
 
 def test_comparisons_with_the_champion_are_left_out_at_full_weight(setup, clock) -> None:  # type: ignore[no-untyped-def]
