@@ -98,8 +98,12 @@ def log_window(
         rows = feedback.column("row").to_pylist()
         texts = feedback.column("label_text").to_pylist()
         numbers = feedback.column("label").to_pylist()
+        # A numeric model's label is compared as a number (1.0 == 1), a class name as text.
+        numeric = predictions_all.dtype.kind in "biuf"
         for rid, row, text, number in zip(ids, rows, texts, numbers, strict=True):
-            truth[f"{rid}#{row}"] = number if number is not None else text
+            truth[f"{rid}#{row}"] = (
+                number if number is not None and (numeric or text is None) else text
+            )
     predictions: dict[str, np.ndarray] = {}
     labelled: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for variant in variants:
