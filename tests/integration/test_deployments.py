@@ -119,7 +119,7 @@ def test_concurrent_writers_lose_no_change(deployments: Deployments) -> None:
 def test_weights_parse_from_the_command_line_forms() -> None:
     assert parse_weights(["a=90", "b=10"]) == {"a": 90, "b": 10}
     assert parse_weights("a=90,b=10") == {"a": 90, "b": 10}
-    for bad in (["a"], ["a=x"], ["a=-5"], ["a=1", "a=2"]):
+    for bad in (["a"], ["a=x"], ["a=-5"], ["a=1", "a=2"], ["a=\u0669\u0660"], ["a=\uff15"]):
         with pytest.raises(InvalidInput):
             parse_weights(bad)
 

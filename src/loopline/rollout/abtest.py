@@ -140,13 +140,20 @@ def read_outcome_table(
             f"outcome table {source} has no column {', '.join(map(repr, missing))}",
             hint=f"its columns are: {', '.join(table.column_names)}",
         )
-    variants_col = table.column(variant_column)
-    if variants_col.null_count:
+    if table.num_rows == 0:
         raise InvalidInput(
-            f"{variants_col.null_count} rows of {source} have no {variant_column!r}",
+            f"outcome table {source} has no rows", hint="give one row per unit (user, session)"
+        )
+    variants_col = pc.cast(table.column(variant_column), pa.string())
+    blank = variants_col.null_count + int(
+        pc.sum(pc.equal(pc.utf8_trim_whitespace(variants_col), "")).as_py() or 0
+    )
+    if blank:
+        raise InvalidInput(
+            f"{blank} rows of {source} have no {variant_column!r} (empty or missing)",
             hint="every unit must name the variant it saw; drop the unassigned rows",
         )
-    variants = np.asarray(pc.cast(variants_col, pa.string()).to_pylist(), dtype=object)
+    variants = np.asarray(variants_col.to_pylist(), dtype=object)
     metrics: dict[str, np.ndarray] = {}
     for name in metric_columns:
         column = table.column(name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import socket
 import time
@@ -101,6 +102,16 @@ class RolloutSpec:
             raise InvalidInput("--min-requests and --min-labels must be at least 1")
         if self.max_latency_p99_ms is not None and self.max_latency_ratio is not None:
             raise InvalidInput("give --max-latency-p99-ms or --max-latency-ratio, not both")
+        for name in (
+            "interval", "max_error_rate", "max_latency_p99_ms", "max_latency_ratio",
+            "max_prediction_drift", "min_accuracy_delta", "max_shadow_disagreement",
+            "no_data_deadline",
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise InvalidInput(
+                    f"--{name.replace('_', '-')} must be a finite number, got {value}"
+                )
         for name in ("max_error_rate", "max_prediction_drift", "max_shadow_disagreement"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -215,8 +226,19 @@ class Rollouts:
                 hint=f"follow it with `loopline rollout status {deployment}`, or end it with "
                 f"`loopline rollout abort {deployment}`",
             )
+        champion_uri = current.variants[primary]
+        if candidate_uri == champion_uri or (
+            self._version_of is not None
+            and (target := self._version_of(candidate_uri)) is not None
+            and target == self._previous_version(champion_uri)
+        ):
+            raise InvalidInput(
+                f"the candidate {candidate_uri} is already the champion of {deployment!r} "
+                f"({champion_uri})",
+                hint="a canary compares a new model version with the one serving now",
+            )
         if self._check_candidate is not None:
-            self._check_candidate(current.variants[primary], candidate_uri)
+            self._check_candidate(champion_uri, candidate_uri)
         if candidate in current.variants:
             if current.policy.weights[candidate]:
                 raise Conflict(
@@ -250,8 +272,17 @@ class Rollouts:
             if e.kind == "rollout"
         ]
 
+    def current_or_missing(self, deployment: str) -> RolloutRow:
+        """The current rollout; a deployment that does not exist (and never had a rollout)
+        is named as such, not as one without a rollout."""
+        try:
+            return self.sql.current(deployment)
+        except NotFound:
+            self.deployments.get(deployment)  # "deployment X does not exist"
+            raise
+
     def status(self, deployment: str) -> dict[str, Any]:
-        row = self.sql.current(deployment)
+        row = self.current_or_missing(deployment)
         spec = RolloutSpec.from_dict(row.spec)
         events = [e for e in self.events(deployment) if e.get("rollout") == row.id]
         return {
@@ -297,7 +328,7 @@ class Rollouts:
         return self._rollback(self._active(deployment, "abort"), reason)
 
     def _active(self, deployment: str, verb: str) -> RolloutRow:
-        row = self.sql.current(deployment)
+        row = self.current_or_missing(deployment)
         if not row.active:
             raise Conflict(
                 f"the last rollout of {deployment!r} has ended ({row.phase}): nothing to {verb}",

@@ -40,7 +40,8 @@ def parse_weights(pairs: Any) -> dict[str, int]:
     weights: dict[str, int] = {}
     for item in items:
         name, sep, value = str(item).partition("=")
-        if not sep or not value.strip().isdigit():
+        digits = value.strip()
+        if not sep or not (digits.isascii() and digits.isdigit()):
             raise InvalidInput(
                 f"traffic weight {item!r} is not VARIANT=PERCENT",
                 hint="e.g. champion=90 candidate=10 (whole percentages summing to 100)",

@@ -139,3 +139,30 @@ def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
     result = subprocess.run([binary, str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "USER 10001" in path.read_text()
+
+
+def test_a_second_render_removes_what_it_no_longer_renders(tmp_path: Path) -> None:
+    write_rendered(render_objects(_deployment(), RenderOptions(istio=True)), tmp_path,
+                   namespace="default", image="loopline:1")  # fmt: skip
+    own = tmp_path / "notes.yaml"
+    own.write_text("# the team's own file\nkind: ConfigMap\n")
+    policy = TrafficPolicy(weights={"champion": 100}, primary="champion", seed="fixed")
+    retired = Deployment("churn", {"champion": "models:/churn@champion"}, policy, 4, 0.0, 0.0)
+    written = write_rendered(render_objects(retired, RenderOptions()), tmp_path,
+                             namespace="default", image="loopline:1")  # fmt: skip
+    assert not (tmp_path / "istio.yaml").exists()
+    assert not (tmp_path / "serving-candidate.yaml").exists()
+    assert own.exists()  # never a file render did not write
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [p.name for p in written] + ["notes.yaml"]
+    )
+
+
+def test_a_dangling_symlink_as_output_is_a_clear_error(tmp_path: Path) -> None:
+    from loopline.core.errors import InvalidInput
+
+    link = tmp_path / "out"
+    link.symlink_to(tmp_path / "gone")
+    with pytest.raises(InvalidInput, match=r"symbolic link .* does not exist"):
+        write_rendered(render_objects(_deployment(), RenderOptions()), link,
+                       namespace="default", image="loopline:1")  # fmt: skip

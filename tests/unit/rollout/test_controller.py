@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loopline.core.errors import Conflict, InvalidInput
+from loopline.core.errors import Conflict, InvalidInput, NotFound
 from loopline.rollout.checks import CanaryWindow, VariantWindow
 from loopline.rollout.controller import Controller, Rollouts, RolloutSpec, steps_from
 from loopline.rollout.deployments import Deployments
@@ -262,6 +262,22 @@ def test_a_promotion_failing_after_the_alias_moved_moves_it_back(setup) -> None:
     assert moved == [("churn", "champion", 4), ("churn", "champion", 3)]
 
 
+def test_a_canary_of_the_champion_itself_is_refused(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    for same in ("models:/churn/3", "models:/churn@champion"):
+        with pytest.raises(InvalidInput, match="already the champion"):
+            rollouts.start("churn", same, SPEC)
+    assert "candidate" not in deployments.get("churn").variants
+
+
+def test_status_of_a_missing_deployment_says_it_does_not_exist(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, _, _ = setup
+    with pytest.raises(NotFound, match="deployment 'nosuch' does not exist"):
+        rollouts.status("nosuch")
+    with pytest.raises(NotFound, match="has no rollout"):
+        rollouts.status("churn")
+
+
 def test_run_drives_to_the_end(setup, clock) -> None:  # type: ignore[no-untyped-def]
     rollouts, _, _ = setup
     rollouts.start("churn", "models:/churn/4", SPEC)
@@ -296,6 +312,9 @@ def test_bad_steps_are_refused(steps, step_weight) -> None:  # type: ignore[no-u
 
 def test_bad_specs_are_refused() -> None:
     for bad in (
+        {"max_error_rate": float("nan")},
+        {"max_prediction_drift": float("inf")},
+        {"max_latency_ratio": float("nan")},
         {"interval": 0},
         {"threshold": 0},
         {"max_latency_p99_ms": 50, "max_latency_ratio": 1.5},
