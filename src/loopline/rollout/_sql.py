@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from loopline.core.errors import Conflict, NotFound
+from loopline.core.errors import Conflict, LooplineError, NotFound, StoreError
+from loopline.rollout.policy import TrafficPolicy
 from loopline.store import Store
 from loopline.store._schema import deployment_events, deployments, rollouts
 
@@ -37,11 +38,31 @@ class EventRow:
     detail: dict[str, Any]
 
 
+def damaged(name: str, what: str, problem: str) -> StoreError:
+    return StoreError(
+        f"the stored {what} of deployment {name!r} is damaged: {problem}",
+        hint=f"fix: `loopline deploy delete {name}` and create it again",
+    )
+
+
 def _row(r: Any) -> DeploymentRow:
+    parsed: dict[str, Any] = {}
+    for what in ("variants", "policy"):
+        try:
+            value = json.loads(getattr(r, what))
+        except (TypeError, ValueError) as exc:
+            raise damaged(r.name, what, str(exc)) from None
+        if not isinstance(value, dict):
+            raise damaged(r.name, what, f"a JSON {type(value).__name__}, not an object")
+        parsed[what] = value
+    try:
+        TrafficPolicy.from_dict(parsed["policy"])
+    except (KeyError, TypeError, ValueError, AttributeError, LooplineError) as exc:
+        problem = exc.message if isinstance(exc, LooplineError) else f"{type(exc).__name__}: {exc}"
+        raise damaged(r.name, "policy", problem) from None
     return DeploymentRow(
-        r.name, json.loads(r.variants), json.loads(r.policy), r.revision, r.created_at,
-        r.updated_at,
-    )  # fmt: skip
+        r.name, parsed["variants"], parsed["policy"], r.revision, r.created_at, r.updated_at
+    )
 
 
 def _missing(name: str) -> NotFound:
@@ -103,9 +124,20 @@ class SqlDeployments:
         query = select(deployments.c.revision).where(deployments.c.name == name)
         return self.store.read(lambda conn: conn.execute(query).scalar())
 
-    def all(self) -> list[DeploymentRow]:
+    def all(self) -> tuple[list[DeploymentRow], list[StoreError]]:
+        """Every readable deployment, and one error per damaged row (never hiding the rest)."""
         query = select(deployments).order_by(deployments.c.name)
-        return self.store.read(lambda conn: [_row(r) for r in conn.execute(query)])
+
+        def run(conn: Connection) -> tuple[list[DeploymentRow], list[StoreError]]:
+            rows, errors = [], []
+            for r in conn.execute(query):
+                try:
+                    rows.append(_row(r))
+                except StoreError as exc:
+                    errors.append(exc)
+            return rows, errors
+
+        return self.store.read(run)
 
     def change(
         self,

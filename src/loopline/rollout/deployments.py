@@ -7,13 +7,14 @@ the rollout controller's decisions) read one ordered record.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from loopline.core.errors import Conflict, InvalidInput
+from loopline.core.errors import Conflict, InvalidInput, StoreError
 from loopline.rollout._sql import DeploymentRow, EventRow, SqlDeployments
 from loopline.rollout.policy import Shadow, TrafficPolicy
 from loopline.store import Store
@@ -22,6 +23,7 @@ __all__ = ["Deployment", "DeploymentEvent", "Deployments", "check_name", "parse_
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 DeploymentEvent = EventRow
+log = logging.getLogger(__name__)
 
 
 def check_name(kind: str, name: str) -> str:
@@ -73,10 +75,8 @@ class Deployment:
 
 
 def _deployment(row: DeploymentRow) -> Deployment:
-    return Deployment(
-        row.name, row.variants, TrafficPolicy.from_dict(row.policy), row.revision,
-        row.created_at, row.updated_at,
-    )  # fmt: skip
+    policy = TrafficPolicy.from_dict(row.policy)  # checked when the row was read
+    return Deployment(row.name, row.variants, policy, row.revision, row.created_at, row.updated_at)
 
 
 class Deployments:
@@ -91,6 +91,7 @@ class Deployments:
         self.store = store
         self._sql = SqlDeployments(store)
         self._check_model = check_model
+        self.damaged_errors: list[StoreError] = []  # of the last :meth:`all`
 
     def _check_variants(self, variants: Mapping[str, str]) -> None:
         for variant, uri in variants.items():
@@ -132,7 +133,13 @@ class Deployments:
         return _deployment(self._sql.get(name))
 
     def all(self) -> list[Deployment]:
-        return [_deployment(row) for row in self._sql.all()]
+        """Every deployment that can be read; a damaged one is logged as a warning by name
+        (see :meth:`damaged`) and the others are still listed."""
+        rows, errors = self._sql.all()
+        for exc in errors:
+            log.warning("%s (%s)", exc.message, exc.hint)
+        self.damaged_errors = errors
+        return [_deployment(row) for row in rows]
 
     def revision(self, name: str) -> int | None:
         """The current revision (``None`` once deleted): what a server polls."""
