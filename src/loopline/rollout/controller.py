@@ -41,6 +41,7 @@ from loopline.store import Store
 
 __all__ = [
     "Controller",
+    "LeaseHeld",
     "MetricsSource",
     "RolloutSpec",
     "Rollouts",
@@ -211,6 +212,9 @@ class Rollouts:
     ) -> RolloutRow:
         """Add the candidate variant and give it the first step's weight. ``source`` (kept
         with the spec) tells a resumed controller where to read metrics."""
+        from loopline.rollout.sources import check_source
+
+        check_source(source or {})
         current = self.deployments.get(deployment)
         primary = current.policy.primary
         if candidate == primary:
@@ -483,6 +487,15 @@ class Controller:
         self.source = source
         self.owner = owner or _owner()
         self.clock = clock or rollouts.clock
+        self._warned: dict[str, float] = {}
+
+    def _warn(self, message: str) -> None:
+        """Log a warning once per distinct message per minute (a down server is polled every
+        second)."""
+        now = time.monotonic()
+        if now - self._warned.get(message, -math.inf) >= 60.0:
+            self._warned[message] = now
+            log.warning("%s", message)
 
     def tick(self, deployment: str) -> RolloutRow:
         row = self.rollouts.sql.current(deployment)
@@ -495,15 +508,25 @@ class Controller:
         if row.waiting_since is not None and now < row.updated_at + spec.interval:
             return row  # waiting for data: look again one interval after the last look
         if not self.rollouts.sql.acquire(row.id, self.owner, 2 * spec.interval + 10):
-            raise Conflict(
-                f"another controller drives the rollout of {deployment!r}",
-                hint="only one `loopline rollout` controller may run per deployment",
+            held = self.rollouts.sql.get(row.id)
+            until = held.lease_until or time.time()
+            raise LeaseHeld(
+                f"another controller ({held.owner}) drives the rollout of {deployment!r}; its "
+                f"lease ends at {_clock_time(until)} (if it was killed, a controller can take "
+                "over then)",
+                until=until,
+                hint="only one `loopline rollout` controller may run per deployment; "
+                f"`loopline rollout run {deployment}` waits for the lease of a killed one",
             )
         try:
             current = self.rollouts.deployments.get(deployment)
         except NotFound:
             return self.rollouts._rollback(row, f"deployment {deployment!r} was deleted")
-        if not self.source.ready(deployment, row.candidate):
+        try:
+            ready = self.source.ready(deployment, row.candidate)
+        except RemoteError as exc:  # the real cause, not "candidate not ready"
+            return self._fail(row, spec, [], f"metrics unreachable: {exc.message}")
+        if not ready:
             if now - row.step_started_at > spec.deadline:
                 return self._fail(row, spec, [], f"candidate not ready after {spec.deadline:g}s")
             return row
@@ -570,16 +593,31 @@ class Controller:
         sleep: Callable[[float], None] = time.sleep,
         on_tick: Callable[[RolloutRow], None] | None = None,
         poll: float = 1.0,
+        on_wait: Callable[[float], None] | None = None,
     ) -> RolloutRow:
-        """Drive the rollout until it succeeds or fails; safe to restart after a kill."""
+        """Drive the rollout until it succeeds or fails; safe to restart after a kill.
+
+        When another controller's lease is held (one killed moments ago), it waits once for
+        that lease to end — telling ``on_wait`` until when — instead of failing; a lease
+        renewed meanwhile belongs to a live controller and is refused."""
         row = self.rollouts.sql.current(deployment)
+        waited = False
         try:
             while row.active:
                 try:
                     self.source.observe(deployment)
                 except RemoteError as exc:  # a missed snapshot only widens the next window
-                    log.warning("%s", exc.message)
-                row = self.tick(deployment)
+                    self._warn(exc.message)
+                try:
+                    row = self.tick(deployment)
+                except LeaseHeld as held:
+                    if waited:
+                        raise
+                    waited = True
+                    if on_wait is not None:
+                        on_wait(held.until)
+                    sleep(max(held.until - time.time(), 0.0) + 0.5)
+                    continue
                 if on_tick is not None:
                     on_tick(row)
                 if not row.active:
@@ -590,6 +628,18 @@ class Controller:
         finally:
             self.rollouts.sql.release(row.id, self.owner)
         return row
+
+
+class LeaseHeld(Conflict):
+    """Another controller holds the rollout's lease until ``until`` (epoch seconds)."""
+
+    def __init__(self, message: str, *, until: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.until = until
+
+
+def _clock_time(at: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(at))
 
 
 def _value(result: CheckResult) -> str:

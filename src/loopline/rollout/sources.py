@@ -28,10 +28,41 @@ from typing import Any
 
 import numpy as np
 
-from loopline.core.errors import RemoteError
+from loopline.core.errors import InvalidInput, RemoteError
 from loopline.rollout.checks import CanaryWindow, VariantWindow
 
-__all__ = ["PrometheusSource", "ServerMetricsSource", "log_window", "quantile_from_buckets"]
+__all__ = [
+    "PrometheusSource",
+    "ServerMetricsSource",
+    "check_source",
+    "log_window",
+    "quantile_from_buckets",
+]
+
+
+def check_url(option: str, url: object) -> str:
+    """An absolute http(s) URL with a host, else a clear error naming the option."""
+    parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if (
+        not isinstance(url, str)
+        or parsed is None
+        or parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+    ):
+        raise InvalidInput(
+            f"{option} {url!r} is not an http(s) URL",
+            hint=f"write e.g. {option} http://127.0.0.1:8080"
+            + ("/metrics" if option == "--metrics-url" else ""),
+        )
+    return url
+
+
+def check_source(source: Mapping[str, Any]) -> None:
+    """Refuse metric sources that can never be read, before a rollout starts."""
+    for url in source.get("metrics_urls") or ():
+        check_url("--metrics-url", url)
+    if source.get("prometheus_url"):
+        check_url("--prometheus-url", source["prometheus_url"])
 
 
 def quantile_from_buckets(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
@@ -232,10 +263,9 @@ class ServerMetricsSource:
         self._take(deployment)
 
     def ready(self, deployment: str, variant: str) -> bool:
-        try:
-            return variant in self._take(deployment).loaded
-        except RemoteError:
-            return False
+        """Whether the variant's model is loaded; an unreachable server raises RemoteError
+        (the real cause, not "not ready")."""
+        return variant in self._take(deployment).loaded
 
     def window(
         self, deployment: str, champion: str, candidate: str, since: float, until: float,

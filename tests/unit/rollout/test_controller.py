@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loopline.core.errors import Conflict, InvalidInput, NotFound
+from loopline.core.errors import Conflict, InvalidInput, NotFound, RemoteError
 from loopline.rollout.checks import CanaryWindow, VariantWindow
 from loopline.rollout.controller import Controller, Rollouts, RolloutSpec, steps_from
 from loopline.rollout.deployments import Deployments
@@ -175,8 +175,9 @@ def test_a_restarted_controller_resumes_and_two_never_drive_one_rollout(setup, c
     assert rollouts.current("churn").weight == 50
     second = Controller(rollouts, ScriptedSource(), clock=clock, owner="second")
     clock.now += 31
-    with pytest.raises(Conflict, match="another controller"):
+    with pytest.raises(Conflict, match="another controller") as refused:
         second.tick("churn")
+    assert "lease ends at" in refused.value.message and "killed" in refused.value.message
     # The first controller is killed; once its lease runs out the second takes over.
     clock.now += 200
     import time as real_time
@@ -276,6 +277,63 @@ def test_status_of_a_missing_deployment_says_it_does_not_exist(setup) -> None:  
         rollouts.status("nosuch")
     with pytest.raises(NotFound, match="has no rollout"):
         rollouts.status("churn")
+
+
+def test_run_waits_for_the_lease_of_a_killed_controller(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    import time as real_time
+
+    rollouts, _, _ = setup
+    row = rollouts.start("churn", "models:/churn/4", SPEC)
+    rollouts.sql.acquire(row.id, "killed", 1.5)  # a controller killed with -9 keeps its lease
+    clock.now += 31
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        real_time.sleep(seconds if seconds > 1.0 else 0.0)  # only the lease wait is real
+        clock.now += 31
+
+    controller = Controller(rollouts, ScriptedSource(), clock=clock)
+    final = controller.run("churn", sleep=sleep, on_wait=waits.append)
+    assert final.phase == "Succeeded"
+    assert len(waits) == 1 and waits[0] <= real_time.time()
+
+
+class UnreachableSource(ScriptedSource):
+    def ready(self, deployment: str, variant: str) -> bool:
+        raise RemoteError("cannot read http://127.0.0.1:9/metrics: connection refused")
+
+    def observe(self, deployment: str) -> None:
+        raise RemoteError("cannot read http://127.0.0.1:9/metrics: connection refused")
+
+
+def test_unreachable_metrics_are_named_as_the_cause_and_warned_once(  # type: ignore[no-untyped-def]
+    setup, clock, caplog
+) -> None:
+    rollouts, _, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    controller = Controller(rollouts, UnreachableSource(), clock=clock)
+
+    def sleep(seconds: float) -> None:
+        clock.now += 5
+
+    with caplog.at_level("WARNING"):
+        final = controller.run("churn", sleep=sleep)
+    assert final.phase == "Failed"
+    assert "metrics unreachable: cannot read http://127.0.0.1:9/metrics" in (final.reason or "")
+    assert "not ready" not in (final.reason or "")
+    assert len([r for r in caplog.records if "connection refused" in r.message]) == 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [{"metrics_urls": ["127.0.0.1:8080/metrics"]}, {"metrics_urls": ["ftp://h/x"]},
+     {"prometheus_url": "localhost:9090"}],
+)  # fmt: skip
+def test_metric_urls_must_be_http(setup, source) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    with pytest.raises(InvalidInput, match="is not an http"):
+        rollouts.start("churn", "models:/churn/4", SPEC, source=source)
+    assert "candidate" not in deployments.get("churn").variants
 
 
 def test_run_drives_to_the_end(setup, clock) -> None:  # type: ignore[no-untyped-def]
