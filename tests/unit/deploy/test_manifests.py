@@ -166,3 +166,24 @@ def test_a_dangling_symlink_as_output_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match=r"symbolic link .* does not exist"):
         write_rendered(render_objects(_deployment(), RenderOptions()), link,
                        namespace="default", image="loopline:1")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "variants", "message"),
+    [
+        ("Churn", {"champion": "m"}, "deployment name 'Churn'"),
+        ("churn.v2", {"champion": "m"}, "deployment name 'churn.v2'"),
+        ("churn", {"champion": "m", "can_didate": "m"}, "variant 'can_didate'"),
+        ("churn", {"Champion": "m"}, "variant 'Champion'"),
+    ],
+)
+def test_names_kubernetes_rejects_are_refused_with_a_spelling_that_works(
+    name: str, variants: dict[str, str], message: str
+) -> None:
+    from loopline.core.errors import InvalidInput
+
+    first = next(iter(variants))
+    policy = TrafficPolicy(weights={v: 100 if v == first else 0 for v in variants}, primary=first)
+    with pytest.raises(InvalidInput, match=message) as refused:
+        render_objects(Deployment(name, variants, policy, 1, 0.0, 0.0), RenderOptions())
+    assert "such as" in (refused.value.hint or "")
