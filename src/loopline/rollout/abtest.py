@@ -263,6 +263,12 @@ def _metric(
 DEPLOYMENT_METRICS = ("accuracy", "conversion", "label", "abs_error")
 
 
+# What an A/B report or a canary window reads of each logged request (never the features).
+LOG_COLUMNS = (
+    "request_id", "row", "timestamp", "model_version", "variant", "shadow", "prediction",
+)  # fmt: skip
+
+
 def deployment_outcomes(
     log_root: Path, deployment: str, metric: str, *, since: float | None = None,
     until: float | None = None,
@@ -276,13 +282,16 @@ def deployment_outcomes(
     """
     import pyarrow.compute as pc
 
-    from loopline.serving.inference_log import read_feedback, read_inference_log
+    from loopline.rollout._logs import inference_folder, read_window_segments
 
     if metric not in DEPLOYMENT_METRICS:
         raise InvalidInput(
             f"metric {metric!r} is not known", hint=f"use one of {', '.join(DEPLOYMENT_METRICS)}"
         )
-    table = read_inference_log(log_root, deployment)
+    # Segments written before the window began hold neither its requests nor their labels.
+    table = read_window_segments(
+        inference_folder(log_root, deployment), since=since, columns=LOG_COLUMNS
+    )
     if table.num_rows == 0 or "variant" not in table.column_names:
         raise NotFound(
             f"the inference log under {log_root} holds no requests of deployment {deployment!r}",
@@ -304,7 +313,7 @@ def deployment_outcomes(
     if table.num_rows == 0:
         raise InvalidInput(f"no request of {deployment!r} was logged in the window")
     variants = table.column("variant").to_numpy(zero_copy_only=False).astype(object)
-    values = _outcomes(table, read_feedback(log_root), metric)
+    values = _outcomes(table, read_window_segments(log_root / "feedback", since=since), metric)
     if np.isnan(values).all():
         raise InvalidInput(
             f"none of the {table.num_rows} logged requests of {deployment!r} has feedback yet",

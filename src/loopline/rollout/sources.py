@@ -104,9 +104,14 @@ def log_window(
         return LoggedWindow()
     import pyarrow.compute as pc
 
-    from loopline.serving.inference_log import read_feedback, read_inference_log
+    from loopline.rollout._logs import inference_folder, read_window_segments
 
-    table = read_inference_log(log_root, deployment)
+    # Only segments written since the window began can hold its requests or their labels.
+    from loopline.rollout.abtest import LOG_COLUMNS
+
+    table = read_window_segments(
+        inference_folder(log_root, deployment), since=since, columns=LOG_COLUMNS
+    )
     if table.num_rows == 0 or "variant" not in table.column_names:
         return LoggedWindow()
     stamps = pc.cast(table.column("timestamp"), "int64").to_numpy() / 1e6
@@ -122,7 +127,7 @@ def log_window(
         np.asarray(table.column("request_id").to_pylist(), dtype=str),
         np.char.add("#", np.asarray(table.column("row").to_pylist(), dtype=str)),
     )
-    feedback = read_feedback(log_root)
+    feedback = read_window_segments(log_root / "feedback", since=since)
     truth: dict[str, Any] = {}
     if feedback.num_rows:
         ids = feedback.column("request_id").to_pylist()

@@ -61,3 +61,26 @@ def test_no_feedback_yet_is_said(tmp_path: Path) -> None:
     _log(tmp_path)
     with pytest.raises(InvalidInput, match="has feedback yet"):
         deployment_outcomes(tmp_path, "churn", "accuracy")
+
+
+def test_a_window_reads_only_segments_written_since_it_began(tmp_path: Path) -> None:
+    import time
+
+    from loopline.rollout.sources import log_window
+
+    # Segments of an earlier day (written before the window began) are never opened: here
+    # they are not even Parquet, so reading one would fail.
+    for folder in (tmp_path / "feedback", tmp_path / "inference" / "churn"):
+        old = folder / "2020-01-01"
+        old.mkdir(parents=True)
+        for i in range(3):
+            (old / f"12000000000{i}-1-{i}.parquet").write_bytes(b"not parquet")
+    since = time.time() - 1
+    _log(tmp_path)
+    write_feedback(tmp_path, [FeedbackEntry("r0", (0,)), FeedbackEntry("r1", (1,))])
+    variants, metrics = deployment_outcomes(tmp_path, "churn", "accuracy", since=since)
+    assert len(variants) == 6
+    assert int((~np.isnan(metrics["accuracy"])).sum()) == 2
+    window = log_window(tmp_path, "churn", ("champion", "candidate"), since, time.time() + 1)
+    assert len(window.predictions["champion"]) == 3
+    assert len(window.labelled["champion"][0]) == 1
