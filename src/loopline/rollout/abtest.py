@@ -10,6 +10,7 @@ also carries the always-valid mSPRT p-value, and Holm's adjustment runs across e
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,10 +270,30 @@ LOG_COLUMNS = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class LoggedOutcomes:
+    """What a deployment's A/B report is computed from, and what qualifies it."""
+
+    variants: np.ndarray
+    metrics: dict[str, np.ndarray]
+    first: float  # time of the first and last request in the window
+    last: float
+    versions: dict[str, list[str]]  # variant -> the model versions that answered for it
+
+
 def deployment_outcomes(
     log_root: Path, deployment: str, metric: str, *, since: float | None = None,
     until: float | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
+    """Per-request outcomes of a served deployment (see :func:`logged_outcomes`)."""
+    found = logged_outcomes(log_root, deployment, metric, since=since, until=until)
+    return found.variants, found.metrics
+
+
+def logged_outcomes(
+    log_root: Path, deployment: str, metric: str, *, since: float | None = None,
+    until: float | None = None,
+) -> LoggedOutcomes:  # fmt: skip
     """Per-request outcomes of a served deployment from its inference log and feedback.
 
     ``accuracy``: 1 when the prediction equals the fed-back label; ``conversion``: the label
@@ -319,7 +340,49 @@ def deployment_outcomes(
             f"none of the {table.num_rows} logged requests of {deployment!r} has feedback yet",
             hint="send labels with POST /feedback or `loopline feedback REQUEST_ID LABEL`",
         )
-    return variants, {metric: values}
+    kept = stamps[keep]
+    versions: dict[str, set[str]] = {}
+    if "model_version" in table.column_names:
+        pairs = zip(variants, table.column("model_version").to_pylist(), strict=True)
+        for variant, version in pairs:
+            versions.setdefault(str(variant), set()).add(str(version))
+    return LoggedOutcomes(
+        variants, {metric: values}, float(kept.min()), float(kept.max()),
+        {v: sorted(found) for v, found in versions.items()},
+    )  # fmt: skip
+
+
+def version_notes(versions: Mapping[str, Sequence[str]]) -> list[str]:
+    """A warning per variant that several model versions answered for within the window."""
+    return [
+        f"variant {variant!r} was served by several model versions in the window "
+        f"({', '.join(found)}): its arm mixes them; narrow --window to one version"
+        for variant, found in sorted(versions.items())
+        if len(found) > 1
+    ]
+
+
+_TRAFFIC_EVENTS = ("created", "traffic", "policy")
+
+
+def constant_weights(
+    events: Sequence[Any], weights: Mapping[str, int], first: float, last: float
+) -> tuple[dict[str, float] | None, str | None]:
+    """The policy's weights if no traffic change happened between ``first`` and ``last``
+    (a deployment's history events), else ``None`` and why the sample-ratio check is skipped:
+    counts pooled over several splits never match any one of them."""
+    for event in events:
+        if event.kind not in _TRAFFIC_EVENTS or not first < event.at <= last:
+            continue
+        detail = event.detail
+        if event.kind == "traffic" and detail.get("from") == detail.get("to"):
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(event.at))
+        return None, (
+            f"sample-ratio check skipped: the traffic split changed within the window (at "
+            f"{when}); give --weights for the split you expect, or a --window after the change"
+        )
+    return {v: float(w) for v, w in weights.items()}, None
 
 
 def _outcomes(table: Any, feedback: Any, metric: str) -> np.ndarray:
