@@ -147,7 +147,7 @@ class SqlDeployments:
         detail: Callable[[DeploymentRow], dict[str, Any]],
         *,
         expected_revision: int | None = None,
-        guard: str | None = None,
+        guard: str | Callable[[DeploymentRow], str | None] | None = None,
     ) -> DeploymentRow:
         """Read, change and write one deployment in one transaction (and record why).
 
@@ -163,9 +163,10 @@ class SqlDeployments:
             ).first()
             if found is None:
                 raise _missing(name)
-            if guard is not None:
-                _refuse_during_rollout(conn, name, guard)
             current = _row(found)
+            what = guard(current) if callable(guard) else guard
+            if what is not None:
+                _refuse_during_rollout(conn, name, what)
             if expected_revision is not None and current.revision != expected_revision:
                 raise Conflict(
                     f"deployment {name!r} changed meanwhile (revision {current.revision}, "

@@ -179,8 +179,17 @@ class Deployments:
         )  # fmt: skip
 
     def set_policy(
-        self, name: str, policy: TrafficPolicy, *, kind: str = "policy", reason: str = ""
-    ) -> Deployment:
+        self, name: str, policy: TrafficPolicy, *, kind: str = "policy", reason: str = "",
+        by_rollout: bool = False,
+    ) -> Deployment:  # fmt: skip
+        """A whole new policy. Sticky keys, routes, shadow and faults may change during a
+        rollout (rehearsing a rollback with a fault, say); weights only by the rollout."""
+
+        def guard(row: DeploymentRow) -> str | None:
+            if by_rollout or dict(row.policy.get("weights", {})) == dict(policy.weights):
+                return None
+            return "changing its traffic"
+
         def mutate(row: DeploymentRow) -> tuple[dict[str, str], dict[str, Any]]:
             missing = sorted(set(policy.weights) ^ set(row.variants))
             if missing:
@@ -191,7 +200,11 @@ class Deployments:
 
         return _deployment(
             self._sql.change(
-                name, mutate, kind, lambda row: {"policy": policy.to_dict(), "reason": reason}
+                name,
+                mutate,
+                kind,
+                lambda row: {"policy": policy.to_dict(), "reason": reason},
+                guard=guard,
             )
         )
 

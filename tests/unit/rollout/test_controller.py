@@ -234,6 +234,10 @@ def test_manual_traffic_changes_are_refused_while_a_rollout_runs(setup) -> None:
             change()
         assert "loopline rollout abort churn" in (refused.value.hint or "")
     assert dict(deployments.get("churn").policy.weights) == {"champion": 90, "candidate": 10}
+    policy = deployments.get("churn").policy
+    with pytest.raises(Conflict, match="rollout in progress"):
+        deployments.set_policy("churn", policy.with_weights({"champion": 100, "candidate": 0}))
+    deployments.set_policy("churn", policy)  # same weights (a fault, a sticky key): allowed
     rollouts.abort("churn")
     deployments.set_traffic("churn", {"champion": 100})  # allowed once it ended
 
