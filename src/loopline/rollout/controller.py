@@ -524,8 +524,11 @@ class Controller:
             return self.rollouts._rollback(row, f"deployment {deployment!r} was deleted")
         try:
             ready = self.source.ready(deployment, row.candidate)
-        except RemoteError as exc:  # the real cause, not "candidate not ready"
-            return self._fail(row, spec, [], f"metrics unreachable: {exc.message}")
+        except RemoteError as exc:  # as "not ready" (servers may still be starting), but
+            self._warn(exc.message)  # named as what it is when the deadline passes
+            if now - row.step_started_at > spec.deadline:
+                return self._fail(row, spec, [], f"metrics unreachable: {exc.message}")
+            return row
         if not ready:
             if now - row.step_started_at > spec.deadline:
                 return self._fail(row, spec, [], f"candidate not ready after {spec.deadline:g}s")
