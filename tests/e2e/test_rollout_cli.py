@@ -42,12 +42,18 @@ def test_rollout_story_on_the_command_line(project: Path) -> None:
     again = run_cli("rollout", "start", "churn", "--candidate", candidate)
     assert again.exit_code == 4 and "already has a rollout in progress" in again.stderr
 
+    # Nothing outside the rollout may steer it halfway.
+    for args in (["set-traffic", "churn", "champion=100"], ["delete", "churn", "--yes"],
+                 ["remove-variant", "churn", "candidate"]):  # fmt: skip
+        steer = run_cli("deploy", *args)
+        assert steer.exit_code == 4, steer.output
+        assert "loopline rollout abort churn" in steer.stderr
     assert "Paused" in run_cli("rollout", "pause", "churn").stdout
     assert "Progressing" in run_cli("rollout", "resume", "churn").stdout
 
     driven = run_cli("rollout", "run", "churn")
     assert driven.exit_code == 1, driven.output
-    assert "Failed" in driven.stdout and "not ready" in driven.stdout
+    assert "Failed" in driven.stdout and "metrics unreachable" in driven.stdout
     shown = json.loads(run_cli("deploy", "show", "churn", "--json").stdout)
     assert shown["policy"]["weights"] == {"champion": 100, "candidate": 0}
 
@@ -65,12 +71,16 @@ def test_rollout_bad_input(project: Path) -> None:
         (["--interval", "soon"], "not a duration"),
         (["--steps", "10", "--step-weight", "5"], "not both"),
         (["--max-latency-p99-ms", "5", "--max-latency-ratio", "2"], "not both"),
+        (["--max-error-rate", "nan"], "finite"),
+        (["--max-prediction-drift", "inf"], "finite"),
+        (["--metrics-url", "127.0.0.1:8080/metrics"], "not an http(s) URL"),
+        ([], "already the champion"),
     ):
         result = run_cli("rollout", "start", "churn", "--candidate", champion, *args)
         assert result.exit_code == 2 and message in result.stderr, result.output
         assert "Traceback" not in result.output
     missing = run_cli("rollout", "status", "nope")
-    assert missing.exit_code == 3 and "has no rollout" in missing.stderr
+    assert missing.exit_code == 3 and "deployment 'nope' does not exist" in missing.stderr
     no_deployment = run_cli("rollout", "start", "nope", "--candidate", champion)
     assert no_deployment.exit_code == 3
 

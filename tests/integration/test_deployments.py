@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -119,7 +120,7 @@ def test_concurrent_writers_lose_no_change(deployments: Deployments) -> None:
 def test_weights_parse_from_the_command_line_forms() -> None:
     assert parse_weights(["a=90", "b=10"]) == {"a": 90, "b": 10}
     assert parse_weights("a=90,b=10") == {"a": 90, "b": 10}
-    for bad in (["a"], ["a=x"], ["a=-5"], ["a=1", "a=2"]):
+    for bad in (["a"], ["a=x"], ["a=-5"], ["a=1", "a=2"], ["a=\u0669\u0660"], ["a=\uff15"]):
         with pytest.raises(InvalidInput):
             parse_weights(bad)
 
@@ -147,3 +148,30 @@ def test_deploy_cli_story(project: Path) -> None:
     assert [e["kind"] for e in history] == ["created", "traffic"]
     assert run_cli("deploy", "delete", "churn", "-y").exit_code == 0
     assert run_cli("deploy", "show", "churn").exit_code == 3
+
+
+@pytest.mark.parametrize("damage", ["policy = '{bad'", "variants = '[1]'", "policy = '{}'"])
+def test_a_damaged_row_is_named_and_never_hides_the_others(
+    deployments: Deployments, damage: str
+) -> None:
+    from loopline.core.errors import StoreError
+
+    _churn(deployments)
+    deployments.create("other", {"champion": "models:/other/1"})
+    deployments.store.write(
+        lambda conn: conn.exec_driver_sql(f"UPDATE deployments SET {damage} WHERE name = 'churn'")
+    )
+    actions: list[Callable[[], object]] = [
+        lambda: deployments.get("churn"),
+        lambda: deployments.set_traffic("churn", {"champion": 100}),
+    ]
+    for action in actions:
+        with pytest.raises(StoreError, match="of deployment 'churn' is damaged") as damaged:
+            action()
+        assert "loopline deploy delete churn" in (damaged.value.hint or "")
+    assert [d.name for d in deployments.all()] == ["other"]
+    assert deployments.damaged_errors[0].message.startswith("the stored")
+    with pytest.raises(Conflict, match="already exists"):  # never treated as missing
+        deployments.create("churn", {"champion": "models:/churn/1"})
+    deployments.delete("churn")
+    deployments.create("churn", {"champion": "models:/churn/1"})

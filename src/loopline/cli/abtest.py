@@ -50,25 +50,38 @@ def _percent(value: float | None) -> str:
 def _deployment_outcomes(
     deployment: str, metric: str, window: str | None, log_dir: str | None,
     tracking_uri: str | None,
-) -> tuple[Any, Any, dict[str, float] | None, str]:  # fmt: skip
+) -> tuple[Any, Any, dict[str, float] | None, str, list[str]]:  # fmt: skip
     import time
     from pathlib import Path
 
     from loopline.cli.deploy import deployments
     from loopline.cli.rollout import parse_duration
-    from loopline.rollout.abtest import deployment_outcomes
+    from loopline.rollout.abtest import constant_weights, logged_outcomes, version_notes
     from loopline.serving.inference_log import default_log_root
 
-    found = deployments(tracking_uri).get(deployment)
+    store = deployments(tracking_uri)
+    found = store.get(deployment)
     since = time.time() - parse_duration(window) if window else None
     root = Path(log_dir) if log_dir else default_log_root()
-    variants, metrics = deployment_outcomes(root, deployment, metric, since=since)
-    seen = {str(v) for v in variants}
+    logged = logged_outcomes(root, deployment, metric, since=since)
+    notes = version_notes(logged.versions)
+    seen = {str(v) for v in logged.variants}
     # The configured split, over the variants that answered (a 0% variant may still have
-    # answered pinned requests, so its weight cannot be tested).
-    weights = {v: float(w) for v, w in found.policy.weights.items() if v in seen and w > 0}
+    # answered pinned requests, so its weight cannot be tested) — and only if it held over
+    # the whole window.
+    constant, skipped = constant_weights(
+        store.history(deployment), found.policy.weights, logged.first, logged.last
+    )
+    weights = {v: w for v, w in (constant or {}).items() if v in seen and w > 0}
     usable = weights if len(weights) == len(seen) and len(weights) > 1 else None
-    return variants, metrics, usable, found.policy.primary
+    if skipped:
+        notes.append(skipped)
+    elif usable is None:
+        notes.append(
+            "sample-ratio check skipped: variants without weight answered (pinned routes); "
+            "give --weights to check the split"
+        )
+    return logged.variants, logged.metrics, usable, found.policy.primary, notes
 
 
 @abtest_group.command("report")
@@ -125,6 +138,7 @@ def report_command(
     from loopline.rollout.abtest import ab_test_report, read_outcome_table
 
     parsed_weights = _parse_weights(weights)
+    notes: list[str] = []
     if (deployment is None) == (source is None):
         raise InvalidInput(
             "give a DEPLOYMENT (its inference log and feedback) or --from FILE, not both",
@@ -137,17 +151,21 @@ def report_command(
         variants, metrics = read_outcome_table(source, variant_column, metric_columns)
     else:
         assert deployment is not None
-        variants, metrics, policy_weights, primary = _deployment_outcomes(
+        variants, metrics, policy_weights, primary, notes = _deployment_outcomes(
             deployment, metric, window, log_dir, tracking_uri
         )
+        if parsed_weights is not None:  # the user's split: checked whatever the history
+            notes = [n for n in notes if not n.startswith("sample-ratio check skipped")]
         parsed_weights = parsed_weights or policy_weights
         control = control or primary
     report = ab_test_report(variants, metrics, control=control, weights=parsed_weights, alpha=alpha)
-    if as_json:
-        echo_json(report.to_dict())
-        return
     data = report.to_dict()
+    if as_json:
+        echo_json({**data, "notes": notes})
+        return
     click.echo(f"control: {report.control}   alpha: {alpha}")
+    for note in notes:
+        click.echo(f"note: {note}")
     if report.sample_ratio is not None:
         verdict = "MISMATCH — check assignment before trusting lifts" if (
             report.sample_ratio.mismatch) else "ok"  # fmt: skip

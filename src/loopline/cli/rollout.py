@@ -228,6 +228,7 @@ def _drive_all(rollouts: Any, *, forever: bool) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     controllers: dict[str, Any] = {}
+    said: dict[str, str] = {}
     while not stop.is_set():
         active = rollouts.sql.active_deployments()
         if not active and not forever:
@@ -245,7 +246,11 @@ def _drive_all(rollouts: Any, *, forever: bool) -> None:
                     rollouts.sql.release(row.id, controller.owner)
                     del controllers[name]
             except LooplineError as exc:  # one rollout's trouble must not stop the others
-                click.echo(f"{name}: {exc.message}", err=True)
+                if said.get(name) != exc.message:  # once, not every second
+                    click.echo(f"{name}: {exc.message}", err=True)
+                said[name] = exc.message
+            else:
+                said.pop(name, None)
         stop.wait(1.0)
 
 
@@ -271,12 +276,19 @@ def _drive(rollouts: Any, deployment: str, as_json: bool) -> None:
             click.echo(_event_line(event))
         seen = len(events)
 
+    def on_wait(until: float) -> None:
+        click.echo(
+            "waiting for the previous controller's lease (until "
+            f"{time.strftime('%H:%M:%S UTC', time.gmtime(until))}); it may have been killed",
+            err=True,
+        )
+
     try:
         if view is not None:
             with view:
-                final = controller.run(deployment, on_tick=on_tick)
+                final = controller.run(deployment, on_tick=on_tick, on_wait=on_wait)
         else:
-            final = controller.run(deployment, on_tick=on_tick)
+            final = controller.run(deployment, on_tick=on_tick, on_wait=on_wait)
     except KeyboardInterrupt:
         click.echo(
             f"stopped following; the rollout stays {rollouts.current(deployment).phase} — "
@@ -365,6 +377,8 @@ def _simple(verb: str, doc: str) -> click.Command:
             echo_json(rollouts.status(deployment))
         else:
             click.echo(f"{deployment}: {row.phase} at {row.weight}%")
+            if verb == "abort" and row.reason:
+                click.echo(f"reason: {row.reason}")
 
     command.__doc__ = doc
     return click.command(verb)(command)

@@ -51,16 +51,45 @@ class AppliedObject:
     action: str  # applied | dry-run
 
 
+def _manifest_files(folder: Path) -> list[Path]:
+    """The files the folder's ``kustomization.yaml`` lists (what ``kubectl apply -k`` would
+    apply); without one, every YAML file but a kustomization."""
+    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+        kustomization = folder / name
+        if kustomization.is_file():
+            break
+    else:
+        return [p for p in sorted(folder.glob("*.y*ml")) if not p.name.startswith("kustomization")]
+    data = load_yaml_documents(kustomization.read_text(), str(kustomization))
+    spec = data[0] if data else None
+    resources = spec.get("resources") if isinstance(spec, dict) else None
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        raise InvalidInput(
+            f"{kustomization} lists no resources",
+            hint="list the manifest files under `resources:`, or render the folder again",
+        )
+    files = []
+    for resource in resources:
+        path = folder / resource
+        if not path.is_file():
+            raise InvalidInput(
+                f"{kustomization} lists {resource!r}, which is not a file in {folder}",
+                hint="`loopline k8s apply` applies plain manifest files; for remote bases or "
+                "overlays use `kubectl apply -k`",
+            )
+        files.append(path)
+    return files
+
+
 def load_objects(folder: Path) -> list[dict[str, Any]]:
-    """Every object in the folder's YAML files (not the kustomization), in file order."""
+    """Every object of the files the folder's kustomization lists (else of every YAML file but
+    a kustomization), in file order."""
     if not folder.is_dir():
         raise NotFound(
             f"{folder} is not a folder of manifests", hint="render one with `loopline k8s render`"
         )
     objects: list[dict[str, Any]] = []
-    for path in sorted(folder.glob("*.y*ml")):
-        if path.name.startswith("kustomization"):
-            continue
+    for path in _manifest_files(folder):
         documents = load_yaml_documents(read_yaml_text(path), str(path))
         for document in documents:
             if document is None:

@@ -9,9 +9,11 @@ controller with exactly the RBAC it needs to patch VirtualServices.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from loopline.core.errors import InvalidInput
 from loopline.rollout.deployments import Deployment
 from loopline.rollout.istio import VARIANT_LABEL
 
@@ -404,10 +406,44 @@ def controller_objects(options: RenderOptions) -> list[dict[str, Any]]:
     return [_serialise(o) for o in (account, role, binding, workload)]
 
 
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _safe(name: str) -> str:
+    """A DNS-1035 spelling of ``name`` to suggest (lowercase, '-' for '_' and '.')."""
+    text = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return text if text[:1].isalpha() else f"m-{text}"
+
+
+def check_kubernetes_names(deployment: Deployment) -> None:
+    """Kubernetes names Services, Deployments and Istio subsets after the deployment and its
+    variants: refuse names it would reject (upper case, '.', '_') here, with a spelling that
+    works, rather than at `kubectl apply`. Names are never rewritten silently, so the
+    objects always carry the names ``loopline deploy`` shows."""
+    if not _DNS_1035.match(deployment.name) or len(deployment.name) > 52:
+        raise InvalidInput(
+            f"deployment name {deployment.name!r} cannot name Kubernetes objects: they need "
+            "lowercase letters, digits and '-', starting with a letter (at most 52 characters "
+            "here, to leave room for the variant)",
+            hint=f"create it under a name such as {_safe(deployment.name)[:52]!r}: "
+            f"`loopline deploy create {_safe(deployment.name)[:52]} --model URI ...`",
+        )
+    for variant in deployment.variants:
+        full = f"{deployment.name}-{variant}"
+        if not _DNS_1035.match(variant) or len(full) > 63:
+            raise InvalidInput(
+                f"variant {variant!r} of {deployment.name!r} cannot name Kubernetes objects "
+                f"({full!r}): they need lowercase letters, digits and '-', starting with a "
+                "letter, at most 63 characters with the deployment's name",
+                hint=f"add it under a name such as {_safe(variant)!r} and remove {variant!r}",
+            )
+
+
 def render_objects(deployment: Deployment, options: RenderOptions) -> Rendered:
     """Every object, grouped into the files ``k8s render`` writes."""
     from loopline.rollout.istio import destination_rule, virtual_service
 
+    check_kubernetes_names(deployment)
     rendered = Rendered()
     for variant, uri in deployment.variants.items():
         rendered.add(

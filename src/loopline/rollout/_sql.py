@@ -10,9 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from loopline.core.errors import Conflict, NotFound
+from loopline.core.errors import Conflict, LooplineError, NotFound, StoreError
+from loopline.rollout.policy import TrafficPolicy
 from loopline.store import Store
-from loopline.store._schema import deployment_events, deployments
+from loopline.store._schema import deployment_events, deployments, rollouts
 
 __all__ = ["DeploymentRow", "EventRow", "SqlDeployments"]
 
@@ -37,11 +38,31 @@ class EventRow:
     detail: dict[str, Any]
 
 
+def damaged(name: str, what: str, problem: str) -> StoreError:
+    return StoreError(
+        f"the stored {what} of deployment {name!r} is damaged: {problem}",
+        hint=f"fix: `loopline deploy delete {name}` and create it again",
+    )
+
+
 def _row(r: Any) -> DeploymentRow:
+    parsed: dict[str, Any] = {}
+    for what in ("variants", "policy"):
+        try:
+            value = json.loads(getattr(r, what))
+        except (TypeError, ValueError) as exc:
+            raise damaged(r.name, what, str(exc)) from None
+        if not isinstance(value, dict):
+            raise damaged(r.name, what, f"a JSON {type(value).__name__}, not an object")
+        parsed[what] = value
+    try:
+        TrafficPolicy.from_dict(parsed["policy"])
+    except (KeyError, TypeError, ValueError, AttributeError, LooplineError) as exc:
+        problem = exc.message if isinstance(exc, LooplineError) else f"{type(exc).__name__}: {exc}"
+        raise damaged(r.name, "policy", problem) from None
     return DeploymentRow(
-        r.name, json.loads(r.variants), json.loads(r.policy), r.revision, r.created_at,
-        r.updated_at,
-    )  # fmt: skip
+        r.name, parsed["variants"], parsed["policy"], r.revision, r.created_at, r.updated_at
+    )
 
 
 def _missing(name: str) -> NotFound:
@@ -49,6 +70,20 @@ def _missing(name: str) -> NotFound:
         f"deployment {name!r} does not exist",
         hint="see `loopline deploy list`; create one with `loopline deploy create`",
     )
+
+
+def _refuse_during_rollout(conn: Connection, name: str, what: str) -> None:
+    """A deployment whose rollout is active is steered by the rollout alone."""
+    phase = conn.execute(
+        select(rollouts.c.phase).where(rollouts.c.active_deployment == name)
+    ).scalar()
+    if phase is not None:
+        raise Conflict(
+            f"deployment {name!r} has a rollout in progress ({phase}): {what} would leave it "
+            "half-done",
+            hint=f"end the rollout first with `loopline rollout abort {name}` (or "
+            f"`loopline rollout promote {name}`)",
+        )
 
 
 class SqlDeployments:
@@ -89,9 +124,20 @@ class SqlDeployments:
         query = select(deployments.c.revision).where(deployments.c.name == name)
         return self.store.read(lambda conn: conn.execute(query).scalar())
 
-    def all(self) -> list[DeploymentRow]:
+    def all(self) -> tuple[list[DeploymentRow], list[StoreError]]:
+        """Every readable deployment, and one error per damaged row (never hiding the rest)."""
         query = select(deployments).order_by(deployments.c.name)
-        return self.store.read(lambda conn: [_row(r) for r in conn.execute(query)])
+
+        def run(conn: Connection) -> tuple[list[DeploymentRow], list[StoreError]]:
+            rows, errors = [], []
+            for r in conn.execute(query):
+                try:
+                    rows.append(_row(r))
+                except StoreError as exc:
+                    errors.append(exc)
+            return rows, errors
+
+        return self.store.read(run)
 
     def change(
         self,
@@ -101,8 +147,12 @@ class SqlDeployments:
         detail: Callable[[DeploymentRow], dict[str, Any]],
         *,
         expected_revision: int | None = None,
+        guard: str | Callable[[DeploymentRow], str | None] | None = None,
     ) -> DeploymentRow:
-        """Read, change and write one deployment in one transaction (and record why)."""
+        """Read, change and write one deployment in one transaction (and record why).
+
+        With ``guard`` (what the change does, for the message) it is refused while a rollout of
+        the deployment is active."""
         now = time.time()
 
         def change(conn: Connection) -> DeploymentRow:
@@ -114,6 +164,9 @@ class SqlDeployments:
             if found is None:
                 raise _missing(name)
             current = _row(found)
+            what = guard(current) if callable(guard) else guard
+            if what is not None:
+                _refuse_during_rollout(conn, name, what)
             if expected_revision is not None and current.revision != expected_revision:
                 raise Conflict(
                     f"deployment {name!r} changed meanwhile (revision {current.revision}, "
@@ -155,13 +208,15 @@ class SqlDeployments:
 
         self.store.write(change)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, *, guard: bool = True) -> None:
         def change(conn: Connection) -> None:
             found = conn.execute(
                 select(deployments.c.revision).where(deployments.c.name == name)
             ).scalar()
             if found is None:
                 raise _missing(name)
+            if guard:
+                _refuse_during_rollout(conn, name, "deleting it")
             conn.execute(delete(deployments).where(deployments.c.name == name))
             self._event(conn, name, found + 1, "deleted", {})
 

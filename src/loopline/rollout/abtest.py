@@ -10,6 +10,7 @@ also carries the always-valid mSPRT p-value, and Holm's adjustment runs across e
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,13 +141,20 @@ def read_outcome_table(
             f"outcome table {source} has no column {', '.join(map(repr, missing))}",
             hint=f"its columns are: {', '.join(table.column_names)}",
         )
-    variants_col = table.column(variant_column)
-    if variants_col.null_count:
+    if table.num_rows == 0:
         raise InvalidInput(
-            f"{variants_col.null_count} rows of {source} have no {variant_column!r}",
+            f"outcome table {source} has no rows", hint="give one row per unit (user, session)"
+        )
+    variants_col = pc.cast(table.column(variant_column), pa.string())
+    blank = variants_col.null_count + int(
+        pc.sum(pc.equal(pc.utf8_trim_whitespace(variants_col), "")).as_py() or 0
+    )
+    if blank:
+        raise InvalidInput(
+            f"{blank} rows of {source} have no {variant_column!r} (empty or missing)",
             hint="every unit must name the variant it saw; drop the unassigned rows",
         )
-    variants = np.asarray(pc.cast(variants_col, pa.string()).to_pylist(), dtype=object)
+    variants = np.asarray(variants_col.to_pylist(), dtype=object)
     metrics: dict[str, np.ndarray] = {}
     for name in metric_columns:
         column = table.column(name)
@@ -256,10 +264,36 @@ def _metric(
 DEPLOYMENT_METRICS = ("accuracy", "conversion", "label", "abs_error")
 
 
+# What an A/B report or a canary window reads of each logged request (never the features).
+LOG_COLUMNS = (
+    "request_id", "row", "timestamp", "model_version", "variant", "shadow", "prediction",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LoggedOutcomes:
+    """What a deployment's A/B report is computed from, and what qualifies it."""
+
+    variants: np.ndarray
+    metrics: dict[str, np.ndarray]
+    first: float  # time of the first and last request in the window
+    last: float
+    versions: dict[str, list[str]]  # variant -> the model versions that answered for it
+
+
 def deployment_outcomes(
     log_root: Path, deployment: str, metric: str, *, since: float | None = None,
     until: float | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:  # fmt: skip
+    """Per-request outcomes of a served deployment (see :func:`logged_outcomes`)."""
+    found = logged_outcomes(log_root, deployment, metric, since=since, until=until)
+    return found.variants, found.metrics
+
+
+def logged_outcomes(
+    log_root: Path, deployment: str, metric: str, *, since: float | None = None,
+    until: float | None = None,
+) -> LoggedOutcomes:  # fmt: skip
     """Per-request outcomes of a served deployment from its inference log and feedback.
 
     ``accuracy``: 1 when the prediction equals the fed-back label; ``conversion``: the label
@@ -269,13 +303,16 @@ def deployment_outcomes(
     """
     import pyarrow.compute as pc
 
-    from loopline.serving.inference_log import read_feedback, read_inference_log
+    from loopline.rollout._logs import inference_folder, read_window_segments
 
     if metric not in DEPLOYMENT_METRICS:
         raise InvalidInput(
             f"metric {metric!r} is not known", hint=f"use one of {', '.join(DEPLOYMENT_METRICS)}"
         )
-    table = read_inference_log(log_root, deployment)
+    # Segments written before the window began hold neither its requests nor their labels.
+    table = read_window_segments(
+        inference_folder(log_root, deployment), since=since, columns=LOG_COLUMNS
+    )
     if table.num_rows == 0 or "variant" not in table.column_names:
         raise NotFound(
             f"the inference log under {log_root} holds no requests of deployment {deployment!r}",
@@ -297,13 +334,55 @@ def deployment_outcomes(
     if table.num_rows == 0:
         raise InvalidInput(f"no request of {deployment!r} was logged in the window")
     variants = table.column("variant").to_numpy(zero_copy_only=False).astype(object)
-    values = _outcomes(table, read_feedback(log_root), metric)
+    values = _outcomes(table, read_window_segments(log_root / "feedback", since=since), metric)
     if np.isnan(values).all():
         raise InvalidInput(
             f"none of the {table.num_rows} logged requests of {deployment!r} has feedback yet",
             hint="send labels with POST /feedback or `loopline feedback REQUEST_ID LABEL`",
         )
-    return variants, {metric: values}
+    kept = stamps[keep]
+    versions: dict[str, set[str]] = {}
+    if "model_version" in table.column_names:
+        pairs = zip(variants, table.column("model_version").to_pylist(), strict=True)
+        for variant, version in pairs:
+            versions.setdefault(str(variant), set()).add(str(version))
+    return LoggedOutcomes(
+        variants, {metric: values}, float(kept.min()), float(kept.max()),
+        {v: sorted(found) for v, found in versions.items()},
+    )  # fmt: skip
+
+
+def version_notes(versions: Mapping[str, Sequence[str]]) -> list[str]:
+    """A warning per variant that several model versions answered for within the window."""
+    return [
+        f"variant {variant!r} was served by several model versions in the window "
+        f"({', '.join(found)}): its arm mixes them; narrow --window to one version"
+        for variant, found in sorted(versions.items())
+        if len(found) > 1
+    ]
+
+
+_TRAFFIC_EVENTS = ("created", "traffic", "policy")
+
+
+def constant_weights(
+    events: Sequence[Any], weights: Mapping[str, int], first: float, last: float
+) -> tuple[dict[str, float] | None, str | None]:
+    """The policy's weights if no traffic change happened between ``first`` and ``last``
+    (a deployment's history events), else ``None`` and why the sample-ratio check is skipped:
+    counts pooled over several splits never match any one of them."""
+    for event in events:
+        if event.kind not in _TRAFFIC_EVENTS or not first < event.at <= last:
+            continue
+        detail = event.detail
+        if event.kind == "traffic" and detail.get("from") == detail.get("to"):
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(event.at))
+        return None, (
+            f"sample-ratio check skipped: the traffic split changed within the window (at "
+            f"{when}); give --weights for the split you expect, or a --window after the change"
+        )
+    return {v: float(w) for v, w in weights.items()}, None
 
 
 def _outcomes(table: Any, feedback: Any, metric: str) -> np.ndarray:

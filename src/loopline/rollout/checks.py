@@ -198,10 +198,29 @@ class PredictionDriftCheck:
         )  # fmt: skip
 
 
-def _accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
-    from sklearn.metrics import accuracy_score
+def _as_numbers(values: np.ndarray) -> np.ndarray | None:
+    """The values as floats when every one is a number (1, 1.0, True), else ``None``."""
+    if values.dtype.kind in "biuf":
+        return values.astype(float)
+    try:
+        return np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return None
 
-    return float(accuracy_score(labels.astype(str), predicted.astype(str)))
+
+def same_answers(labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Per row, whether the prediction equals the label: numerically when both sides are
+    numbers (a label sent as 1.0 matches a prediction of 1), else as text."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    left, right = _as_numbers(labels), _as_numbers(predicted)
+    if left is not None and right is not None:
+        return np.asarray(left == right)
+    return np.asarray(labels.astype(str) == predicted.astype(str))
+
+
+def _accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    same = same_answers(labels, predicted)
+    return float(same.mean()) if same.size else 0.0
 
 
 class AccuracyDeltaCheck:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import socket
 import time
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
 
-from loopline.core.errors import Conflict, InvalidInput, NotFound, RemoteError
+from loopline.core.errors import Conflict, InvalidInput, LooplineError, NotFound, RemoteError
 from loopline.rollout._rollouts_sql import RolloutRow, SqlRollouts
 from loopline.rollout.checks import (
     AccuracyDeltaCheck,
@@ -40,6 +41,7 @@ from loopline.store import Store
 
 __all__ = [
     "Controller",
+    "LeaseHeld",
     "MetricsSource",
     "RolloutSpec",
     "Rollouts",
@@ -101,6 +103,16 @@ class RolloutSpec:
             raise InvalidInput("--min-requests and --min-labels must be at least 1")
         if self.max_latency_p99_ms is not None and self.max_latency_ratio is not None:
             raise InvalidInput("give --max-latency-p99-ms or --max-latency-ratio, not both")
+        for name in (
+            "interval", "max_error_rate", "max_latency_p99_ms", "max_latency_ratio",
+            "max_prediction_drift", "min_accuracy_delta", "max_shadow_disagreement",
+            "no_data_deadline",
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise InvalidInput(
+                    f"--{name.replace('_', '-')} must be a finite number, got {value}"
+                )
         for name in ("max_error_rate", "max_prediction_drift", "max_shadow_disagreement"):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -200,6 +212,9 @@ class Rollouts:
     ) -> RolloutRow:
         """Add the candidate variant and give it the first step's weight. ``source`` (kept
         with the spec) tells a resumed controller where to read metrics."""
+        from loopline.rollout.sources import check_source
+
+        check_source(source or {})
         current = self.deployments.get(deployment)
         primary = current.policy.primary
         if candidate == primary:
@@ -215,15 +230,26 @@ class Rollouts:
                 hint=f"follow it with `loopline rollout status {deployment}`, or end it with "
                 f"`loopline rollout abort {deployment}`",
             )
+        champion_uri = current.variants[primary]
+        if candidate_uri == champion_uri or (
+            self._version_of is not None
+            and (target := self._version_of(candidate_uri)) is not None
+            and target == self._previous_version(champion_uri)
+        ):
+            raise InvalidInput(
+                f"the candidate {candidate_uri} is already the champion of {deployment!r} "
+                f"({champion_uri})",
+                hint="a canary compares a new model version with the one serving now",
+            )
         if self._check_candidate is not None:
-            self._check_candidate(current.variants[primary], candidate_uri)
+            self._check_candidate(champion_uri, candidate_uri)
         if candidate in current.variants:
             if current.policy.weights[candidate]:
                 raise Conflict(
                     f"variant {candidate!r} of {deployment!r} already receives traffic",
                     hint="move its traffic away first, or name the candidate differently",
                 )
-            self.deployments.remove_variant(deployment, candidate)
+            self.deployments.remove_variant(deployment, candidate, by_rollout=True)
         self.deployments.add_variant(deployment, candidate, candidate_uri)
         now = self.clock()
         row = RolloutRow(
@@ -234,7 +260,7 @@ class Rollouts:
         try:
             row = self.sql.insert(row)
         except Conflict:
-            self.deployments.remove_variant(deployment, candidate)
+            self.deployments.remove_variant(deployment, candidate, by_rollout=True)
             raise
         self._event(row, "started", candidate_uri=candidate_uri, spec=spec.to_dict())
         return self._set_weight(row, spec.steps[0], "first step")
@@ -250,8 +276,17 @@ class Rollouts:
             if e.kind == "rollout"
         ]
 
+    def current_or_missing(self, deployment: str) -> RolloutRow:
+        """The current rollout; a deployment that does not exist (and never had a rollout)
+        is named as such, not as one without a rollout."""
+        try:
+            return self.sql.current(deployment)
+        except NotFound:
+            self.deployments.get(deployment)  # "deployment X does not exist"
+            raise
+
     def status(self, deployment: str) -> dict[str, Any]:
-        row = self.sql.current(deployment)
+        row = self.current_or_missing(deployment)
         spec = RolloutSpec.from_dict(row.spec)
         events = [e for e in self.events(deployment) if e.get("rollout") == row.id]
         return {
@@ -297,7 +332,7 @@ class Rollouts:
         return self._rollback(self._active(deployment, "abort"), reason)
 
     def _active(self, deployment: str, verb: str) -> RolloutRow:
-        row = self.sql.current(deployment)
+        row = self.current_or_missing(deployment)
         if not row.active:
             raise Conflict(
                 f"the last rollout of {deployment!r} has ended ({row.phase}): nothing to {verb}",
@@ -328,7 +363,11 @@ class Rollouts:
             raise Conflict(
                 f"other variants of {row.deployment!r} hold too much traffic for weight {weight}"
             )
-        self._traffic(self.deployments.set_traffic(row.deployment, split, reason=f"rollout: {why}"))
+        self._traffic(
+            self.deployments.set_traffic(
+                row.deployment, split, reason=f"rollout: {why}", by_rollout=True
+            )
+        )
         step = row.step if weight == row.weight else _step_index(row, weight)
         row = self.sql.save(
             replace(row, weight=weight, step=step, step_started_at=self.clock(),
@@ -348,11 +387,15 @@ class Rollouts:
                 split = self._split(current, row.candidate, 0)
                 self._traffic(
                     self.deployments.set_traffic(
-                        row.deployment, split, reason=f"rollback: {reason}"
+                        row.deployment, split, reason=f"rollback: {reason}", by_rollout=True
                     )
                 )
         except NotFound as exc:  # a deleted deployment still ends the rollout
             detail["rollback_error"] = exc.message
+            reason = (
+                f"{reason} (deployment {row.deployment!r} no longer exists: "
+                "no traffic to move back)"
+            )
         row = self.sql.save(replace(row, phase=FAILED, weight=0, reason=reason))
         self._event(row, "rolled-back", reason=reason, **detail)
         return row
@@ -361,17 +404,54 @@ class Rollouts:
         current = self.deployments.get(row.deployment)
         primary = current.policy.primary
         primary_uri = current.variants[primary]
+        # Every precondition before anything moves: a failed promotion changes nothing.
+        if row.candidate not in current.variants:
+            raise Conflict(
+                f"deployment {row.deployment!r} has no variant {row.candidate!r} any more: "
+                "nothing to promote (the champion alias was not moved)",
+                hint=f"end this rollout with `loopline rollout abort {row.deployment}` and "
+                "start a new one",
+            )
+        if current.variants[row.candidate] != row.candidate_uri:
+            raise Conflict(
+                f"variant {row.candidate!r} of {row.deployment!r} now serves "
+                f"{current.variants[row.candidate]}, not the rollout's {row.candidate_uri}: "
+                "nothing was promoted",
+                hint=f"end this rollout with `loopline rollout abort {row.deployment}`",
+            )
+        if self._split(current, row.candidate, 0)[primary] < 0:
+            raise Conflict(f"other variants of {row.deployment!r} hold too much traffic")
+        previous = self._previous_version(primary_uri)
         moved = self._move_alias(primary_uri, row.candidate_uri)
-        if moved is None:
-            self.deployments.replace_variant(row.deployment, primary, row.candidate_uri)
-        split = self._split(self.deployments.get(row.deployment), row.candidate, 0)
-        self._traffic(
-            self.deployments.set_traffic(row.deployment, split, reason=f"promotion: {reason}")
-        )
-        self.deployments.remove_variant(row.deployment, row.candidate)
+        try:
+            if moved is None:
+                self.deployments.replace_variant(
+                    row.deployment, primary, row.candidate_uri, by_rollout=True
+                )
+            split = self._split(self.deployments.get(row.deployment), row.candidate, 0)
+            self._traffic(
+                self.deployments.set_traffic(
+                    row.deployment, split, reason=f"promotion: {reason}", by_rollout=True
+                )
+            )
+            self.deployments.remove_variant(row.deployment, row.candidate, by_rollout=True)
+        except Exception:
+            if moved is not None and previous is not None and self._promote_alias is not None:
+                alias = primary_uri.rsplit("@", 1)[1]
+                self._promote_alias(previous[0], alias, previous[1])  # undo: nothing half-done
+            raise
         row = self.sql.save(replace(row, phase=SUCCEEDED, weight=100, reason=reason))
         self._event(row, "promoted", reason=reason, alias=moved, **detail)
         return row
+
+    def _previous_version(self, primary_uri: str) -> tuple[str, int] | None:
+        """Where the primary's alias points now (to move it back if a promotion fails)."""
+        if self._version_of is None:
+            return None
+        try:
+            return self._version_of(primary_uri)
+        except LooplineError:
+            return None
 
     def _move_alias(self, primary_uri: str, candidate_uri: str) -> str | None:
         """Move the primary's alias to the candidate's version, if both live in the registry."""
@@ -407,6 +487,15 @@ class Controller:
         self.source = source
         self.owner = owner or _owner()
         self.clock = clock or rollouts.clock
+        self._warned: dict[str, float] = {}
+
+    def _warn(self, message: str) -> None:
+        """Log a warning once per distinct message per minute (a down server is polled every
+        second)."""
+        now = time.monotonic()
+        if now - self._warned.get(message, -math.inf) >= 60.0:
+            self._warned[message] = now
+            log.warning("%s", message)
 
     def tick(self, deployment: str) -> RolloutRow:
         row = self.rollouts.sql.current(deployment)
@@ -419,15 +508,28 @@ class Controller:
         if row.waiting_since is not None and now < row.updated_at + spec.interval:
             return row  # waiting for data: look again one interval after the last look
         if not self.rollouts.sql.acquire(row.id, self.owner, 2 * spec.interval + 10):
-            raise Conflict(
-                f"another controller drives the rollout of {deployment!r}",
-                hint="only one `loopline rollout` controller may run per deployment",
+            held = self.rollouts.sql.get(row.id)
+            until = held.lease_until or time.time()
+            raise LeaseHeld(
+                f"another controller ({held.owner}) drives the rollout of {deployment!r}; its "
+                f"lease ends at {_clock_time(until)} (if it was killed, a controller can take "
+                "over then)",
+                until=until,
+                hint="only one `loopline rollout` controller may run per deployment; "
+                f"`loopline rollout run {deployment}` waits for the lease of a killed one",
             )
         try:
             current = self.rollouts.deployments.get(deployment)
         except NotFound:
             return self.rollouts._rollback(row, f"deployment {deployment!r} was deleted")
-        if not self.source.ready(deployment, row.candidate):
+        try:
+            ready = self.source.ready(deployment, row.candidate)
+        except RemoteError as exc:  # as "not ready" (servers may still be starting), but
+            self._warn(exc.message)  # named as what it is when the deadline passes
+            if now - row.step_started_at > spec.deadline:
+                return self._fail(row, spec, [], f"metrics unreachable: {exc.message}")
+            return row
+        if not ready:
             if now - row.step_started_at > spec.deadline:
                 return self._fail(row, spec, [], f"candidate not ready after {spec.deadline:g}s")
             return row
@@ -494,16 +596,31 @@ class Controller:
         sleep: Callable[[float], None] = time.sleep,
         on_tick: Callable[[RolloutRow], None] | None = None,
         poll: float = 1.0,
+        on_wait: Callable[[float], None] | None = None,
     ) -> RolloutRow:
-        """Drive the rollout until it succeeds or fails; safe to restart after a kill."""
+        """Drive the rollout until it succeeds or fails; safe to restart after a kill.
+
+        When another controller's lease is held (one killed moments ago), it waits once for
+        that lease to end — telling ``on_wait`` until when — instead of failing; a lease
+        renewed meanwhile belongs to a live controller and is refused."""
         row = self.rollouts.sql.current(deployment)
+        waited = False
         try:
             while row.active:
                 try:
                     self.source.observe(deployment)
                 except RemoteError as exc:  # a missed snapshot only widens the next window
-                    log.warning("%s", exc.message)
-                row = self.tick(deployment)
+                    self._warn(exc.message)
+                try:
+                    row = self.tick(deployment)
+                except LeaseHeld as held:
+                    if waited:
+                        raise
+                    waited = True
+                    if on_wait is not None:
+                        on_wait(held.until)
+                    sleep(max(held.until - time.time(), 0.0) + 0.5)
+                    continue
                 if on_tick is not None:
                     on_tick(row)
                 if not row.active:
@@ -514,6 +631,18 @@ class Controller:
         finally:
             self.rollouts.sql.release(row.id, self.owner)
         return row
+
+
+class LeaseHeld(Conflict):
+    """Another controller holds the rollout's lease until ``until`` (epoch seconds)."""
+
+    def __init__(self, message: str, *, until: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.until = until
+
+
+def _clock_time(at: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(at))
 
 
 def _value(result: CheckResult) -> str:

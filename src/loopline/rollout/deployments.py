@@ -7,13 +7,14 @@ the rollout controller's decisions) read one ordered record.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from loopline.core.errors import Conflict, InvalidInput
+from loopline.core.errors import Conflict, InvalidInput, StoreError
 from loopline.rollout._sql import DeploymentRow, EventRow, SqlDeployments
 from loopline.rollout.policy import Shadow, TrafficPolicy
 from loopline.store import Store
@@ -22,6 +23,7 @@ __all__ = ["Deployment", "DeploymentEvent", "Deployments", "check_name", "parse_
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 DeploymentEvent = EventRow
+log = logging.getLogger(__name__)
 
 
 def check_name(kind: str, name: str) -> str:
@@ -40,7 +42,8 @@ def parse_weights(pairs: Any) -> dict[str, int]:
     weights: dict[str, int] = {}
     for item in items:
         name, sep, value = str(item).partition("=")
-        if not sep or not value.strip().isdigit():
+        digits = value.strip()
+        if not sep or not (digits.isascii() and digits.isdigit()):
             raise InvalidInput(
                 f"traffic weight {item!r} is not VARIANT=PERCENT",
                 hint="e.g. champion=90 candidate=10 (whole percentages summing to 100)",
@@ -72,10 +75,8 @@ class Deployment:
 
 
 def _deployment(row: DeploymentRow) -> Deployment:
-    return Deployment(
-        row.name, row.variants, TrafficPolicy.from_dict(row.policy), row.revision,
-        row.created_at, row.updated_at,
-    )  # fmt: skip
+    policy = TrafficPolicy.from_dict(row.policy)  # checked when the row was read
+    return Deployment(row.name, row.variants, policy, row.revision, row.created_at, row.updated_at)
 
 
 class Deployments:
@@ -90,6 +91,7 @@ class Deployments:
         self.store = store
         self._sql = SqlDeployments(store)
         self._check_model = check_model
+        self.damaged_errors: list[StoreError] = []  # of the last :meth:`all`
 
     def _check_variants(self, variants: Mapping[str, str]) -> None:
         for variant, uri in variants.items():
@@ -131,7 +133,13 @@ class Deployments:
         return _deployment(self._sql.get(name))
 
     def all(self) -> list[Deployment]:
-        return [_deployment(row) for row in self._sql.all()]
+        """Every deployment that can be read; a damaged one is logged as a warning by name
+        (see :meth:`damaged`) and the others are still listed."""
+        rows, errors = self._sql.all()
+        for exc in errors:
+            log.warning("%s (%s)", exc.message, exc.hint)
+        self.damaged_errors = errors
+        return [_deployment(row) for row in rows]
 
     def revision(self, name: str) -> int | None:
         """The current revision (``None`` once deleted): what a server polls."""
@@ -144,8 +152,10 @@ class Deployments:
         *,
         reason: str = "",
         expected_revision: int | None = None,
+        by_rollout: bool = False,
     ) -> Deployment:
-        """New weights; variants not named get 0. Refused unless they sum to 100."""
+        """New weights; variants not named get 0. Refused unless they sum to 100, and while a
+        rollout is active unless ``by_rollout`` (the rollout itself steering)."""
 
         def mutate(row: DeploymentRow) -> tuple[dict[str, str], dict[str, Any]]:
             unknown = sorted(set(weights) - set(row.variants))
@@ -164,12 +174,22 @@ class Deployments:
                 name, mutate, "traffic",
                 lambda row: {"from": row.policy["weights"], "to": dict(weights), "reason": reason},
                 expected_revision=expected_revision,
+                guard=None if by_rollout else "changing its traffic",
             )
         )  # fmt: skip
 
     def set_policy(
-        self, name: str, policy: TrafficPolicy, *, kind: str = "policy", reason: str = ""
-    ) -> Deployment:
+        self, name: str, policy: TrafficPolicy, *, kind: str = "policy", reason: str = "",
+        by_rollout: bool = False,
+    ) -> Deployment:  # fmt: skip
+        """A whole new policy. Sticky keys, routes, shadow and faults may change during a
+        rollout (rehearsing a rollback with a fault, say); weights only by the rollout."""
+
+        def guard(row: DeploymentRow) -> str | None:
+            if by_rollout or dict(row.policy.get("weights", {})) == dict(policy.weights):
+                return None
+            return "changing its traffic"
+
         def mutate(row: DeploymentRow) -> tuple[dict[str, str], dict[str, Any]]:
             missing = sorted(set(policy.weights) ^ set(row.variants))
             if missing:
@@ -180,7 +200,11 @@ class Deployments:
 
         return _deployment(
             self._sql.change(
-                name, mutate, kind, lambda row: {"policy": policy.to_dict(), "reason": reason}
+                name,
+                mutate,
+                kind,
+                lambda row: {"policy": policy.to_dict(), "reason": reason},
+                guard=guard,
             )
         )
 
@@ -203,7 +227,7 @@ class Deployments:
             self._sql.change(name, mutate, "variant-added", lambda _: {variant: uri})
         )
 
-    def remove_variant(self, name: str, variant: str) -> Deployment:
+    def remove_variant(self, name: str, variant: str, *, by_rollout: bool = False) -> Deployment:
         """Retire a variant that receives no traffic (never the primary)."""
 
         def mutate(row: DeploymentRow) -> tuple[dict[str, str], dict[str, Any]]:
@@ -230,10 +254,15 @@ class Deployments:
             return variants, TrafficPolicy.from_dict(data).to_dict()
 
         return _deployment(
-            self._sql.change(name, mutate, "variant-removed", lambda _: {"variant": variant})
-        )
+            self._sql.change(
+                name, mutate, "variant-removed", lambda _: {"variant": variant},
+                guard=None if by_rollout else f"removing variant {variant!r}",
+            )
+        )  # fmt: skip
 
-    def replace_variant(self, name: str, variant: str, uri: str) -> Deployment:
+    def replace_variant(
+        self, name: str, variant: str, uri: str, *, by_rollout: bool = False
+    ) -> Deployment:
         """Point a variant at another model (a promotion outside the registry)."""
         self._check_variants({variant: uri})
 
@@ -246,10 +275,12 @@ class Deployments:
             self._sql.change(
                 name, mutate, "variant-replaced",
                 lambda row: {"variant": variant, "from": row.variants.get(variant), "to": uri},
+                guard=None if by_rollout else f"replacing variant {variant!r}",
             )
         )  # fmt: skip
 
     def delete(self, name: str) -> None:
+        """Refused while a rollout of the deployment is active (abort it first)."""
         self._sql.delete(name)
 
     def record(self, name: str, kind: str, detail: dict[str, Any]) -> None:

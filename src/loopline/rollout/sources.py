@@ -28,10 +28,41 @@ from typing import Any
 
 import numpy as np
 
-from loopline.core.errors import RemoteError
+from loopline.core.errors import InvalidInput, RemoteError
 from loopline.rollout.checks import CanaryWindow, VariantWindow
 
-__all__ = ["PrometheusSource", "ServerMetricsSource", "log_window", "quantile_from_buckets"]
+__all__ = [
+    "PrometheusSource",
+    "ServerMetricsSource",
+    "check_source",
+    "log_window",
+    "quantile_from_buckets",
+]
+
+
+def check_url(option: str, url: object) -> str:
+    """An absolute http(s) URL with a host, else a clear error naming the option."""
+    parsed = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if (
+        not isinstance(url, str)
+        or parsed is None
+        or parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+    ):
+        raise InvalidInput(
+            f"{option} {url!r} is not an http(s) URL",
+            hint=f"write e.g. {option} http://127.0.0.1:8080"
+            + ("/metrics" if option == "--metrics-url" else ""),
+        )
+    return url
+
+
+def check_source(source: Mapping[str, Any]) -> None:
+    """Refuse metric sources that can never be read, before a rollout starts."""
+    for url in source.get("metrics_urls") or ():
+        check_url("--metrics-url", url)
+    if source.get("prometheus_url"):
+        check_url("--prometheus-url", source["prometheus_url"])
 
 
 def quantile_from_buckets(q: float, buckets: Sequence[tuple[float, float]]) -> float | None:
@@ -73,9 +104,14 @@ def log_window(
         return LoggedWindow()
     import pyarrow.compute as pc
 
-    from loopline.serving.inference_log import read_feedback, read_inference_log
+    from loopline.rollout._logs import inference_folder, read_window_segments
 
-    table = read_inference_log(log_root, deployment)
+    # Only segments written since the window began can hold its requests or their labels.
+    from loopline.rollout.abtest import LOG_COLUMNS
+
+    table = read_window_segments(
+        inference_folder(log_root, deployment), since=since, columns=LOG_COLUMNS
+    )
     if table.num_rows == 0 or "variant" not in table.column_names:
         return LoggedWindow()
     stamps = pc.cast(table.column("timestamp"), "int64").to_numpy() / 1e6
@@ -91,15 +127,19 @@ def log_window(
         np.asarray(table.column("request_id").to_pylist(), dtype=str),
         np.char.add("#", np.asarray(table.column("row").to_pylist(), dtype=str)),
     )
-    feedback = read_feedback(log_root)
+    feedback = read_window_segments(log_root / "feedback", since=since)
     truth: dict[str, Any] = {}
     if feedback.num_rows:
         ids = feedback.column("request_id").to_pylist()
         rows = feedback.column("row").to_pylist()
         texts = feedback.column("label_text").to_pylist()
         numbers = feedback.column("label").to_pylist()
+        # A numeric model's label is compared as a number (1.0 == 1), a class name as text.
+        numeric = predictions_all.dtype.kind in "biuf"
         for rid, row, text, number in zip(ids, rows, texts, numbers, strict=True):
-            truth[f"{rid}#{row}"] = number if number is not None else text
+            truth[f"{rid}#{row}"] = (
+                number if number is not None and (numeric or text is None) else text
+            )
     predictions: dict[str, np.ndarray] = {}
     labelled: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for variant in variants:
@@ -228,10 +268,9 @@ class ServerMetricsSource:
         self._take(deployment)
 
     def ready(self, deployment: str, variant: str) -> bool:
-        try:
-            return variant in self._take(deployment).loaded
-        except RemoteError:
-            return False
+        """Whether the variant's model is loaded; an unreachable server raises RemoteError
+        (the real cause, not "not ready")."""
+        return variant in self._take(deployment).loaded
 
     def window(
         self, deployment: str, champion: str, candidate: str, since: float, until: float,

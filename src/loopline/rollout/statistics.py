@@ -135,9 +135,13 @@ def compare_rates(
         z = diff / se_pooled
         p_value = float(2 * stats.norm.sf(abs(z)))
     crit = float(stats.norm.ppf(1 - alpha / 2))
-    half = crit * math.sqrt(var_a + var_b)
+    # Arms that are all 0 or all 1 (1/1 vs 0/1) have no unpooled variance: the pooled one
+    # keeps their interval honest (wide for few units) instead of zero-width.
+    variance = var_a + var_b if var_a + var_b > 0 else se_pooled**2
+    half = crit * math.sqrt(variance) if variance > 0 else math.inf
     relative, relative_ci = _relative(p_a, var_a, p_b, var_b, crit)
-    seq_p, seq_ci = msprt(diff, var_a + var_b, tau2=tau2, alpha=alpha)
+    seq_p, seq_ci = msprt(diff, variance, tau2=tau2, alpha=alpha)
+    seq_p = max(seq_p, p_value)  # a sequential p-value is never below the fixed-horizon one
     return Comparison(
         diff, (diff - half, diff + half), relative, relative_ci, z, p_value,
         "two-proportion z-test", seq_p, seq_ci,
@@ -159,9 +163,9 @@ def compare_means(
     var_a, var_b = a.std**2 / a.n, b.std**2 / b.n
     diff = b.mean - a.mean
     statistic, p_value = float(result.statistic), float(result.pvalue)
-    if var_a + var_b == 0:
+    if var_a + var_b == 0:  # constant arms: no spread to judge a difference by
         statistic, p_value = 0.0, 1.0 if diff == 0 else 0.0
-        half = 0.0
+        half = math.inf
     else:
         df = (var_a + var_b) ** 2 / (var_a**2 / (a.n - 1) + var_b**2 / (b.n - 1))
         half = float(stats.t.ppf(1 - alpha / 2, df)) * math.sqrt(var_a + var_b)
@@ -170,6 +174,7 @@ def compare_means(
     if tau2 is None:
         tau2 = max((0.1 * a.std) ** 2, 1e-12)
     seq_p, seq_ci = msprt(diff, var_a + var_b, tau2=tau2, alpha=alpha)
+    seq_p = max(seq_p, p_value) if var_a + var_b > 0 else seq_p
     return Comparison(
         diff, (diff - half, diff + half), relative, relative_ci, statistic, p_value,
         "Welch's t-test", seq_p, seq_ci,
@@ -192,8 +197,10 @@ def msprt(
     _check_alpha(alpha)
     if tau2 <= 0:
         raise InvalidInput(f"the mSPRT mixing variance tau2 must be positive, got {tau2}")
-    if variance <= 0:
-        return (previous_p, (estimate, estimate)) if estimate == 0 else (0.0, (estimate, estimate))
+    if not (variance > 0 and math.isfinite(variance) and math.isfinite(estimate)):
+        # No spread (1/1 vs 0/1) or no estimate: this look adds no evidence, and the
+        # confidence sequence is unbounded rather than a zero-width interval.
+        return min(previous_p, 1.0), (-math.inf, math.inf)
     total = variance + tau2
     log_lambda = 0.5 * math.log(variance / total) + tau2 * estimate**2 / (2 * variance * total)
     p_value = min(previous_p, 1.0, math.exp(-log_lambda))

@@ -142,3 +142,12 @@ def test_bad_folders(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInput, match="not a Kubernetes object"):
         load_objects(tmp_path)
+
+
+def test_apply_reads_exactly_what_the_kustomization_lists(manifests: Path) -> None:
+    stray = manifests / "serving-old.yaml"
+    stray.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: churn-old\n")
+    names = {o["metadata"]["name"] for o in load_objects(manifests)}
+    assert "churn-old" not in names and names
+    (manifests / "kustomization.yaml").unlink()  # without one: every YAML file
+    assert "churn-old" in {o["metadata"]["name"] for o in load_objects(manifests)}

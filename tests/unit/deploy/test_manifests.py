@@ -139,3 +139,51 @@ def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
     result = subprocess.run([binary, str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "USER 10001" in path.read_text()
+
+
+def test_a_second_render_removes_what_it_no_longer_renders(tmp_path: Path) -> None:
+    write_rendered(render_objects(_deployment(), RenderOptions(istio=True)), tmp_path,
+                   namespace="default", image="loopline:1")  # fmt: skip
+    own = tmp_path / "notes.yaml"
+    own.write_text("# the team's own file\nkind: ConfigMap\n")
+    policy = TrafficPolicy(weights={"champion": 100}, primary="champion", seed="fixed")
+    retired = Deployment("churn", {"champion": "models:/churn@champion"}, policy, 4, 0.0, 0.0)
+    written = write_rendered(render_objects(retired, RenderOptions()), tmp_path,
+                             namespace="default", image="loopline:1")  # fmt: skip
+    assert not (tmp_path / "istio.yaml").exists()
+    assert not (tmp_path / "serving-candidate.yaml").exists()
+    assert own.exists()  # never a file render did not write
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [p.name for p in written] + ["notes.yaml"]
+    )
+
+
+def test_a_dangling_symlink_as_output_is_a_clear_error(tmp_path: Path) -> None:
+    from loopline.core.errors import InvalidInput
+
+    link = tmp_path / "out"
+    link.symlink_to(tmp_path / "gone")
+    with pytest.raises(InvalidInput, match=r"symbolic link .* does not exist"):
+        write_rendered(render_objects(_deployment(), RenderOptions()), link,
+                       namespace="default", image="loopline:1")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "variants", "message"),
+    [
+        ("Churn", {"champion": "m"}, "deployment name 'Churn'"),
+        ("churn.v2", {"champion": "m"}, "deployment name 'churn.v2'"),
+        ("churn", {"champion": "m", "can_didate": "m"}, "variant 'can_didate'"),
+        ("churn", {"Champion": "m"}, "variant 'Champion'"),
+    ],
+)
+def test_names_kubernetes_rejects_are_refused_with_a_spelling_that_works(
+    name: str, variants: dict[str, str], message: str
+) -> None:
+    from loopline.core.errors import InvalidInput
+
+    first = next(iter(variants))
+    policy = TrafficPolicy(weights={v: 100 if v == first else 0 for v in variants}, primary=first)
+    with pytest.raises(InvalidInput, match=message) as refused:
+        render_objects(Deployment(name, variants, policy, 1, 0.0, 0.0), RenderOptions())
+    assert "such as" in (refused.value.hint or "")

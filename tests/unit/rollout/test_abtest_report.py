@@ -114,6 +114,17 @@ def test_bad_tables(tmp_path: Path) -> None:
         ab_test_report(two, {"m": np.array([1.0, np.inf])})
 
 
+def test_blank_variants_and_header_only_tables_are_refused(tmp_path: Path) -> None:
+    blank = tmp_path / "blank.csv"
+    blank.write_text("variant,m\na,1\n,0\nb,1\n  ,1\n")
+    with pytest.raises(InvalidInput, match=r"2 rows .* have no 'variant'"):
+        read_outcome_table(blank, "variant", ["m"])
+    header = tmp_path / "header.csv"
+    header.write_text("variant,m\n")
+    with pytest.raises(InvalidInput, match="has no rows"):
+        read_outcome_table(header, "variant", ["m"])
+
+
 def test_a_single_unit_arm_gives_null_intervals_not_a_crash() -> None:
     variants = np.array(["a", "a", "a", "b", "b"], dtype=object)
     report = ab_test_report(variants, {"m": np.array([1.5, 2.5, 3.5, 2.0, 4.0])})

@@ -84,6 +84,23 @@ def test_accuracy_delta_on_the_same_window() -> None:
     assert check.evaluate(_window(few, champion)).passed is None
 
 
+def test_accuracy_compares_float_labels_with_integer_predictions_as_numbers() -> None:
+    # Feedback labels are stored as float64 (1.0); a classifier predicts 0/1 integers.
+    labels = rng.integers(0, 2, 400)
+    worse = np.where(rng.random(400) < 0.3, 1 - labels, labels)
+    check = AccuracyDeltaCheck(-0.02, min_labels=200)
+    champion = VariantWindow(labels=labels.astype(float), labelled_predictions=labels)
+    result = check.evaluate(
+        _window(VariantWindow(labels=labels.astype(float), labelled_predictions=worse), champion)
+    )
+    assert result.passed is False
+    assert result.value == pytest.approx(-(worse != labels).mean())
+    assert "vs champion 1.0000" in result.detail
+    texts = np.asarray(["yes", "no"] * 150, dtype=object)
+    same = VariantWindow(labels=texts, labelled_predictions=texts.copy())
+    assert check.evaluate(_window(same, same)).value == 0.0
+
+
 def test_shadow_disagreement() -> None:
     check = ShadowDisagreementCheck(0.1, min_requests=100)
     champion = rng.integers(0, 3, 1000)

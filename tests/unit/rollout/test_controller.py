@@ -6,12 +6,13 @@ decision rule can be pinned. The real sources (server /metrics, Prometheus) have
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from loopline.core.errors import Conflict, InvalidInput
+from loopline.core.errors import Conflict, InvalidInput, NotFound, RemoteError
 from loopline.rollout.checks import CanaryWindow, VariantWindow
 from loopline.rollout.controller import Controller, Rollouts, RolloutSpec, steps_from
 from loopline.rollout.deployments import Deployments
@@ -74,7 +75,7 @@ def setup(tmp_path: Path, clock: Clock) -> tuple[Rollouts, Deployments, list[tup
         store,
         deployments,
         promote_alias=lambda name, alias, version: moved.append((name, alias, version)),
-        version_of=lambda uri: ("churn", int(uri.rsplit("/", 1)[1])),
+        version_of=lambda uri: ("churn", 3 if "@" in uri else int(uri.rsplit("/", 1)[1])),
         clock=clock,
     )
     return rollouts, deployments, moved
@@ -174,8 +175,9 @@ def test_a_restarted_controller_resumes_and_two_never_drive_one_rollout(setup, c
     assert rollouts.current("churn").weight == 50
     second = Controller(rollouts, ScriptedSource(), clock=clock, owner="second")
     clock.now += 31
-    with pytest.raises(Conflict, match="another controller"):
+    with pytest.raises(Conflict, match="another controller") as refused:
         second.tick("churn")
+    assert "lease ends at" in refused.value.message and "killed" in refused.value.message
     # The first controller is killed; once its lease runs out the second takes over.
     clock.now += 200
     import time as real_time
@@ -192,11 +194,150 @@ def test_a_restarted_controller_resumes_and_two_never_drive_one_rollout(setup, c
 def test_a_deployment_deleted_mid_rollout_fails_it(setup, clock) -> None:  # type: ignore[no-untyped-def]
     rollouts, deployments, _ = setup
     rollouts.start("churn", "models:/churn/4", SPEC)
-    deployments.delete("churn")
+    with pytest.raises(Conflict, match="rollout in progress") as refused:
+        deployments.delete("churn")
+    assert "loopline rollout abort churn" in (refused.value.hint or "")
+    # A deployment deleted behind the rollout's back (an older store) still ends it.
+    rollouts.sql.store.write(
+        lambda conn: conn.exec_driver_sql("DELETE FROM deployments WHERE name = 'churn'")
+    )
     controller = Controller(rollouts, ScriptedSource(), clock=clock)
     _advance(controller, clock)
     assert rollouts.current("churn").phase == "Failed"
     assert "was deleted" in (rollouts.current("churn").reason or "")
+
+
+def test_abort_of_an_orphaned_rollout_says_nothing_could_be_moved_back(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    rollouts.sql.store.write(
+        lambda conn: conn.exec_driver_sql("DELETE FROM deployments WHERE name = 'churn'")
+    )
+    row = rollouts.abort("churn")
+    assert row.phase == "Failed"
+    assert "no longer exists" in (row.reason or "")
+    # The recreated deployment is free for a new rollout.
+    deployments.create("churn", {"champion": "models:/churn@champion"})
+    assert rollouts.start("churn", "models:/churn/6", SPEC).weight == 10
+
+
+def test_manual_traffic_changes_are_refused_while_a_rollout_runs(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    changes: list[Callable[[], object]] = [
+        lambda: deployments.set_traffic("churn", {"champion": 100}),
+        lambda: deployments.remove_variant("churn", "candidate"),
+        lambda: deployments.replace_variant("churn", "candidate", "models:/churn/6"),
+    ]
+    for change in changes:
+        with pytest.raises(Conflict, match="rollout in progress") as refused:
+            change()
+        assert "loopline rollout abort churn" in (refused.value.hint or "")
+    assert dict(deployments.get("churn").policy.weights) == {"champion": 90, "candidate": 10}
+    policy = deployments.get("churn").policy
+    with pytest.raises(Conflict, match="rollout in progress"):
+        deployments.set_policy("churn", policy.with_weights({"champion": 100, "candidate": 0}))
+    deployments.set_policy("churn", policy)  # same weights (a fault, a sticky key): allowed
+    rollouts.abort("churn")
+    deployments.set_traffic("churn", {"champion": 100})  # allowed once it ended
+
+
+def test_a_failed_promotion_leaves_the_alias_where_it_was(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, moved = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    # The candidate went away behind the rollout's back (an older client, raw SQL).
+    deployments.set_traffic("churn", {"champion": 100}, by_rollout=True)
+    deployments.remove_variant("churn", "candidate", by_rollout=True)
+    with pytest.raises(Conflict, match="no variant 'candidate'"):
+        rollouts.promote("churn")
+    assert moved == []
+    assert rollouts.current("churn").phase == "Progressing"
+
+
+def test_a_promotion_failing_after_the_alias_moved_moves_it_back(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, moved = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise Conflict("store went away")
+
+    deployments.remove_variant = broken
+    with pytest.raises(Conflict, match="store went away"):
+        rollouts.promote("churn")
+    assert moved == [("churn", "champion", 4), ("churn", "champion", 3)]
+
+
+def test_a_canary_of_the_champion_itself_is_refused(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    for same in ("models:/churn/3", "models:/churn@champion"):
+        with pytest.raises(InvalidInput, match="already the champion"):
+            rollouts.start("churn", same, SPEC)
+    assert "candidate" not in deployments.get("churn").variants
+
+
+def test_status_of_a_missing_deployment_says_it_does_not_exist(setup) -> None:  # type: ignore[no-untyped-def]
+    rollouts, _, _ = setup
+    with pytest.raises(NotFound, match="deployment 'nosuch' does not exist"):
+        rollouts.status("nosuch")
+    with pytest.raises(NotFound, match="has no rollout"):
+        rollouts.status("churn")
+
+
+def test_run_waits_for_the_lease_of_a_killed_controller(setup, clock) -> None:  # type: ignore[no-untyped-def]
+    import time as real_time
+
+    rollouts, _, _ = setup
+    row = rollouts.start("churn", "models:/churn/4", SPEC)
+    rollouts.sql.acquire(row.id, "killed", 1.5)  # a controller killed with -9 keeps its lease
+    clock.now += 31
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        real_time.sleep(seconds if seconds > 1.0 else 0.0)  # only the lease wait is real
+        clock.now += 31
+
+    controller = Controller(rollouts, ScriptedSource(), clock=clock)
+    final = controller.run("churn", sleep=sleep, on_wait=waits.append)
+    assert final.phase == "Succeeded"
+    assert len(waits) == 1 and waits[0] <= real_time.time()
+
+
+class UnreachableSource(ScriptedSource):
+    def ready(self, deployment: str, variant: str) -> bool:
+        raise RemoteError("cannot read http://127.0.0.1:9/metrics: connection refused")
+
+    def observe(self, deployment: str) -> None:
+        raise RemoteError("cannot read http://127.0.0.1:9/metrics: connection refused")
+
+
+def test_unreachable_metrics_are_named_as_the_cause_and_warned_once(  # type: ignore[no-untyped-def]
+    setup, clock, caplog
+) -> None:
+    rollouts, _, _ = setup
+    rollouts.start("churn", "models:/churn/4", SPEC)
+    controller = Controller(rollouts, UnreachableSource(), clock=clock)
+
+    def sleep(seconds: float) -> None:
+        clock.now += 5
+
+    with caplog.at_level("WARNING"):
+        final = controller.run("churn", sleep=sleep)
+    assert final.phase == "Failed"
+    assert "metrics unreachable: cannot read http://127.0.0.1:9/metrics" in (final.reason or "")
+    assert "not ready" not in (final.reason or "")
+    assert len([r for r in caplog.records if "connection refused" in r.message]) == 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [{"metrics_urls": ["127.0.0.1:8080/metrics"]}, {"metrics_urls": ["ftp://h/x"]},
+     {"prometheus_url": "localhost:9090"}],
+)  # fmt: skip
+def test_metric_urls_must_be_http(setup, source) -> None:  # type: ignore[no-untyped-def]
+    rollouts, deployments, _ = setup
+    with pytest.raises(InvalidInput, match="is not an http"):
+        rollouts.start("churn", "models:/churn/4", SPEC, source=source)
+    assert "candidate" not in deployments.get("churn").variants
 
 
 def test_run_drives_to_the_end(setup, clock) -> None:  # type: ignore[no-untyped-def]
@@ -233,13 +374,16 @@ def test_bad_steps_are_refused(steps, step_weight) -> None:  # type: ignore[no-u
 
 def test_bad_specs_are_refused() -> None:
     for bad in (
+        {"max_error_rate": float("nan")},
+        {"max_prediction_drift": float("inf")},
+        {"max_latency_ratio": float("nan")},
         {"interval": 0},
         {"threshold": 0},
         {"max_latency_p99_ms": 50, "max_latency_ratio": 1.5},
         {"max_error_rate": -1},
     ):
         with pytest.raises(InvalidInput):
-            RolloutSpec(**bad)  # type: ignore[arg-type]
+            RolloutSpec(**bad)
 
 
 def test_comparisons_with_the_champion_are_left_out_at_full_weight(setup, clock) -> None:  # type: ignore[no-untyped-def]

@@ -85,6 +85,7 @@ def test_window_differences_counters_since_the_step_began(exporter: Exporter) ->
 
 def test_an_unreachable_server_is_a_clear_error() -> None:
     source = ServerMetricsSource(["http://127.0.0.1:9/metrics"], timeout=1)
-    assert source.ready("churn", "candidate") is False
+    with pytest.raises(RemoteError, match="cannot read the model server's metrics"):
+        source.ready("churn", "candidate")  # the real cause, not "not ready"
     with pytest.raises(RemoteError, match="cannot read the model server's metrics"):
         source.observe("churn")

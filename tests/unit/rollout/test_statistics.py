@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -95,6 +97,17 @@ def test_identical_degenerate_arms_are_not_a_difference() -> None:
     assert compare_rates(0, 100, 0, 100).p_value == 1.0
     a = summarise_mean(5.0, 0.0, 10)
     assert compare_means(a, a).p_value == 1.0
+
+
+def test_degenerate_arms_give_no_sequential_evidence_and_no_zero_width_interval() -> None:
+    one = compare_rates(1, 1, 0, 1)  # 1/1 against 0/1: no spread in either arm
+    assert one.sequential_p_value > 0.05
+    assert one.sequential_p_value >= one.p_value
+    low, high = one.absolute_ci
+    assert high - low > 1.0  # two units say almost nothing
+    assert msprt(0.5, 0.0, tau2=1e-4, previous_p=0.3) == (0.3, (-math.inf, math.inf))
+    many = compare_rates(1000, 1000, 0, 1000)  # the same shape with many units is real
+    assert many.sequential_p_value < 0.001 and many.absolute_ci[1] < -0.9
 
 
 @pytest.mark.parametrize(
