@@ -71,17 +71,19 @@ class ModelRepository:
     def get(self, name: str, version: str | None = None) -> Batcher:
         served = self._names.get(name)
         if served is None:
+            public = sorted({s.spec.served_as for s in self._names.values()})
             raise NotFound(
                 f"no model named {name!r} is served here",
-                hint=f"served models: {', '.join(sorted(self._names))}",
+                hint=f"served models: {', '.join(public)}",
             )
         key = version or served.default
         batcher = served.versions.get(key) if key else None
         if batcher is None:
+            shown = served.spec.served_as  # a deployment's name, never its internal variant key
             if version is None:
-                raise NotFound(f"model {name!r} has no version loaded yet")
+                raise NotFound(f"model {shown!r} has no version loaded yet")
             raise NotFound(
-                f"model {name!r} has no version {version!r} loaded",
+                f"model {shown!r} has no version {version!r} loaded",
                 hint=f"loaded versions: {', '.join(served.sorted_versions()) or 'none'}",
             )
         return batcher
