@@ -22,12 +22,8 @@ from loopline.core.errors import Conflict, InvalidInput, LooplineError, NotFound
 from loopline.rollout.policy import PIN_HEADER
 from loopline.serving._http import HttpProblem, Receive, Scope, Send, header, read_body, send_bytes
 from loopline.serving.batching import Batcher, Overloaded
-from loopline.serving.inference_log import (
-    FeedbackEntry,
-    InferenceLog,
-    default_log_root,
-    write_feedback,
-)
+from loopline.serving.feedback import REQUEST_ID, label_count_warnings, parse_feedback
+from loopline.serving.inference_log import InferenceLog, default_log_root, write_feedback
 from loopline.serving.metrics import CONTENT_TYPE, ServingMetrics, forget_dead_workers
 from loopline.serving.model import ServedModel
 from loopline.serving.protocols import Decoded, mlflow, tfserving, v2
@@ -53,7 +49,7 @@ _TF_MODEL = re.compile(
 _ID_PREFIX = os.urandom(8).hex() + "-"
 _id_counter = itertools.count(1)
 UNKNOWN_MODEL = "(unknown)"  # the metric label of requests naming no served model
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")  # \Z: no trailing newline
+_REQUEST_ID = REQUEST_ID
 _JSON = b"application/json"
 # MLflow's error codes (databricks_pb2.ErrorCode) by HTTP status, as its scoring server uses them.
 _MLFLOW_CODES = {
@@ -493,13 +489,19 @@ class InferenceApp:
             body = await read_body(scope, receive, self.settings.max_body_bytes)
             entries = parse_feedback(body)
             loop = asyncio.get_running_loop()
+            warnings = await loop.run_in_executor(
+                None, label_count_warnings, self.log_root, entries
+            )
             await loop.run_in_executor(None, write_feedback, self.log_root, entries)
         except Exception as exc:
             status, payload, extra = _error(exc, "v2")
             await send_bytes(send, status, payload, _JSON, extra)
             return
         rows = sum(len(e.labels) for e in entries)
-        await _send_json(send, 200, {"recorded": len(entries), "labels": rows})
+        answer: dict[str, Any] = {"recorded": len(entries), "labels": rows}
+        if warnings:
+            answer["warnings"] = warnings
+        await _send_json(send, 200, answer)
 
     _routes: ClassVar[dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[None]]]]] = {
         "/v2/health/live": (("GET",), _live),
@@ -512,44 +514,6 @@ class InferenceApp:
         "/metrics": (("GET",), _metrics),
         "/feedback": (("POST",), _feedback),
     }
-
-
-def parse_feedback(body: bytes) -> list[FeedbackEntry]:
-    """``{"request_id": ..., "label": ...}`` (or ``"labels": [...]`` per row), or a list of them."""
-    import orjson
-
-    try:
-        data = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
-    items = data if isinstance(data, list) else [data]
-    entries = [_feedback_entry(item) for item in items]
-    if not entries:
-        raise InvalidInput("no feedback given")
-    return entries
-
-
-def _feedback_entry(item: Any) -> FeedbackEntry:
-    request_id = item.get("request_id") if isinstance(item, dict) else None
-    if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
-        raise InvalidInput(
-            'feedback needs "request_id" (the x-request-id of a served request: up to 128 '
-            'letters, digits or ._:-) and "label" or "labels"',
-            hint='e.g. {"request_id": "3f2a...", "label": 1}',
-        )
-    assert isinstance(item, dict)
-    if isinstance(item.get("labels"), list) and item["labels"]:
-        labels = tuple(item["labels"])
-    elif "label" in item:
-        labels = (item["label"],)
-    else:
-        raise InvalidInput(f'feedback for {request_id} has no "label" or "labels"')
-    if any(isinstance(label, dict | list) for label in labels):
-        raise InvalidInput(
-            f"feedback for {request_id}: a label must be a number, text, true/false or null",
-            hint='use "labels": [...] for one label per row of the request',
-        )
-    return FeedbackEntry(request_id, labels)
 
 
 # -- protocol adapters -------------------------------------------------------------------------
