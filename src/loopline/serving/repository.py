@@ -260,10 +260,12 @@ class ModelRepository:
         return targets, str(max(numbers))
 
     def _policy_versions(self, spec: ModelSpec, name: str) -> list[int]:
-        found = self._registry_client().search_model_versions(f"name = '{name}'")
+        client = self._registry_client()
+        found = client.search_model_versions(f"name = '{name}'")
         numbers = sorted(int(v.version) for v in found)
         if not numbers:
-            raise NotFound(f"registered model {name!r} has no versions")
+            client.get_registered_model(name)  # says so when the model does not exist at all
+            raise NotFound(f"registered model {name!r} has no versions", hint="register one first")
         policy = spec.policy
         if policy.kind == "all":
             return numbers
