@@ -128,7 +128,7 @@ class ModelRepository:
         """Load and serve one more model (a variant joining a deployment while serving), or
         replace the model under that name once the new one has loaded."""
         served = ServedName(spec)
-        self._refresh(served)
+        self._refresh(served, quiet=True)  # the caller reports a failure (once, not per poll)
         if not served.ready:
             why = "; ".join(served.errors.values()) or "no version matched"
             raise InvalidInput(f"model {spec.uri} could not be loaded: {why}")
