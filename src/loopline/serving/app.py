@@ -427,7 +427,9 @@ class InferenceApp:
         try:
             batcher = self.repository.get(follower.key(variant))
             version = batcher.model.version
-            prediction = await batcher.predict(decoded.values, frozenset(decoded.wanted))
+            prediction = await batcher.predict(
+                decoded.values, frozenset(decoded.wanted), shadow=True
+            )
         except Exception as exc:  # a failing shadow only shows in its own metrics
             status = _error(exc, protocol)[0]
         else:
