@@ -188,6 +188,7 @@ def test_a_model_that_handles_missing_values_gets_them(client: LiveServer) -> No
     assert v2.status_code == 200, v2.text
     refused = client.post("/v2/models/churn/infer", json={"inputs": inputs})
     assert refused.status_code == 400 and "does not take missing values" in refused.text
+    assert "))" not in refused.json()["error"]  # the hint's brackets are not doubled
 
 
 _GOOD = {"rooms": ("INT64", [2]), "plan": ("BYTES", ["pro"]), "monthly": ("FP64", [1.0])}
