@@ -383,7 +383,24 @@ def _read_segments(folder: Path, columns: Sequence[str] | None = None) -> Any:
         for f in files:
             present = set(pq.read_schema(f).names)
             tables.append(pq.read_table(f, columns=[c for c in columns if c in present]))
-    return pa.concat_tables(tables, promote_options="default")
+    try:
+        return pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # A whole-number column an older server logged as float64 beside exact int64 segments
+        # reads as float64 (as it was logged); other conflicts are errors, as before.
+        mended = [_floats_for_mixed(t, tables) for t in tables]
+        return pa.concat_tables(mended, promote_options="default")
+
+
+def _floats_for_mixed(table: Any, tables: list[Any]) -> Any:
+    import pyarrow as pa
+
+    floats = {f.name for t in tables for f in t.schema if pa.types.is_floating(f.type)}
+    for index, field in enumerate(table.schema):
+        if field.name in floats and pa.types.is_integer(field.type):
+            column = table.column(index).cast(pa.float64(), safe=False)
+            table = table.set_column(index, pa.field(field.name, pa.float64()), column)
+    return table
 
 
 def _write_segment(table: Any, folder: Path) -> Path:
