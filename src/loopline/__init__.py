@@ -81,4 +81,9 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
+    from loopline.core.lazy import import_submodule
+
+    submodule = import_submodule(__name__, name)  # loopline.models.sklearn after import loopline
+    if submodule is not None:
+        return submodule
     raise AttributeError(f"module 'loopline' has no attribute {name!r}")

@@ -132,6 +132,17 @@ def test_deploy_cli_story(project: Path) -> None:
 
     model = project / "model"
     model.mkdir()
+    not_a_model = run_cli("deploy", "create", "churn", "--model", str(model))
+    assert not_a_model.exit_code == 2 and "no MLmodel file" in not_a_model.stderr
+    (model / "MLmodel").write_text("flavors: {}\n")
+    gone = run_cli(
+        "deploy", "create", "churn", "--model", str(model), "--variant", "gone=./gone_model"
+    )
+    assert gone.exit_code == 3 and "model folder ./gone_model does not exist" in gone.stderr
+    no_header = run_cli("deploy", "create", "churn", "--model", str(model), "--sticky-header", "")
+    assert no_header.exit_code == 2 and "sticky_header must be a non-empty name" in (
+        no_header.stderr
+    )
     created = run_cli(
         "deploy", "create", "churn", "--model", str(model), "--variant", f"candidate={model}"
     )
@@ -146,7 +157,11 @@ def test_deploy_cli_story(project: Path) -> None:
     assert "champion=75 candidate=25" in listing.stdout
     history = json.loads(run_cli("deploy", "history", "churn", "--json").stdout)
     assert [e["kind"] for e in history] == ["created", "traffic"]
-    assert run_cli("deploy", "delete", "churn", "-y").exit_code == 0
+    deleted = run_cli("deploy", "delete", "churn", "-y")
+    assert deleted.exit_code == 0 and "keep serving its last policy until restarted" in (
+        deleted.stdout
+    )
+    assert "until restarted" in run_cli("deploy", "delete", "--help").stdout
     assert run_cli("deploy", "show", "churn").exit_code == 3
 
 
@@ -175,3 +190,31 @@ def test_a_damaged_row_is_named_and_never_hides_the_others(
         deployments.create("churn", {"champion": "models:/churn/1"})
     deployments.delete("churn")
     deployments.create("churn", {"champion": "models:/churn/1"})
+
+
+def test_deploy_show_and_list_name_every_routing_rule(project: Path) -> None:
+    from loopline.rollout.policy import TrafficPolicy
+
+    model = project / "model"
+    model.mkdir()
+    (model / "MLmodel").write_text("flavors: {}\n")
+    assert (
+        run_cli(
+            "deploy", "create", "churn", "--model", str(model), "--variant", f"candidate={model}"
+        ).exit_code
+        == 0
+    )
+    store = Deployments(open_store(f"sqlite:///{project / '.loopline' / 'store.db'}"))
+    policy = store.get("churn").policy.to_dict()
+    policy["routes"] = [{"header": "x-team", "value": "qa", "variant": "candidate"}]
+    policy["shadow"] = {"variant": "candidate", "percent": 50}
+    policy["faults"] = {"candidate": {"abort_status": 503, "abort_percent": 10}}
+    store.set_policy("churn", TrafficPolicy.from_dict(policy))
+    shown = run_cli("deploy", "show", "churn")
+    assert shown.exit_code == 0, shown.output
+    assert "header route: x-team: qa -> candidate" in shown.stdout
+    assert "fault on candidate: abort 10% with HTTP 503" in shown.stdout
+    assert "shadow: 50% copied to candidate" in shown.stdout
+    listing = run_cli("deploy", "list").stdout
+    assert "shadow->candidate" in listing and "faults:candidate" in listing
+    assert "routes:1" in listing

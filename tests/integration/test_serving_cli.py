@@ -51,3 +51,10 @@ def test_a_pickled_model_is_refused_with_the_cli_flag_named(model: Path, tmp_pat
     assert result.exit_code != 0
     assert "--trusted" in result.stderr
     assert result.stderr.count("is a pickle") == 1, result.stderr
+
+
+def test_serving_a_registered_model_that_does_not_exist_says_so(project: Path) -> None:
+    result = run_cli("serve", "models:/zz")
+    assert result.exit_code != 0, result.output
+    assert "registered model 'zz' does not exist" in result.stderr
+    assert "Serving" not in result.stderr

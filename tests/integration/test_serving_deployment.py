@@ -207,3 +207,30 @@ def test_abtest_report_of_a_served_deployment(setup: Setup) -> None:
     unknown = run_cli("abtest", "report", "churn", "--log-dir", "log", "--metric", "nope",
                       cwd=setup.root)  # fmt: skip
     assert unknown.exit_code == 2 and "is not known" in unknown.stderr
+
+
+@pytest.mark.slow
+def test_a_version_url_goes_to_the_variant_that_serves_it(setup: Setup) -> None:
+    setup.deployments.set_traffic("churn", {"champion": 50, "candidate": 50})
+    records = churn_data(seed=5, rows=2).frame.to_dict("records")
+    with _serve(setup) as server:
+        for _ in range(15):
+            v2_answer = server.post("/v2/models/churn/versions/1/infer", setup.body)
+            assert v2_answer.status == 200, v2_answer.text
+            assert v2_answer.headers["x-loopline-variant"] == "champion"
+            tf_answer = server.post("/v1/models/churn/versions/2:predict", {"instances": records})
+            assert tf_answer.status == 200, tf_answer.text
+            assert tf_answer.headers["x-loopline-variant"] == "candidate"
+        assert server.get("/v2/models/churn/versions/2").status == 200
+        assert server.get("/v1/models/churn/versions/2").status == 200
+        pinned = server.post(
+            "/v2/models/churn/versions/1/infer", setup.body, {"x-loopline-variant": "candidate"}
+        )
+        assert pinned.status == 404
+        assert "variant 'candidate' of deployment 'churn' does not serve version '1'" in (
+            pinned.text
+        )
+        unknown = server.post("/v2/models/churn/versions/7/infer", setup.body)
+        assert unknown.status == 404 and "churn/" not in unknown.text
+        metadata = server.get("/v2/models/churn")
+        assert metadata.status == 200 and metadata.json()["versions"] == ["1", "2"]

@@ -58,3 +58,18 @@ def test_internal_modules_are_private_by_name() -> None:
         m.name for m in pkgutil.iter_modules(loopline.store.__path__) if not m.name.startswith("_")
     }
     assert public == {"data_versions", "monitor_reports", "raw"}
+
+
+def test_submodules_are_reachable_as_attributes_after_import_loopline() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import loopline\n"
+        "assert loopline.models.sklearn.__name__ == 'loopline.models.sklearn'\n"
+        "assert loopline.serving.inference_log.__name__ == 'loopline.serving.inference_log'\n"
+        "try:\n    loopline.models.no_such_module\nexcept AttributeError:\n    pass\n"
+        "else:\n    raise SystemExit('no AttributeError')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import click
@@ -37,12 +38,53 @@ def deployments(tracking_uri: str | None) -> Any:
 
     def check_model(uri: str) -> None:
         parsed = parse_model_uri(uri)
-        if parsed.kind == "registry":
+        if parsed.kind == "path":
+            _check_folder(Path(parsed.path or ""), uri)
+        elif parsed.kind == "registry":
             from loopline.registry import RegistryClient
 
             RegistryClient(tracking_uri).resolve_version(uri)
 
     return Deployments(open_store(target.store_url), check_model)
+
+
+def _check_folder(folder: Path, uri: str) -> None:
+    """A variant given as a folder must be a saved model, or no server could ever load it."""
+    from loopline.core.errors import NotFound
+
+    if not folder.is_dir():
+        raise NotFound(
+            f"model folder {uri} does not exist",
+            hint="give the folder of a saved model (it holds an MLmodel file), or a models:/ URI",
+        )
+    if not (folder / "MLmodel").is_file():
+        raise InvalidInput(
+            f"{uri} is not a model folder (no MLmodel file in it)",
+            hint="give the folder that holds the MLmodel file",
+        )
+
+
+def _rules(policy: Any) -> str:
+    """The routing rules beside the weights, flagged in one word each."""
+    flags = []
+    if policy.shadow:
+        flags.append(f"shadow->{policy.shadow.variant}")
+    if policy.faults:
+        flags.append(f"faults:{','.join(sorted(policy.faults))}")
+    if policy.routes:
+        flags.append(f"routes:{len(policy.routes)}")
+    if policy.sticky_header or policy.sticky_cookie:
+        flags.append("sticky")
+    return " ".join(flags)
+
+
+def _fault_text(fault: Any) -> str:
+    parts = []
+    if fault.abort_status is not None:
+        parts.append(f"abort {fault.abort_percent:g}% with HTTP {fault.abort_status}")
+    if fault.delay_seconds:
+        parts.append(f"delay {fault.delay_percent:g}% by {fault.delay_seconds:g} s")
+    return ", ".join(parts) or "none"
 
 
 def _time(seconds: float) -> str:
@@ -119,9 +161,13 @@ def list_command(tracking_uri: str | None, as_json: bool) -> None:
         click.echo("no deployments; create one with `loopline deploy create NAME --model URI`")
         return
     echo_table(
-        ["name", "traffic", "revision", "updated"],
-        [[d.name, _split(dict(d.policy.weights)), d.revision, _time(d.updated_at)] for d in found],
-    )
+        ["name", "traffic", "rules", "revision", "updated"],
+        [
+            [d.name, _split(dict(d.policy.weights)), _rules(d.policy), d.revision,
+             _time(d.updated_at)]
+            for d in found
+        ],
+    )  # fmt: skip
 
 
 @deploy_group.command("show")
@@ -145,8 +191,14 @@ def show_command(name: str, tracking_uri: str | None, as_json: bool) -> None:
     )
     if policy.sticky_header:
         click.echo(f"sticky by header: {policy.sticky_header}")
+    if policy.sticky_cookie:
+        click.echo(f"sticky by cookie: {policy.sticky_cookie}")
+    for route in policy.routes:
+        click.echo(f"header route: {route.name}: {route.value} -> {route.variant}")
     if policy.shadow:
         click.echo(f"shadow: {policy.shadow.percent:g}% copied to {policy.shadow.variant}")
+    for variant, fault in sorted(policy.faults.items()):
+        click.echo(f"fault on {variant}: {_fault_text(fault)}")
 
 
 @deploy_group.command("set-traffic")
@@ -194,13 +246,17 @@ def remove_variant_command(name: str, variant: str, tracking_uri: str | None) ->
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @uri_option
 def delete_command(name: str, yes: bool, tracking_uri: str | None) -> None:
-    """Delete deployment NAME (its history is kept); servers of it stop answering for it."""
+    """Delete deployment NAME (its history is kept). Running servers of it keep serving the
+    last policy until restarted; stop them to stop answering for it."""
     store = deployments(tracking_uri)
     store.get(name)
     if not yes:
         click.confirm(f"delete deployment {name}?", abort=True)
     store.delete(name)
-    click.echo(f"deleted deployment {name}")
+    click.echo(
+        f"deleted deployment {name}; running servers keep serving its last policy until "
+        "restarted (stop them to stop answering for it)"
+    )
 
 
 @deploy_group.command("history")

@@ -206,9 +206,9 @@ def feedback_command(
     from loopline.core.errors import InvalidInput
 
     _require_serving_extra()
+    from loopline.serving.feedback import feedback_entry, label_count_warnings
     from loopline.serving.inference_log import (
-        FeedbackEntry,
-        default_log_root,
+        project_log_root,
         unlogged_request_ids,
         write_feedback,
     )
@@ -217,19 +217,22 @@ def feedback_command(
     if request_id is not None:
         if not labels:
             raise InvalidInput("give the label after the request id", hint="loopline feedback ID 1")
-        entries.append(FeedbackEntry(request_id, tuple(_number_or_text(v) for v in labels)))
+        entries.append(feedback_entry(request_id, [_number_or_text(v) for v in labels]))
     if csv_file:
         entries.extend(_read_feedback_csv(Path(csv_file)))
     if not entries:
         raise InvalidInput(
             "no feedback given", hint="loopline feedback REQUEST_ID LABEL, or --file"
         )
-    root = Path(log_dir) if log_dir else default_log_root()
+    root = Path(log_dir) if log_dir else project_log_root()
     unknown = unlogged_request_ids(root, [e.request_id for e in entries])
+    warnings = label_count_warnings(root, entries)
     path = write_feedback(root, entries)
     rows = sum(len(e.labels) for e in entries)
     if unknown:
         _warn_unlogged(unknown, len(entries), root)
+    for warning in warnings:
+        click.secho(f"warning: {warning}", fg="yellow", err=True)
     if as_json:
         echo_json(
             {
@@ -262,7 +265,7 @@ def _read_feedback_csv(path: Path) -> list[FeedbackEntry]:
     import csv
 
     from loopline.core.errors import InvalidInput
-    from loopline.serving.inference_log import FeedbackEntry
+    from loopline.serving.feedback import feedback_entry
 
     grouped: dict[str, list[object]] = {}
     with path.open(newline="") as handle:
@@ -271,10 +274,12 @@ def _read_feedback_csv(path: Path) -> list[FeedbackEntry]:
             raise InvalidInput(f"{path} needs a header with request_id and label columns")
         for row in reader:
             grouped.setdefault(row["request_id"], []).append(_number_or_text(row["label"]))
-    return [FeedbackEntry(rid, tuple(values)) for rid, values in grouped.items()]
+    return [feedback_entry(rid, values) for rid, values in grouped.items()]
 
 
 def _number_or_text(value: str) -> object:
+    if value.lower() in ("true", "false"):  # stored as 1/0, as over HTTP
+        return value.lower() == "true"
     for kind in (int, float):
         try:
             return kind(value)

@@ -125,7 +125,8 @@ class Deployments:
             raise InvalidInput(f"weights name unknown variants {unknown} ({sorted(variants)})")
         policy = TrafficPolicy(
             weights=weights, primary=primary, seed=secrets.token_hex(8),
-            sticky_header=sticky_header.lower() if sticky_header else None, shadow=shadow,
+            sticky_header=None if sticky_header is None else sticky_header.lower(),
+            shadow=shadow,
         )  # fmt: skip
         return _deployment(self._sql.create(name, dict(variants), policy.to_dict()))
 

@@ -12,6 +12,7 @@ primary toward it — a user who saw the candidate keeps seeing it as the canary
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -211,10 +212,36 @@ def _validate(policy: TrafficPolicy) -> None:
         if name not in weights:
             raise InvalidInput(f"fault names unknown variant {name!r} ({known})")
         if not (_is_percent(fault.abort_percent) and _is_percent(fault.delay_percent)):
-            raise InvalidInput(f"fault percentages of {name!r} must be 0..100")
-        if fault.abort_status is not None and not 200 <= fault.abort_status <= 599:
-            raise InvalidInput(f"fault abort status of {name!r} must be an HTTP status 200..599")
+            raise InvalidInput(
+                f"fault percentages of {name!r} must be numbers 0..100, got abort "
+                f"{fault.abort_percent!r} and delay {fault.delay_percent!r}"
+            )
+        status = fault.abort_status
+        if status is not None and (
+            not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599
+        ):
+            raise InvalidInput(
+                f"fault abort status of {name!r} must be a whole HTTP status 200..599, "
+                f"got {status!r}",
+                hint="e.g. 503",
+            )
         if fault.abort_percent and fault.abort_status is None:
             raise InvalidInput(f"fault of {name!r} aborts a share of requests but names no status")
-        if not isinstance(fault.delay_seconds, int | float) or fault.delay_seconds < 0:
-            raise InvalidInput(f"fault delay of {name!r} must be a non-negative number of seconds")
+        delay = fault.delay_seconds
+        if (
+            not isinstance(delay, int | float)
+            or isinstance(delay, bool)
+            or not math.isfinite(delay)
+            or delay < 0
+        ):
+            raise InvalidInput(
+                f"fault delay of {name!r} must be a finite non-negative number of seconds, "
+                f"got {delay!r}"
+            )
+    for option, key in (("sticky_header", policy.sticky_header),
+                        ("sticky_cookie", policy.sticky_cookie)):  # fmt: skip
+        if key is not None and (not isinstance(key, str) or not key.strip()):
+            raise InvalidInput(
+                f"{option} must be a non-empty name, got {key!r}",
+                hint="name the header or cookie that identifies a user, or leave it out",
+            )

@@ -31,15 +31,18 @@ _INF = float("inf")
 
 
 def coerce_column(label: str, kind: str, values: Iterable[Any], allow_missing: bool) -> list[Any]:
-    """The column's values checked against ``kind``: numbers as ``float`` (missing as NaN),
-    booleans as ``bool``, text as ``str`` (missing as None)."""
+    """The column's values checked against ``kind``: ``double``/``float`` numbers as ``float``
+    (missing as NaN), ``integer``/``long`` numbers as exact ``int`` (missing as None, so no
+    value above 2**53 is rounded through a float), booleans as ``bool``, text as ``str``
+    (missing as None)."""
     out: list[Any] = []
     exact: list[Any] = []  # the numbers as sent, for exact range checks of whole numbers
+    whole = kind in _INT_BOUNDS
     for value in values:
         if value is None or (isinstance(value, float) and value != value):
             if not allow_missing:
                 raise missing_value(label)
-            out.append(None if kind in _TEXT else float("nan"))
+            out.append(None if kind in _TEXT or whole else float("nan"))
         elif kind in _TEXT:
             if not isinstance(value, str):
                 raise _wrong_kind(label, kind, value, "text")
@@ -58,6 +61,9 @@ def coerce_column(label: str, kind: str, values: Iterable[Any], allow_missing: b
             exact.append(value)
     if exact and kind not in _TEXT and kind != "boolean":
         check_numbers(label, kind, np.asarray(exact, dtype=np.float64), exact)
+        if whole:  # checked whole and in range: the exact integers, not their float copies
+            ints = iter(exact)
+            out = [v if v is None else int(next(ints)) for v in out]
     return out
 
 
@@ -101,7 +107,7 @@ def missing_value(label: str) -> InvalidInput:
     return InvalidInput(
         f"column {label!r} has a missing value (null or NaN), and the model does not take "
         "missing values",
-        hint="send a value for every row (models such as HistGradientBoosting take nulls)",
+        hint="send a value for every row; models such as HistGradientBoosting take nulls",
     )
 
 

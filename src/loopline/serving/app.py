@@ -19,14 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from loopline.core.errors import Conflict, InvalidInput, LooplineError, NotFound
+from loopline.rollout.policy import PIN_HEADER
 from loopline.serving._http import HttpProblem, Receive, Scope, Send, header, read_body, send_bytes
 from loopline.serving.batching import Batcher, Overloaded
-from loopline.serving.inference_log import (
-    FeedbackEntry,
-    InferenceLog,
-    default_log_root,
-    write_feedback,
-)
+from loopline.serving.feedback import REQUEST_ID, label_count_warnings, parse_feedback
+from loopline.serving.inference_log import InferenceLog, default_log_root, write_feedback
 from loopline.serving.metrics import CONTENT_TYPE, ServingMetrics, forget_dead_workers
 from loopline.serving.model import ServedModel
 from loopline.serving.protocols import Decoded, mlflow, tfserving, v2
@@ -35,7 +32,7 @@ from loopline.serving.repository import ModelRepository
 from loopline.serving.settings import ServeSettings
 
 if TYPE_CHECKING:
-    from loopline.rollout.policy import Fault
+    from loopline.rollout.policy import Fault, TrafficPolicy
     from loopline.serving.deployment import DeploymentFollower
 
 __all__ = ["InferenceApp", "create_app"]
@@ -52,7 +49,7 @@ _TF_MODEL = re.compile(
 _ID_PREFIX = os.urandom(8).hex() + "-"
 _id_counter = itertools.count(1)
 UNKNOWN_MODEL = "(unknown)"  # the metric label of requests naming no served model
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}\Z")  # \Z: no trailing newline
+_REQUEST_ID = REQUEST_ID
 _JSON = b"application/json"
 # MLflow's error codes (databricks_pb2.ErrorCode) by HTTP status, as its scoring server uses them.
 _MLFLOW_CODES = {
@@ -137,12 +134,19 @@ class InferenceApp:
             poll_interval_s=min(1.0, self.settings.poll_interval_s),
         )  # fmt: skip
 
-    def _model_name(self, name: str) -> str:
-        """The repository name behind a URL's model name (a deployment: its primary variant)."""
+    def _model_key(self, scope: Scope, name: str, version: str | None) -> str:
+        """The repository name behind a URL's model name: a deployment's primary variant, or
+        the variant that serves the version the URL names."""
         follower = self.follower
-        if follower is not None and name == follower.name:
-            return follower.key(follower.policy.primary)
-        return name
+        if follower is None or name != follower.name:
+            return name
+        policy = follower.policy
+        if version is None:
+            return follower.key(policy.primary)
+        headers = _headers(scope)
+        return follower.key(
+            self._variant_serving(follower, policy, headers, policy.primary, version)
+        )
 
     def shutdown(self) -> None:
         if self.follower is not None:
@@ -190,18 +194,24 @@ class InferenceApp:
             await _method_not_allowed(send, ("GET",))
             return
         try:
-            batcher = self.repository.get(self._model_name(name), version)
+            key = self._model_key(scope, name, version)
+            batcher = self.repository.get(key, version)
         except NotFound as exc:
             await _send_json(send, 404, {"error": _message(exc)})
             return
-        served = self.repository.served(self._model_name(name))
+        served = self.repository.served(key)
         if verb == "/ready":
             body = {"name": name, "ready": True}
             if served.errors:
                 body["reload_errors"] = served.errors
             await _send_json(send, 200, body)
             return
-        await _send_json(send, 200, v2.model_metadata(batcher.model, served.sorted_versions()))
+        follower = self.follower
+        if follower is not None and name == follower.name:
+            versions = self._deployment_versions(follower)  # every variant's versions
+        else:
+            versions = served.sorted_versions()
+        await _send_json(send, 200, v2.model_metadata(batcher.model, versions))
 
     async def _tf_model(
         self, scope: Scope, receive: Receive, send: Send, method: str, match: re.Match[str]
@@ -219,12 +229,19 @@ class InferenceApp:
             await _method_not_allowed(send, ("GET",))
             return
         try:
-            self.repository.get(self._model_name(name), version)
+            key = self._model_key(scope, name, version)
+            self.repository.get(key, version)
         except NotFound as exc:
             await _send_json(send, 404, {"error": _message(exc)})
             return
-        served = self.repository.served(self._model_name(name))
-        versions = [version] if version else served.sorted_versions()
+        served = self.repository.served(key)
+        follower = self.follower
+        if version:
+            versions = [version]
+        elif follower is not None and name == follower.name:
+            versions = self._deployment_versions(follower)
+        else:
+            versions = served.sorted_versions()
         errors = {} if version else {v: e for v, e in served.errors.items() if v != "*"}
         await _send_json(send, 200, tfserving.model_status(versions, errors))
 
@@ -253,7 +270,7 @@ class InferenceApp:
             content_type = _content_type(scope, protocol)
             body = await read_body(scope, receive, self.settings.max_body_bytes)
             if follower is not None and name == follower.name:
-                variant, shadow, served_name, fault = self._route(scope, follower)
+                variant, shadow, served_name, fault = self._route(scope, follower, version)
                 if fault is not None:
                     await self._inject(fault, variant)
             batcher = self.repository.get(served_name, version)
@@ -306,17 +323,59 @@ class InferenceApp:
             self.metrics.observe_rejected(UNKNOWN_MODEL, protocol, status)
 
     def _route(
-        self, scope: Scope, follower: DeploymentFollower
+        self, scope: Scope, follower: DeploymentFollower, version: str | None = None
     ) -> tuple[str, str | None, str, Fault | None]:
-        """Pick the variant by the deployment's policy (and whether to shadow the request)."""
+        """Pick the variant by the deployment's policy (and whether to shadow the request); a
+        URL naming a version goes to the variant that serves it."""
         policy = follower.policy  # one read: the poller may swap it meanwhile
         headers = _headers(scope)
         cookies = _cookies(headers) if policy.sticky_cookie else None
         variant = policy.choose(headers, cookies=cookies)
+        if version is not None:
+            variant = self._variant_serving(follower, policy, headers, variant, version)
         shadow = policy.shadow.variant if policy.shadows() and policy.shadow else None
         if shadow == variant:
             shadow = None
         return variant, shadow, follower.key(variant), policy.faults.get(variant)
+
+    def _variant_serving(
+        self,
+        follower: DeploymentFollower,
+        policy: TrafficPolicy,
+        headers: dict[str, str],
+        chosen: str,
+        version: str,
+    ) -> str:
+        """The variant that serves ``version``: the pinned one (which must serve it), the one
+        that does, or (when several do) the policy's choice among them."""
+        holders = [v for v in policy.weights if self._serves_version(follower.key(v), version)]
+        pinned = headers.get(PIN_HEADER)
+        if pinned is not None and pinned in policy.weights:
+            if pinned not in holders:
+                raise NotFound(
+                    f"variant {pinned!r} of deployment {follower.name!r} does not serve "
+                    f"version {version!r}",
+                    hint=_holders_hint(holders, version),
+                )
+            return pinned
+        if not holders:
+            raise NotFound(
+                f"deployment {follower.name!r} has no version {version!r} loaded",
+                hint=f"loaded versions: {', '.join(self._deployment_versions(follower)) or 'none'}",
+            )
+        return chosen if chosen in holders else holders[0]
+
+    def _serves_version(self, key: str, version: str) -> bool:
+        return self.repository.serves(key) and version in self.repository.served(key).versions
+
+    def _deployment_versions(self, follower: DeploymentFollower) -> list[str]:
+        """Every version any variant of the deployment serves."""
+        found: set[str] = set()
+        for variant in follower.policy.weights:
+            key = follower.key(variant)
+            if self.repository.serves(key):
+                found.update(self.repository.served(key).versions)
+        return sorted(found, key=lambda v: (len(v), v))
 
     @staticmethod
     async def _inject(fault: Fault, variant: str) -> None:
@@ -368,7 +427,9 @@ class InferenceApp:
         try:
             batcher = self.repository.get(follower.key(variant))
             version = batcher.model.version
-            prediction = await batcher.predict(decoded.values, frozenset(decoded.wanted))
+            prediction = await batcher.predict(
+                decoded.values, frozenset(decoded.wanted), shadow=True
+            )
         except Exception as exc:  # a failing shadow only shows in its own metrics
             status = _error(exc, protocol)[0]
         else:
@@ -430,13 +491,19 @@ class InferenceApp:
             body = await read_body(scope, receive, self.settings.max_body_bytes)
             entries = parse_feedback(body)
             loop = asyncio.get_running_loop()
+            warnings = await loop.run_in_executor(
+                None, label_count_warnings, self.log_root, entries
+            )
             await loop.run_in_executor(None, write_feedback, self.log_root, entries)
         except Exception as exc:
             status, payload, extra = _error(exc, "v2")
             await send_bytes(send, status, payload, _JSON, extra)
             return
         rows = sum(len(e.labels) for e in entries)
-        await _send_json(send, 200, {"recorded": len(entries), "labels": rows})
+        answer: dict[str, Any] = {"recorded": len(entries), "labels": rows}
+        if warnings:
+            answer["warnings"] = warnings
+        await _send_json(send, 200, answer)
 
     _routes: ClassVar[dict[str, tuple[tuple[str, ...], Callable[..., Awaitable[None]]]]] = {
         "/v2/health/live": (("GET",), _live),
@@ -449,44 +516,6 @@ class InferenceApp:
         "/metrics": (("GET",), _metrics),
         "/feedback": (("POST",), _feedback),
     }
-
-
-def parse_feedback(body: bytes) -> list[FeedbackEntry]:
-    """``{"request_id": ..., "label": ...}`` (or ``"labels": [...]`` per row), or a list of them."""
-    import orjson
-
-    try:
-        data = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the request body is not valid JSON: {exc}") from None
-    items = data if isinstance(data, list) else [data]
-    entries = [_feedback_entry(item) for item in items]
-    if not entries:
-        raise InvalidInput("no feedback given")
-    return entries
-
-
-def _feedback_entry(item: Any) -> FeedbackEntry:
-    request_id = item.get("request_id") if isinstance(item, dict) else None
-    if not isinstance(request_id, str) or not _REQUEST_ID.match(request_id):
-        raise InvalidInput(
-            'feedback needs "request_id" (the x-request-id of a served request: up to 128 '
-            'letters, digits or ._:-) and "label" or "labels"',
-            hint='e.g. {"request_id": "3f2a...", "label": 1}',
-        )
-    assert isinstance(item, dict)
-    if isinstance(item.get("labels"), list) and item["labels"]:
-        labels = tuple(item["labels"])
-    elif "label" in item:
-        labels = (item["label"],)
-    else:
-        raise InvalidInput(f'feedback for {request_id} has no "label" or "labels"')
-    if any(isinstance(label, dict | list) for label in labels):
-        raise InvalidInput(
-            f"feedback for {request_id}: a label must be a number, text, true/false or null",
-            hint='use "labels": [...] for one label per row of the request',
-        )
-    return FeedbackEntry(request_id, labels)
 
 
 # -- protocol adapters -------------------------------------------------------------------------
@@ -558,6 +587,12 @@ def _cookies(headers: dict[str, str]) -> dict[str, str]:
         if sep:
             found[key] = value
     return found
+
+
+def _holders_hint(holders: list[str], version: str) -> str:
+    if not holders:
+        return f"no variant serves version {version}"
+    return f"version {version} is served by variant {', '.join(holders)}"
 
 
 def _variant_headers(variant: str, version: str) -> list[tuple[bytes, bytes]]:

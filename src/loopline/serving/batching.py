@@ -57,6 +57,7 @@ class _Pending:
     wanted: frozenset[str]
     future: asyncio.Future[Prediction]
     charge: int  # the queue rows it holds: its rows, at most one batch
+    shadow: bool = False  # a shadow copy: computed and logged, never an answer to count
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -91,7 +92,11 @@ class Batcher:
     def queued_rows(self) -> int:
         return self._admitted_rows - self._taken_rows
 
-    async def predict(self, values: np.ndarray, wanted: frozenset[str]) -> Prediction:
+    async def predict(
+        self, values: np.ndarray, wanted: frozenset[str], *, shadow: bool = False
+    ) -> Prediction:
+        """The outputs for ``values``; a ``shadow`` copy's predictions are left out of the
+        batch's counted predictions (``model_predictions_total`` counts served answers)."""
         if self._closed:
             raise Overloaded(
                 f"model {self.model.name} version {self.model.version} was just replaced",
@@ -110,7 +115,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         if self._thread is None:
             self._start(loop)
-        item = _Pending(values, wanted, loop.create_future(), room)
+        item = _Pending(values, wanted, loop.create_future(), room, shadow)
         self._admitted_rows += room
         self._inbox.put(item)
         return await item.future
@@ -215,9 +220,23 @@ class Batcher:
                 item.future.set_result(Prediction(mine, started - item.enqueued))
         if self._on_batch is not None:
             stats = BatchStats(
-                offset, len(batch), time.perf_counter() - started, outputs["predict"]
+                offset, len(batch), time.perf_counter() - started, _served(batch, outputs)
             )
             self._on_batch(self.model, stats)
+
+
+def _served(batch: list[_Pending], outputs: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The predictions of the batch's served requests (shadow copies left out)."""
+    predicted = outputs["predict"]
+    if not any(item.shadow for item in batch):
+        return predicted
+    parts, offset = [], 0
+    for item in batch:
+        rows = item.values.shape[0]
+        if not item.shadow:
+            parts.append(predicted[offset : offset + rows])
+        offset += rows
+    return np.concatenate(parts) if parts else None
 
 
 def _fail(item: _Pending, exc: BaseException) -> None:

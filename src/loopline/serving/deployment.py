@@ -72,7 +72,7 @@ class DeploymentFollower:
         self.deleted = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._errors: dict[int, str] = {}
+        self._errors: dict[int, set[tuple[str, str]]] = {}  # revision -> (variant, reason)
 
     def key(self, variant: str) -> str:
         return variant_key(self.name, variant)
@@ -114,9 +114,10 @@ class DeploymentFollower:
             try:
                 self._add(specs[variant])  # loaded before any request can be routed to it
             except LooplineError as exc:
-                if self._errors.get(current.revision) != exc.message:
+                reported = self._errors.setdefault(current.revision, set())
+                if (variant, exc.message) not in reported:  # once per revision and reason
                     log.error("deployment %s: variant %s: %s", self.name, variant, exc.message)
-                    self._errors[current.revision] = exc.message
+                    reported.add((variant, exc.message))
                 return  # keep the old policy until every variant can answer
         gone = set(self.variants) - set(current.variants)
         self.variants = dict(current.variants)

@@ -32,6 +32,8 @@ __all__ = [
     "FeedbackEntry",
     "InferenceLog",
     "default_log_root",
+    "logged_row_counts",
+    "project_log_root",
     "read_feedback",
     "read_inference_log",
     "record_feedback",
@@ -87,6 +89,21 @@ def default_log_root() -> Path:
         return find_project_root() / DOT_DIR / "serving"
     except NotFound:
         return Path.cwd() / DOT_DIR / "serving"
+
+
+def project_log_root() -> Path:
+    """The inference log of the project around the current folder; outside a project there is
+    none (as for the metadata store), and the caller must name the server's --log-dir."""
+    from loopline.core.errors import NotFound
+    from loopline.core.project import DOT_DIR, find_project_root
+
+    try:
+        return find_project_root() / DOT_DIR / "serving"
+    except NotFound:
+        raise NotFound(
+            f"no Loopline project at or above {Path.cwd()}, so there is no inference log here",
+            hint="pass --log-dir (the server's --log-dir), or run this inside the project",
+        ) from None
 
 
 class InferenceLog:
@@ -270,7 +287,9 @@ def write_feedback(root: Path, entries: Sequence[FeedbackEntry]) -> Path:
         for row, label in enumerate(entry.labels):
             request_ids.append(entry.request_id)
             rows.append(row)
-            is_number = isinstance(label, int | float) and not isinstance(label, bool)
+            if isinstance(label, bool):  # true/false match a classifier's 1/0
+                label = int(label)
+            is_number = isinstance(label, int | float)
             numbers.append(float(label) if is_number else None)
             texts.append(None if label is None else str(label))
     now = int(time.time() * 1e6)
@@ -318,6 +337,34 @@ def unlogged_request_ids(root: Path, request_ids: Sequence[str]) -> list[str]:
     return [rid for rid in dict.fromkeys(request_ids) if rid in wanted]
 
 
+def logged_row_counts(root: Path, request_ids: Sequence[str]) -> dict[str, int]:
+    """The number of rows each of ``request_ids`` has in the inference log (its answered rows;
+    shadow copies are not counted); ids the log does not hold are left out."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wanted = list(dict.fromkeys(request_ids))
+    value_set = _string_array(wanted)
+    counts: dict[str, int] = {}
+    for segment in sorted((root / "inference").rglob("*.parquet")):
+        has_shadow = "shadow" in pq.read_schema(segment).names
+        table = pq.read_table(
+            segment, columns=["request_id", "shadow"] if has_shadow else ["request_id"]
+        )
+        if has_shadow:
+            table = table.filter(pc.invert(pc.fill_null(table.column("shadow"), False)))
+        ids = table.column("request_id")
+        for pair in pc.value_counts(ids.filter(pc.is_in(ids, value_set=value_set))).to_pylist():
+            counts[pair["values"]] = counts.get(pair["values"], 0) + pair["counts"]
+    return {rid: counts[rid] for rid in wanted if rid in counts}
+
+
+def _string_array(values: Sequence[str]) -> Any:
+    import pyarrow as pa
+
+    return pa.array(values, pa.string())
+
+
 def read_feedback(root: Path) -> Any:
     return _read_segments(root / "feedback")
 
@@ -336,7 +383,24 @@ def _read_segments(folder: Path, columns: Sequence[str] | None = None) -> Any:
         for f in files:
             present = set(pq.read_schema(f).names)
             tables.append(pq.read_table(f, columns=[c for c in columns if c in present]))
-    return pa.concat_tables(tables, promote_options="default")
+    try:
+        return pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # A whole-number column an older server logged as float64 beside exact int64 segments
+        # reads as float64 (as it was logged); other conflicts are errors, as before.
+        mended = [_floats_for_mixed(t, tables) for t in tables]
+        return pa.concat_tables(mended, promote_options="default")
+
+
+def _floats_for_mixed(table: Any, tables: list[Any]) -> Any:
+    import pyarrow as pa
+
+    floats = {f.name for t in tables for f in t.schema if pa.types.is_floating(f.type)}
+    for index, field in enumerate(table.schema):
+        if field.name in floats and pa.types.is_integer(field.type):
+            column = table.column(index).cast(pa.float64(), safe=False)
+            table = table.set_column(index, pa.field(field.name, pa.float64()), column)
+    return table
 
 
 def _write_segment(table: Any, folder: Path) -> Path:

@@ -29,6 +29,7 @@ from loopline.serving._columns import (
 __all__ = ["InputSchema"]
 
 _NUMERIC = NUMERIC
+_WHOLE = frozenset({"integer", "long"})
 _NUMPY: dict[str, np.dtype[Any]] = {
     "double": np.dtype("float64"),
     "float": np.dtype("float32"),
@@ -96,8 +97,17 @@ class InputSchema:
 
     @cached_property
     def storage(self) -> np.dtype[Any]:
-        """The dtype of the 2-D array requests are decoded into."""
-        return np.dtype("float64") if self.numeric else np.dtype("object")
+        """The dtype of the 2-D array requests are decoded into: float64 for columns of
+        floating-point numbers (and booleans), objects otherwise, so that whole numbers
+        (``long``) stay exact Python ints on their way to the model and the inference log
+        (float64 rounds any integer above 2**53)."""
+        if self.numeric and not self._whole_numbers:
+            return np.dtype("float64")
+        return np.dtype("object")
+
+    @cached_property
+    def _whole_numbers(self) -> bool:
+        return any(t in _WHOLE for t in self.types)
 
     @cached_property
     def column_dtypes(self) -> dict[str, np.dtype[Any]]:
@@ -246,7 +256,7 @@ class InputSchema:
     @cached_property
     def _plain_numbers(self) -> bool:
         """Every column takes plain numbers: JSON numbers become float64 in one step."""
-        return self.numeric and "boolean" not in self.types
+        return self.numeric and "boolean" not in self.types and not self._whole_numbers
 
     @cached_property
     def _range_checked(self) -> tuple[int, ...]:

@@ -71,17 +71,19 @@ class ModelRepository:
     def get(self, name: str, version: str | None = None) -> Batcher:
         served = self._names.get(name)
         if served is None:
+            public = sorted({s.spec.served_as for s in self._names.values()})
             raise NotFound(
                 f"no model named {name!r} is served here",
-                hint=f"served models: {', '.join(sorted(self._names))}",
+                hint=f"served models: {', '.join(public)}",
             )
         key = version or served.default
         batcher = served.versions.get(key) if key else None
         if batcher is None:
+            shown = served.spec.served_as  # a deployment's name, never its internal variant key
             if version is None:
-                raise NotFound(f"model {name!r} has no version loaded yet")
+                raise NotFound(f"model {shown!r} has no version loaded yet")
             raise NotFound(
-                f"model {name!r} has no version {version!r} loaded",
+                f"model {shown!r} has no version {version!r} loaded",
                 hint=f"loaded versions: {', '.join(served.sorted_versions()) or 'none'}",
             )
         return batcher
@@ -126,7 +128,7 @@ class ModelRepository:
         """Load and serve one more model (a variant joining a deployment while serving), or
         replace the model under that name once the new one has loaded."""
         served = ServedName(spec)
-        self._refresh(served)
+        self._refresh(served, quiet=True)  # the caller reports a failure (once, not per poll)
         if not served.ready:
             why = "; ".join(served.errors.values()) or "no version matched"
             raise InvalidInput(f"model {spec.uri} could not be loaded: {why}")
@@ -258,10 +260,12 @@ class ModelRepository:
         return targets, str(max(numbers))
 
     def _policy_versions(self, spec: ModelSpec, name: str) -> list[int]:
-        found = self._registry_client().search_model_versions(f"name = '{name}'")
+        client = self._registry_client()
+        found = client.search_model_versions(f"name = '{name}'")
         numbers = sorted(int(v.version) for v in found)
         if not numbers:
-            raise NotFound(f"registered model {name!r} has no versions")
+            client.get_registered_model(name)  # says so when the model does not exist at all
+            raise NotFound(f"registered model {name!r} has no versions", hint="register one first")
         policy = spec.policy
         if policy.kind == "all":
             return numbers

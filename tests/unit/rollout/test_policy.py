@@ -83,6 +83,10 @@ def test_round_trip_through_a_dict() -> None:
     assert TrafficPolicy.from_dict(policy.to_dict()) == policy
 
 
+def _fault(**fault: object) -> dict[str, object]:
+    return {"weights": {"a": 100}, "primary": "a", "faults": {"a": fault}}
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -100,6 +104,24 @@ def test_round_trip_through_a_dict() -> None:
             "names no status",
         ),
         ({"weights": {}, "primary": "a"}, "at least one"),
+        (_fault(abort_status=503.5, abort_percent=100), "whole HTTP status 200..599, got 503.5"),
+        (_fault(abort_status="503", abort_percent=100), "whole HTTP status 200..599, got '503'"),
+        (_fault(abort_status=True, abort_percent=100), "whole HTTP status"),
+        (_fault(delay_seconds=float("nan"), delay_percent=100), "finite non-negative"),
+        (_fault(delay_seconds=float("inf"), delay_percent=100), "finite non-negative"),
+        (_fault(delay_seconds=-1, delay_percent=100), "finite non-negative"),
+        (_fault(delay_seconds=True, delay_percent=100), "finite non-negative"),
+        (_fault(delay_seconds="1", delay_percent=100), "finite non-negative"),
+        (_fault(abort_status=503, abort_percent=True), "numbers 0..100"),
+        (_fault(delay_seconds=1, delay_percent=False), "numbers 0..100"),
+        (_fault(delay_seconds=1, delay_percent=float("nan")), "numbers 0..100"),
+        (
+            {"weights": {"a": 100}, "primary": "a", "shadow": {"variant": "a", "percent": True}},
+            "shadow percent",
+        ),
+        ({"weights": {"a": 100}, "primary": "a", "sticky_cookie": ""}, "sticky_cookie"),
+        ({"weights": {"a": 100}, "primary": "a", "sticky_cookie": 5}, "sticky_cookie"),
+        ({"weights": {"a": 100}, "primary": "a", "sticky_header": "  "}, "sticky_header"),
         ({"primary": "a"}, "malformed"),
         ({"weights": [1, 2], "primary": "a"}, "malformed"),
     ],

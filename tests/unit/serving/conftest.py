@@ -115,3 +115,21 @@ def typed_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("models") / "typed"
     save_model(model, folder, input_example=frame.head(2))
     return folder
+
+
+@pytest.fixture(scope="session")
+def counts_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All-numeric columns with a whole number: ``visits`` (long) beside ``monthly`` (double)."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from loopline.models.sklearn import save_model
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(
+        {"visits": rng.integers(0, 50, 60).astype("int64"), "monthly": rng.normal(size=60)}
+    )
+    labels = (frame.visits > 25).astype(int)
+    folder = tmp_path_factory.mktemp("models") / "counts"
+    save_model(LogisticRegression().fit(frame, labels), folder, input_example=frame.head(2))
+    return folder

@@ -358,3 +358,25 @@ def test_csv_from_a_spreadsheet_with_a_byte_order_mark_is_read(
     infinite = ",".join(COLUMNS) + "\ninf,1,1,1\n"
     refused = client.post("/invocations", data=infinite, headers={"content-type": "text/csv"})
     assert refused.status_code == 400 and "not a finite number" in refused.json()["message"]
+
+
+def test_feedback_warns_about_label_counts_refuses_unknown_fields_and_stores_booleans_as_1_0(
+    client: LiveServer, tmp_path: Path, rows: list[list[float]]
+) -> None:
+    client.post(
+        "/v1/models/churn:predict", json={"instances": rows[:3]}, headers={"x-request-id": "t-3"}
+    )
+    client.app.inference_log.flush()  # type: ignore[attr-defined]
+    short = client.post("/feedback", json={"request_id": "t-3", "labels": [True, False]})
+    assert short.status_code == 200, short.text
+    assert short.json()["warnings"] == [
+        "request t-3 has 3 row(s) in the inference log but 2 label(s) were given; "
+        "give one label per row"
+    ]
+    exact = client.post("/feedback", json={"request_id": "t-3", "labels": [1, 0, 1]})
+    assert exact.json() == {"recorded": 1, "labels": 3}
+    extra = client.post("/feedback", json={"request_id": "t-3", "label": 1, "row": 2})
+    assert extra.status_code == 400 and "unknown field(s) row" in extra.json()["error"]
+    feedback = read_feedback(tmp_path / "log").to_pydict()
+    assert feedback["label"][:2] == [1.0, 0.0]
+    assert feedback["label_text"][:2] == ["1", "0"]

@@ -183,3 +183,25 @@ def test_a_retired_batcher_answers_what_it_queued_and_sends_newcomers_elsewhere(
         return [float(r.outputs["predict"][0]) for r in await asyncio.gather(*queued)]
 
     assert asyncio.run(main()) == [2.0, 4.0, 6.0]
+
+
+def test_shadow_copies_are_computed_but_not_counted_as_served_predictions() -> None:
+    from loopline.serving.batching import BatchStats
+
+    counted: list[list[float]] = []
+
+    def on_batch(model: ServedModel, stats: BatchStats) -> None:
+        if stats.predictions is not None:
+            counted.append(stats.predictions.tolist())
+
+    async def main() -> list[float]:
+        batcher = _batcher(SlowDoubler(0.01), on_batch=on_batch)
+        wanted = frozenset({"predict"})
+        shadowed = await batcher.predict(_row(7), wanted, shadow=True)
+        together = await asyncio.gather(
+            batcher.predict(_row(1), wanted, shadow=True), batcher.predict(_row(2), wanted)
+        )
+        return [float(r.outputs["predict"][0]) for r in (shadowed, *together)]
+
+    assert asyncio.run(main()) == [14.0, 2.0, 4.0]  # shadows get their answers
+    assert sorted(v for batch in counted for v in batch) == [4.0]  # only the served one counts

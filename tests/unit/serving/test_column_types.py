@@ -55,7 +55,7 @@ def test_text_columns_take_only_text() -> None:
 def test_missing_values_are_taken_when_the_model_handles_them() -> None:
     schema = InputSchema.of_columns(["a", "n"], ["double", "long"], allow_nan=True)
     matrix = schema.from_rows([[None, 1], [2.0, None]])
-    assert np.isnan(matrix[0, 0]) and np.isnan(matrix[1, 1])
+    assert np.isnan(matrix[0, 0]) and matrix[1, 1] is None  # a missing whole number is null
     with pytest.raises(InvalidInput, match="not a finite number"):
         schema.from_rows([[float("inf"), 1]])
     optional = InputSchema.of_columns(["a", "b"], ["double", "double"], [True, False])
@@ -95,6 +95,70 @@ def test_v2_values_that_fit_their_datatype_pass() -> None:
         check_tensor_values("x", datatype, values)
 
 
+BIG = 2**53 + 1  # the first integer float64 cannot hold: 9007199254740993
+
+
+def test_whole_numbers_reach_the_model_exactly(counts_model_dir: Path) -> None:
+    from loopline.serving.model import load_served_model
+
+    model = load_served_model("counts", "1", str(counts_model_dir), counts_model_dir)
+    matrix = model.schema.from_rows([[BIG, 0.5], [2**63 - 1, 1]])
+    assert matrix[:, 0].tolist() == [BIG, 2**63 - 1]
+    features = model._features(matrix)
+    assert str(features["visits"].dtype) == "int64"
+    assert features["visits"].tolist() == [BIG, 2**63 - 1]
+    assert features["monthly"].tolist() == [0.5, 1.0]
+
+
+def test_a_long_out_of_range_is_quoted_as_sent() -> None:
+    schema = InputSchema.of_columns(["n", "x"], ["long", "double"])
+    with pytest.raises(InvalidInput) as caught:
+        schema.from_rows([[2**63, 1.0]])
+    assert "9223372036854775808 does not fit" in caught.value.message
+    assert schema.from_rows([[2**63 - 1, 1.0]])[0, 0] == 2**63 - 1
+
+
+def test_float_columns_keep_the_float64_fast_path() -> None:
+    schema = InputSchema.of_columns(["a", "b"], ["double", "float"])
+    assert schema.from_rows([[1, 2.5]]).dtype == np.float64
+
+
+@pytest.fixture
+def counts_client(counts_model_dir: Path, tmp_path: Path) -> Iterator[LiveServer]:
+    models = (ModelSpec("counts", str(counts_model_dir)),)
+    settings = ServeSettings(models=models, log_dir=str(tmp_path / "log"), log_sample_rate=1.0)
+    with LiveServer(create_app(settings)) as server:
+        yield server
+
+
+def test_the_largest_long_is_taken_by_every_protocol_and_logged_exactly(
+    counts_client: LiveServer, tmp_path: Path
+) -> None:
+    from loopline.serving.inference_log import read_inference_log
+
+    top = 2**63 - 1
+    sent = [
+        ("/invocations", {"json": {"dataframe_split": {"columns": ["visits", "monthly"],
+                                                        "data": [[top, 0.5]]}}}),
+        ("/invocations", {"data": f"visits,monthly\n{BIG},0.5\n",
+                          "headers": {"content-type": "text/csv"}}),
+        ("/v1/models/counts:predict", {"json": {"instances": [{"visits": BIG, "monthly": 1}]}}),
+        ("/v2/models/counts/infer", {"json": {"inputs": [_v2("visits", "INT64", [top]),
+                                                         _v2("monthly", "FP64", [0.5])]}}),
+    ]  # fmt: skip
+    for path, kwargs in sent:
+        reply = counts_client.post(path, **kwargs)
+        assert reply.status_code == 200, (path, reply.text)
+    too_big = counts_client.post(
+        "/invocations", json={"dataframe_records": [{"visits": 2**63, "monthly": 1}]}
+    )
+    assert too_big.status_code == 400 and "9223372036854775808 does not fit" in too_big.text
+    counts_client.app.inference_log.flush()
+    table = read_inference_log(tmp_path / "log", "counts")
+    assert str(table.schema.field("visits").type) == "int64"
+    assert sorted(table.column("visits").to_pylist()) == [BIG, BIG, top, top]
+
+
 # -- over HTTP ---------------------------------------------------------------------------------
 
 
@@ -124,6 +188,7 @@ def test_a_model_that_handles_missing_values_gets_them(client: LiveServer) -> No
     assert v2.status_code == 200, v2.text
     refused = client.post("/v2/models/churn/infer", json={"inputs": inputs})
     assert refused.status_code == 400 and "does not take missing values" in refused.text
+    assert "))" not in refused.json()["error"]  # the hint's brackets are not doubled
 
 
 _GOOD = {"rooms": ("INT64", [2]), "plan": ("BYTES", ["pro"]), "monthly": ("FP64", [1.0])}

@@ -85,3 +85,39 @@ def test_cli_feedback_warns_about_request_ids_the_inference_log_does_not_hold(
         text=True,
     )
     assert known.returncode == 0 and "warning" not in known.stderr
+
+
+def test_cli_feedback_refuses_what_http_refuses_and_warns_about_label_counts(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    from loopline.serving.inference_log import InferenceLog
+
+    log = InferenceLog(tmp_path, 1.0)
+    log.offer("two-rows", "m", "1", ("a",), np.asarray([[1.0], [2.0]]), {"predict": np.ones(2)})
+    log.flush()
+
+    def feedback(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [LOOPLINE, "feedback", *args, "--log-dir", str(tmp_path)]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    for label in ("nan", "inf", "Infinity"):
+        refused = feedback("req-1", label)
+        assert refused.returncode == 2 and "not a finite number" in refused.stderr, label
+    bad_id = feedback("a b", "1")
+    assert bad_id.returncode == 2 and "is not a request id" in bad_id.stderr
+    counted = feedback("two-rows", "true")
+    assert counted.returncode == 0, counted.stderr
+    assert "request two-rows has 2 row(s) in the inference log but 1 label(s)" in counted.stderr
+    table = read_feedback(tmp_path).to_pydict()
+    assert table["label"] == [1.0] and table["request_id"] == ["two-rows"]
+
+
+def test_cli_feedback_outside_a_project_asks_for_the_log_dir(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [LOOPLINE, "feedback", "req-1", "1"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode != 0
+    assert "no Loopline project" in done.stderr and "--log-dir" in done.stderr
+    assert not (tmp_path / ".loopline").exists()

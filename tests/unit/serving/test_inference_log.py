@@ -42,3 +42,19 @@ def test_mixed_values_in_a_column_are_kept_as_text_and_the_writer_goes_on(tmp_pa
     assert sorted(table["request_id"]) == ["req-1", "req-1", "req-2"]
     assert set(table["city"]) == {"5", "paris", "rome"}
     assert dropped == []
+
+
+def test_a_whole_number_column_logged_as_floats_before_and_ints_now_reads_back(
+    tmp_path: Path,
+) -> None:
+    log = InferenceLog(tmp_path, 1.0)
+    predict = {"predict": np.asarray([1])}
+    log.offer("old", "m", "1", ("n",), np.asarray([[3.0]]), predict)  # an older server's float
+    log.flush()
+    log.offer("new", "m", "1", ("n",), np.asarray([[2**53 + 1]], dtype=object), predict)
+    log.flush()
+    table = read_inference_log(tmp_path, "m").to_pydict()
+    assert sorted(zip(table["request_id"], table["n"], strict=True)) == [
+        ("new", float(2**53 + 1)),
+        ("old", 3.0),
+    ]
