@@ -151,7 +151,7 @@ def test_version_sources_outside_the_store_are_refused(tracking: str, tmp_path: 
     logged = registry.get_model_version("churn", 1).source
     (tmp_path / "escape").symlink_to("/etc")
     for source in ("/etc", "file:///etc", str(tmp_path / "artifacts" / ".." / "outside")):
-        with pytest.raises(InvalidInput, match="outside the artifacts|relative part"):
+        with pytest.raises(InvalidInput, match=r"outside the artifacts|relative part"):
             registry.create_model_version("churn", source, run_id=run_id)
     (tmp_path / "artifacts" / "link").symlink_to(tmp_path / "escape")
     with pytest.raises(InvalidInput, match="outside the artifacts"):
@@ -315,7 +315,7 @@ def test_local_sources_are_checked_as_the_loader_opens_them(tracking: str, tmp_p
     ]
     for source in refused:
         for run in (run_id, None):
-            with pytest.raises(InvalidInput, match="relative part|query or fragment|outside"):
+            with pytest.raises(InvalidInput, match=r"relative part|query or fragment|outside"):
                 registry.create_model_version("churn", source, run_id=run)
     with pytest.raises(InvalidInput, match="relative part"):
         registry.create_model_version("churn", f"Mlflow-Artifacts:/0/{run_id}/../../x")
