@@ -14,6 +14,7 @@ from loopline.core.errors import StoreError
 from loopline.store._damage import damaged_store_error
 from loopline.store._engine import make_engine
 from loopline.store._migrate import ensure_schema
+from loopline.store._trouble import sqlite_trouble
 
 __all__ = ["Store", "open_store"]
 
@@ -68,9 +69,9 @@ def _is_transient(exc: OperationalError) -> bool:
 
 
 def _store_error(engine: Engine, exc: DBAPIError) -> StoreError:
-    damaged = damaged_store_error(engine, exc)
-    if damaged is not None:
-        return damaged
+    known = damaged_store_error(engine, exc) or sqlite_trouble(engine, exc)
+    if known is not None:
+        return known
     return StoreError(
         f"the metadata store at {engine.url.render_as_string(hide_password=True)} "
         f"failed: {exc.orig}",
@@ -85,9 +86,9 @@ def open_store(url: str) -> Store:
         ensure_schema(engine)
     except DBAPIError as exc:
         engine.dispose()
-        damaged = damaged_store_error(engine, exc)
-        if damaged is not None:
-            raise damaged from None
+        known = damaged_store_error(engine, exc) or sqlite_trouble(engine, exc)
+        if known is not None:
+            raise known from None
         if not isinstance(exc, OperationalError):
             raise
         raise StoreError(
