@@ -100,3 +100,12 @@ def test_a_dot_loopline_link_leading_outside_is_refused(outside: Path, tmp_path:
         assert result.exit_code != 0, result.output
         assert "outside the project folder" in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in elsewhere.iterdir()) == ["config.yaml"]
+
+
+def test_a_plain_path_to_a_sqlite_file_suggests_a_sqlite_url(outside: Path) -> None:
+    store = outside / "s.db"
+    assert run_cli("runs", "list", env={"LOOPLINE_STORE_URL": f"sqlite:///{store}"}).exit_code == 0
+    result = run_cli("runs", "list", env={"LOOPLINE_TRACKING_URI": str(store)})
+    assert result.exit_code != 0 and "Traceback" not in result.stderr, result.stderr
+    assert "plain path names a folder" in result.stderr
+    assert f"sqlite:///{store}" in result.stderr
