@@ -336,3 +336,49 @@ def test_local_sources_are_checked_as_the_loader_opens_them(tracking: str, tmp_p
     assert registry.create_model_version("churn", rel_path, run_id=run_id).source == str(
         (artifacts / "model").resolve()
     )
+
+
+def test_a_version_stored_with_a_tricky_source_is_not_loaded_from_elsewhere(
+    tracking: str, tmp_path: Path
+) -> None:
+    """A store written before sources were checked may hold such a version: loading it opens
+    the path the way the check reads it, and so refuses it instead of leaving the store."""
+    from sqlalchemy import insert, update
+
+    from loopline.models.sklearn import save_model
+    from loopline.store._schema import model_versions, registered_models
+
+    run_id, _ = _train_and_log()
+    registry = RegistryClient(tracking)
+    artifacts = Path(registry.tracking.get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    (artifacts / "x#").mkdir()
+    X, y = _data()
+    save_model(LogisticRegression().fit(X, y), tmp_path / "elsewhere")
+    climb = "/..".join([""] * 12)
+    for version, source in enumerate(
+        (f"file://{artifacts}/x#{climb}{tmp_path}/elsewhere", f"{artifacts}/x{climb}/etc"), 2
+    ):
+
+        def sneak(conn: object, version: int = version, source: str = source) -> None:
+            conn.execute(  # type: ignore[attr-defined]
+                insert(model_versions).values(
+                    name="churn",
+                    version=version,
+                    creation_time=0,
+                    last_updated_time=0,
+                    source=source,
+                    run_id=run_id,
+                    status="READY",
+                    current_stage="None",
+                )
+            )
+            conn.execute(  # type: ignore[attr-defined]
+                update(registered_models)
+                .where(registered_models.c.name == "churn")
+                .values(last_version=version)
+            )
+
+        registry.backend.store.write(sneak)
+        with pytest.raises(InvalidInput, match=r"query or fragment|relative part"):
+            loopline.pyfunc.load_model(f"models:/churn/{version}")
+    assert len(loopline.pyfunc.load_model("models:/churn/1").predict(X[:3])) == 3

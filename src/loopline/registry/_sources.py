@@ -36,7 +36,7 @@ from loopline.tracking.artifacts import PROXY_SCHEME, proxied_to
 if TYPE_CHECKING:
     from loopline.tracking.logged_models import LoggedModel
 
-__all__ = ["CheckedSource", "check_source"]
+__all__ = ["CheckedSource", "check_source", "local_source_path"]
 
 _LOGGED_MODEL = re.compile(r"^m-[0-9a-f]{32}$")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
@@ -123,6 +123,12 @@ def _local_path(source: str) -> str:
             hint="give an absolute location without '..'",
         )
     return path
+
+
+def local_source_path(source: str) -> str:
+    """The real folder a local version source names, read exactly as :func:`check_source`
+    reads it (a source stored before that check is refused the same way)."""
+    return os.path.realpath(_local_path(_lower_scheme(source)))
 
 
 def _local(
