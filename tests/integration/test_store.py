@@ -255,21 +255,27 @@ def test_a_store_locked_by_another_process_says_so(
 ) -> None:
     """Not "check that the server runs": the file is there, someone else holds its lock."""
     import sqlite3
+    import time
 
     import loopline.store._engine as engine_module
 
     path = tmp_path / "store.db"
-    open_store(f"sqlite:///{path}").close()
+    monkeypatch.setattr(engine_module, "_BUSY_TIMEOUT_MS", 300)  # not a minute in a test
+    store = open_store(f"sqlite:///{path}")
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        monkeypatch.setattr(engine_module, "_BUSY_TIMEOUT_MS", 200)  # not a minute in a test
         with pytest.raises(StoreError) as caught:
-            store = open_store(f"sqlite:///{path}")
+            open_store(f"sqlite:///{path}")
+        assert "another process" in caught.value.message
+        started = time.monotonic()
+        with pytest.raises(StoreError) as caught:
             store.write(lambda conn: conn.exec_driver_sql("CREATE TABLE t (x INTEGER)"))
+        waited = time.monotonic() - started
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+    assert waited < 1.5  # one full wait for the lock, not eight of them
     assert "locked" in caught.value.message and "another process" in caught.value.message
     assert "server" not in str(caught.value)
 

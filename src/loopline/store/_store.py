@@ -11,10 +11,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from loopline.core.errors import StoreError
+from loopline.store import _engine
 from loopline.store._damage import damaged_store_error
 from loopline.store._engine import make_engine
 from loopline.store._migrate import ensure_schema
-from loopline.store._trouble import sqlite_trouble
+from loopline.store._trouble import sqlite_trouble, waiting_notice
 
 __all__ = ["Store", "open_store"]
 
@@ -35,11 +36,17 @@ class Store:
     def write(self, change: Callable[[Connection], T]) -> T:
         """Run ``change`` in a transaction, retrying if a concurrent writer got in the way."""
         for attempt in range(_RETRIES):
+            started = time.monotonic()
             try:
-                with self.engine.begin() as conn:
+                with waiting_notice(self.engine), self.engine.begin() as conn:
                     return change(conn)
             except OperationalError as exc:
-                if not _is_transient(exc) or attempt == _RETRIES - 1:
+                waited_out = (
+                    self.dialect == "sqlite"
+                    and time.monotonic() - started >= 0.9 * _engine._BUSY_TIMEOUT_MS / 1000
+                )
+                if not _is_transient(exc) or attempt == _RETRIES - 1 or waited_out:
+                    # A lock held through SQLite's whole busy wait is not a passing clash.
                     raise _store_error(self.engine, exc) from None
                 time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
             except DatabaseError as exc:
@@ -83,7 +90,8 @@ def open_store(url: str) -> Store:
     """Connect to the store at ``url`` and bring its schema up to date."""
     engine = make_engine(url)
     try:
-        ensure_schema(engine)
+        with waiting_notice(engine):
+            ensure_schema(engine)
     except DBAPIError as exc:
         engine.dispose()
         known = damaged_store_error(engine, exc) or sqlite_trouble(engine, exc)

@@ -8,7 +8,11 @@ the URL being wrong.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -16,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from loopline.core.errors import StoreError
 
-__all__ = ["sqlite_trouble"]
+__all__ = ["sqlite_trouble", "waiting_notice"]
 
 
 def sqlite_trouble(engine: Engine, exc: DBAPIError) -> StoreError | None:
@@ -47,3 +51,27 @@ def sqlite_trouble(engine: Engine, exc: DBAPIError) -> StoreError | None:
             "and that the disk is not mounted read-only",
         )
     return None
+
+
+@contextlib.contextmanager
+def waiting_notice(engine: Engine, after: float = 2.0) -> Iterator[None]:
+    """On a terminal, say once that Loopline waits for another process's lock on a SQLite
+    store when a transaction has not started after ``after`` seconds (SQLite waits silently)."""
+    if engine.dialect.name != "sqlite" or not sys.stderr.isatty():
+        yield
+        return
+    path = engine.url.database or ""
+    timer = threading.Timer(
+        after,
+        lambda: print(
+            f"waiting for the store lock on {path} (another process holds it)...",
+            file=sys.stderr,
+            flush=True,
+        ),
+    )
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
