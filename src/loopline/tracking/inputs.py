@@ -48,10 +48,10 @@ def inspect_input(
 
     absolute = Path(path).absolute()
     try:
-        find_project_root(root if root is not None else absolute.parent)
+        project = find_project_root(root if root is not None else absolute.parent)
     except NotFound:
         return _outside_project(absolute, context), None
-    with Workspace(root) as ws:
+    with Workspace(project) as ws:
         rel = ws.relpath(absolute)
         built = build_object(ws.root, rel, ws.state, jobs=ws.settings.jobs)
         tracked = _tracked_versions(ws, rel)

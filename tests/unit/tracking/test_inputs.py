@@ -63,3 +63,15 @@ def test_log_input_outside_a_project_records_the_hash(
     assert [d.oid for d in got.inputs] == [recorded.oid]
     assert got.info.status == "FINISHED"
     assert not (folder / ".loopline").exists()
+
+
+def test_an_input_of_a_project_named_from_outside_it_is_matched(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project / "train.csv").write_text("x,y\n1,2\n")
+    assert run_cli("add", "train.csv").exit_code == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    data, tracked = inspect_input(project / "train.csv")
+    assert (data.path, data.workspace_matches, tracked) == ("train.csv", True, data.oid)
