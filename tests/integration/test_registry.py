@@ -151,7 +151,7 @@ def test_version_sources_outside_the_store_are_refused(tracking: str, tmp_path: 
     logged = registry.get_model_version("churn", 1).source
     (tmp_path / "escape").symlink_to("/etc")
     for source in ("/etc", "file:///etc", str(tmp_path / "artifacts" / ".." / "outside")):
-        with pytest.raises(InvalidInput, match="outside the artifacts"):
+        with pytest.raises(InvalidInput, match=r"outside the artifacts|relative part"):
             registry.create_model_version("churn", source, run_id=run_id)
     (tmp_path / "artifacts" / "link").symlink_to(tmp_path / "escape")
     with pytest.raises(InvalidInput, match="outside the artifacts"):
@@ -290,3 +290,95 @@ def test_concurrent_registrations_get_distinct_numbers(tracking: str) -> None:
     assert sorted(numbers) == list(range(1, 17))
     registry.delete_model_version("busy", 16)
     assert register(99) == 17
+
+
+def test_local_sources_are_checked_as_the_loader_opens_them(tracking: str, tmp_path: Path) -> None:
+    """A '#' or '?' in a file: URI, '..' in a local path, a mixed-case scheme: each one once
+    let a version point outside the store (and be served from there)."""
+    run_id, _ = _train_and_log()
+    other_id, _ = _train_and_log(None)
+    registry = RegistryClient(tracking)
+    artifacts = Path(registry.tracking.get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    (artifacts / "x#").mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "model").mkdir(parents=True)
+    (elsewhere / "model" / "MLmodel").write_text("flavors: {}\n")
+    climb = "/..".join([""] * 12)
+    refused = [
+        f"file://{artifacts}/x#{climb}{elsewhere}/model",
+        f"file://{artifacts}/x?{climb}{elsewhere}/model",
+        f"{artifacts}/x#{climb}{elsewhere}/model",
+        f"{artifacts}/model/../../..",
+        "FILE:///etc",
+        "fIlE:///etc/passwd",
+        f"FILE://{elsewhere}/model",
+    ]
+    for source in refused:
+        for run in (run_id, None):
+            with pytest.raises(InvalidInput, match=r"relative part|query or fragment|outside"):
+                registry.create_model_version("churn", source, run_id=run)
+    with pytest.raises(InvalidInput, match="relative part"):
+        registry.create_model_version("churn", f"Mlflow-Artifacts:/0/{run_id}/../../x")
+    upper = registry.create_model_version("churn", f"RUNS:/{run_id}/model")
+    assert (upper.source, upper.run_id) == (f"runs:/{run_id}/model", run_id)
+    proxied = registry.create_model_version("churn", f"Mlflow-Artifacts:/0/{run_id}/a/model")
+    assert proxied.source == f"mlflow-artifacts:/0/{run_id}/a/model"
+    # A local source must lie in the run it claims; the bare root is no model; paths are
+    # stored absolute, as the loader will open them.
+    theirs = Path(registry.tracking.get_run(other_id).info.artifact_uri.removeprefix("file://"))
+    with pytest.raises(InvalidInput, match=f"outside the artifacts of run {run_id}"):
+        registry.create_model_version("churn", str(theirs / "model"), run_id=run_id)
+    with pytest.raises(InvalidInput, match="root itself"):
+        registry.create_model_version("churn", str(tmp_path / "artifacts"))
+    upper_file = registry.create_model_version("churn", f"FILE://{artifacts}/model", run_id=run_id)
+    assert (upper_file.source, upper_file.run_id) == (str((artifacts / "model").resolve()), run_id)
+    rel_path = str((artifacts / "model").relative_to(tmp_path))
+    assert registry.create_model_version("churn", rel_path, run_id=run_id).source == str(
+        (artifacts / "model").resolve()
+    )
+
+
+def test_a_version_stored_with_a_tricky_source_is_not_loaded_from_elsewhere(
+    tracking: str, tmp_path: Path
+) -> None:
+    """A store written before sources were checked may hold such a version: loading it opens
+    the path the way the check reads it, and so refuses it instead of leaving the store."""
+    from sqlalchemy import insert, update
+
+    from loopline.models.sklearn import save_model
+    from loopline.store._schema import model_versions, registered_models
+
+    run_id, _ = _train_and_log()
+    registry = RegistryClient(tracking)
+    artifacts = Path(registry.tracking.get_run(run_id).info.artifact_uri.removeprefix("file://"))
+    (artifacts / "x#").mkdir()
+    X, y = _data()
+    save_model(LogisticRegression().fit(X, y), tmp_path / "elsewhere")
+    climb = "/..".join([""] * 12)
+    for version, source in enumerate(
+        (f"file://{artifacts}/x#{climb}{tmp_path}/elsewhere", f"{artifacts}/x{climb}/etc"), 2
+    ):
+
+        def sneak(conn: object, version: int = version, source: str = source) -> None:
+            conn.execute(  # type: ignore[attr-defined]
+                insert(model_versions).values(
+                    name="churn",
+                    version=version,
+                    creation_time=0,
+                    last_updated_time=0,
+                    source=source,
+                    run_id=run_id,
+                    status="READY",
+                    current_stage="None",
+                )
+            )
+            conn.execute(  # type: ignore[attr-defined]
+                update(registered_models)
+                .where(registered_models.c.name == "churn")
+                .values(last_version=version)
+            )
+
+        registry.backend.store.write(sneak)
+        with pytest.raises(InvalidInput, match=r"query or fragment|relative part"):
+            loopline.pyfunc.load_model(f"models:/churn/{version}")
+    assert len(loopline.pyfunc.load_model("models:/churn/1").predict(X[:3])) == 3

@@ -248,3 +248,39 @@ def test_recording_versions_with_a_misconfigured_store_warns_with_the_cause(
     recorded = record_data_versions_at("mysql://u@127.0.0.1/db", [DataVersion("d", "a", 1, None)])
     assert recorded is False
     assert "unsupported database 'mysql'" in caplog.text
+
+
+def test_a_store_locked_by_another_process_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not "check that the server runs": the file is there, someone else holds its lock."""
+    import sqlite3
+    import time
+
+    import loopline.store._engine as engine_module
+
+    path = tmp_path / "store.db"
+    monkeypatch.setattr(engine_module, "_BUSY_TIMEOUT_MS", 300)  # not a minute in a test
+    store = open_store(f"sqlite:///{path}")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError) as caught:
+            open_store(f"sqlite:///{path}")
+        assert "another process" in caught.value.message
+        started = time.monotonic()
+        with pytest.raises(StoreError) as caught:
+            store.write(lambda conn: conn.exec_driver_sql("CREATE TABLE t (x INTEGER)"))
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert waited < 1.5  # one full wait for the lock, not eight of them
+    assert "locked" in caught.value.message and "another process" in caught.value.message
+    assert "server" not in str(caught.value)
+
+
+def test_a_directory_named_like_the_store_is_named_as_one(tmp_path: Path) -> None:
+    (tmp_path / "store.db").mkdir()
+    with pytest.raises(StoreError, match="is a directory"):
+        open_store(f"sqlite:///{tmp_path / 'store.db'}")

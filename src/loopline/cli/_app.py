@@ -70,6 +70,23 @@ class SuggestingGroup(click.Group):
                 f"{exc.message} Did you mean {' or '.join(repr(c) for c in close)}?", ctx
             ) from None
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """``--stauts``: a mistyped option that is closer to a command names the command."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            import difflib
+
+            word = exc.option_name.lstrip("-")
+            commands = difflib.get_close_matches(word, self.list_commands(ctx), n=3, cutoff=0.7)
+            if not commands:
+                raise
+            close = " or ".join(repr(c) for c in commands)
+            raise click.UsageError(
+                f"No such option {exc.option_name!r}. Did you mean the command {close}?",
+                ctx,
+            ) from None
+
 
 class LazyGroup(SuggestingGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:

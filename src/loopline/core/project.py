@@ -8,7 +8,13 @@ from pathlib import Path
 
 from loopline.core.errors import InvalidInput, NotFound
 
-__all__ = ["DOT_DIR", "ProjectPaths", "find_project_root", "relative_to_project"]
+__all__ = [
+    "DOT_DIR",
+    "ProjectPaths",
+    "check_dot_dir",
+    "find_project_root",
+    "relative_to_project",
+]
 
 DOT_DIR = ".loopline"
 
@@ -53,15 +59,33 @@ class ProjectPaths:
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """The nearest folder at or above ``start`` that holds ``.loopline/``."""
+    """The nearest folder at or above ``start`` that holds ``.loopline/config.yaml`` (what
+    ``loopline init`` always writes): a bare ``.loopline`` folder, such as one a tool keeps in
+    a home folder, is no project. A ``.loopline`` that is a link leading out of its folder is
+    refused: the store and artifacts would be written wherever it points."""
     here = Path(os.path.abspath(start or Path.cwd()))
     for folder in (here, *here.parents):
-        if (folder / DOT_DIR).is_dir():
+        if ProjectPaths(folder).config_file.is_file():
+            check_dot_dir(folder)
             return folder
     raise NotFound(
         f"no Loopline project at or above {here}",
         hint="run `loopline init` in the project's root folder first",
     )
+
+
+def check_dot_dir(root: Path) -> None:
+    """Refuse a ``.loopline`` under ``root`` that is a link leading outside ``root``."""
+    dot = ProjectPaths(root).dot_dir
+    if not dot.is_symlink():
+        return
+    target = Path(os.path.realpath(dot))
+    if not target.is_relative_to(Path(os.path.realpath(root))):
+        raise InvalidInput(
+            f"{dot} is a link to {target}, outside the project folder {root}: Loopline "
+            "will not write its store and artifacts there",
+            hint=f"remove the link and run `loopline init` in {root}",
+        )
 
 
 def relative_to_project(root: Path, path: Path | str) -> str:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from loopline.core.atomic import atomic_write_text
-from loopline.core.project import ProjectPaths
+from loopline.core.project import ProjectPaths, check_dot_dir
 
 __all__ = ["init_project"]
 
@@ -16,7 +16,8 @@ _DOT_GITIGNORE = "/objects/\n/tmp/\n/artifacts/\n/config.local.yaml\n/store.db\n
 def init_project(root: Path) -> bool:
     """Make ``root`` a Loopline project; returns False if it already was one (nothing changed)."""
     paths = ProjectPaths(Path(os.path.abspath(root)))
-    created = not paths.dot_dir.is_dir()
+    check_dot_dir(paths.root)
+    created = not paths.config_file.is_file()
     paths.dot_dir.mkdir(parents=True, exist_ok=True)
     paths.objects_dir.mkdir(exist_ok=True)
     paths.tmp_dir.mkdir(exist_ok=True)

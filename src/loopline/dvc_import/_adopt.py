@@ -41,7 +41,7 @@ def import_dvc(root: Path) -> ImportReport:
             hint="run `loopline import-dvc` in the folder that holds .dvc/",
         )
     report = ImportReport(str(root))
-    if not (root / ".loopline").is_dir():
+    if not (root / ".loopline" / "config.yaml").is_file():
         from loopline.data.init import init_project
 
         init_project(root)

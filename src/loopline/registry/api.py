@@ -12,6 +12,7 @@ from typing import Any
 from loopline.core.errors import InvalidInput, NotFound
 from loopline.core.uris import parse_model_uri
 from loopline.registry._rest import RestRegistry
+from loopline.registry._sources import local_source_path
 from loopline.registry._sql import SqlRegistry
 from loopline.registry.entities import Lineage, ModelVersion
 from loopline.tracking.artifacts import proxied_to
@@ -112,7 +113,10 @@ class RegistryClient:
             if parsed.name and _LOGGED_MODEL.match(parsed.name) and parsed.version is None:
                 return self._materialize(self._logged_model_location(parsed.name), model_uri)
             source = self.resolve_version(model_uri).source
-            if parse_model_uri(source).kind == "path" and _SCHEME.match(source):
+            if source.lower().startswith("file:") or not _SCHEME.match(source):
+                # Opened exactly as the registry checked it: no '..', '#', '?' tricks.
+                return self.resolve(local_source_path(source))
+            if parse_model_uri(source).kind == "path":
                 return self._materialize(source, model_uri)  # mlflow-artifacts:, s3://, ...
             return self.resolve(source)
         run = self.tracking.get_run(parsed.run_id or "")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import suppress
 from typing import Any
 
 from starlette.routing import Route
 
-from loopline.core.errors import Conflict, NotFound
 from loopline.server._context import ServerContext
 from loopline.server._http import Params, endpoint
 from loopline.server._json import model_version_json, registered_model_json
@@ -82,14 +80,8 @@ def create_model_version(ctx: ServerContext, p: Params) -> dict[str, Any]:
     tags = {t["key"]: t["value"] for t in p.list("tags")}
     name = p.require("name")
     args = (p.require("source"), p.get("run_id"), p.get("description"), tags, p.get("model_id"))
-    try:
-        version = ctx.registry.create_model_version(name, *args)
-    except NotFound:
-        # The model is created only for a source that passed its checks: a refused source
-        # leaves no empty model behind.
-        with suppress(Conflict):  # created concurrently by someone else: fine
-            ctx.registry.create_registered_model(name)
-        version = ctx.registry.create_model_version(name, *args)
+    # As MLflow's server: a version of a model nobody created is RESOURCE_DOES_NOT_EXIST.
+    version = ctx.registry.create_model_version(name, *args)
     return {"model_version": model_version_json(version)}
 
 

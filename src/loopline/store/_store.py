@@ -11,9 +11,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError
 
 from loopline.core.errors import StoreError
+from loopline.store import _engine
 from loopline.store._damage import damaged_store_error
 from loopline.store._engine import make_engine
 from loopline.store._migrate import ensure_schema
+from loopline.store._trouble import sqlite_trouble, waiting_notice
 
 __all__ = ["Store", "open_store"]
 
@@ -34,11 +36,17 @@ class Store:
     def write(self, change: Callable[[Connection], T]) -> T:
         """Run ``change`` in a transaction, retrying if a concurrent writer got in the way."""
         for attempt in range(_RETRIES):
+            started = time.monotonic()
             try:
-                with self.engine.begin() as conn:
+                with waiting_notice(self.engine), self.engine.begin() as conn:
                     return change(conn)
             except OperationalError as exc:
-                if not _is_transient(exc) or attempt == _RETRIES - 1:
+                waited_out = (
+                    self.dialect == "sqlite"
+                    and time.monotonic() - started >= 0.9 * _engine._BUSY_TIMEOUT_MS / 1000
+                )
+                if not _is_transient(exc) or attempt == _RETRIES - 1 or waited_out:
+                    # A lock held through SQLite's whole busy wait is not a passing clash.
                     raise _store_error(self.engine, exc) from None
                 time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
             except DatabaseError as exc:
@@ -68,9 +76,9 @@ def _is_transient(exc: OperationalError) -> bool:
 
 
 def _store_error(engine: Engine, exc: DBAPIError) -> StoreError:
-    damaged = damaged_store_error(engine, exc)
-    if damaged is not None:
-        return damaged
+    known = damaged_store_error(engine, exc) or sqlite_trouble(engine, exc)
+    if known is not None:
+        return known
     return StoreError(
         f"the metadata store at {engine.url.render_as_string(hide_password=True)} "
         f"failed: {exc.orig}",
@@ -82,12 +90,13 @@ def open_store(url: str) -> Store:
     """Connect to the store at ``url`` and bring its schema up to date."""
     engine = make_engine(url)
     try:
-        ensure_schema(engine)
+        with waiting_notice(engine):
+            ensure_schema(engine)
     except DBAPIError as exc:
         engine.dispose()
-        damaged = damaged_store_error(engine, exc)
-        if damaged is not None:
-            raise damaged from None
+        known = damaged_store_error(engine, exc) or sqlite_trouble(engine, exc)
+        if known is not None:
+            raise known from None
         if not isinstance(exc, OperationalError):
             raise
         raise StoreError(

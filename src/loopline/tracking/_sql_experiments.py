@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from loopline.core.errors import Conflict, InvalidInput, NotFound
 from loopline.store import Store
 from loopline.store._schema import experiment_tags, experiments
+from loopline.tracking._validation import restore_experiment_hint
 from loopline.tracking.entities import Experiment, LifecycleStage, ViewType
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "SqlExperiments", "experiment_key", "now_ms"]
@@ -49,9 +50,15 @@ class SqlExperiments:
             raise InvalidInput("an experiment needs a non-empty name")
 
         def change(conn: Connection) -> str:
-            if conn.execute(
-                select(experiments.c.experiment_id).where(experiments.c.name == name)
-            ).first():
+            existing = conn.execute(
+                select(experiments.c.lifecycle_stage).where(experiments.c.name == name)
+            ).first()
+            if existing is not None and existing[0] == LifecycleStage.DELETED.value:
+                raise Conflict(
+                    f"experiment {name!r} already exists in deleted state",
+                    hint=restore_experiment_hint(name),
+                )
+            if existing is not None:
                 raise Conflict(
                     f"experiment {name!r} already exists",
                     hint="use set_experiment(name) to reuse it, or choose another name",

@@ -83,6 +83,14 @@ def resolve_tracking_uri(explicit: str | None = None) -> TrackingTarget:
     if "://" in uri and not uri.startswith("file://"):
         return TrackingTarget(uri, uri, artifact_root or _default_artifacts(uri))
     folder = Path(uri.removeprefix("file://")).expanduser().resolve()
+    if folder.exists() and not folder.is_dir():
+        from loopline.core.errors import ConfigError
+
+        raise ConfigError(
+            f"tracking URI {uri!r} is a file: a plain path names a folder that holds "
+            "store.db and artifacts/",
+            hint=f"for that SQLite file use sqlite:///{folder}, or give its folder {folder.parent}",
+        )
     return TrackingTarget(
         uri, f"sqlite:///{folder / 'store.db'}", artifact_root or str(folder / "artifacts")
     )

@@ -39,20 +39,55 @@ def inspect_input(
     """``path`` as the workspace holds it now, and the content id Loopline tracks for it.
 
     The second value is None when Loopline does not track the path (then whether it "matches"
-    is unknown: ``workspace_matches`` is None).
+    is unknown: ``workspace_matches`` is None). Outside a project the path is hashed as it is
+    and ``workspace_matches`` is None too (as MLflow's ``log_input`` works anywhere).
     """
+    from loopline.core.project import find_project_root
     from loopline.data.workspace import Workspace
     from loopline.objects.build import build_object
 
-    with Workspace(root) as ws:
-        rel = ws.relpath(Path(path).absolute())
+    absolute = Path(path).absolute()
+    try:
+        project = find_project_root(root if root is not None else absolute.parent)
+    except NotFound:
+        return _outside_project(absolute, context), None
+    with Workspace(project) as ws:
+        rel = ws.relpath(absolute)
         built = build_object(ws.root, rel, ws.state, jobs=ws.settings.jobs)
         tracked = _tracked_versions(ws, rel)
         if not tracked:
             return DataInput(rel, built.oid, None, context), None
-        matches = all(_current_oid(ws, p.path, rel, built.oid) == p.oid for p in tracked)
-        tracked_oid = tracked[0].oid if len(tracked) == 1 and tracked[0].path == rel else None
+        expected = [_tracked_oid(ws, p, rel) for p in tracked]
+        if any(e is None for e in expected):
+            return DataInput(rel, built.oid, None, context), None
+        current = [
+            built.oid if p.path == rel or _inside(rel, p.path) else _current_oid(ws, p.path)
+            for p in tracked
+        ]
+        matches = current == expected
+        own = len(tracked) == 1 and (tracked[0].path == rel or _inside(rel, tracked[0].path))
+        tracked_oid = expected[0] or None if own else None  # "": not in the tracked version
         return DataInput(rel, built.oid, matches, context), tracked_oid
+
+
+def _outside_project(path: Path, context: str | None) -> DataInput:
+    """An input outside any project: its content id, hashed without a state cache."""
+    import tempfile
+
+    from loopline.objects.build import build_object
+    from loopline.objects.state import StateCache
+
+    with tempfile.TemporaryDirectory(prefix="loopline-input-") as scratch:
+        state = StateCache(Path(scratch) / "state.db")
+        try:
+            built = build_object(path.parent, path.name, state)
+        finally:
+            state.close()
+    return DataInput(str(path), built.oid, None, context)
+
+
+def _inside(rel: str, folder: str) -> bool:
+    return rel.startswith(folder + "/")
 
 
 def _tracked_versions(ws: Workspace, rel: str) -> list[Pointer]:
@@ -63,25 +98,49 @@ def _tracked_versions(ws: Workspace, rel: str) -> list[Pointer]:
     except LooplineError:
         outs = []  # a broken lock is reported by `loopline status`, not here
     for out in outs:
-        if rel == out.path or rel.startswith(out.path + "/"):
+        if rel == out.path or _inside(rel, out.path):
             return [out]
     try:
         owner = ws.owner_of(rel)
         if owner is not None:
             return [owner]
-        found = ws.pointers([rel])
+        # Project-relative already: give it as an absolute path, or it is read from the cwd.
+        found = ws.pointers([str(ws.root / rel)])
     except NotFound:
         found = []
     except LooplineError:
         return []  # a broken pointer is reported by `loopline status`, not here
-    return found + [out for out in outs if out.path.startswith(rel + "/")]
+    return found + [out for out in outs if _inside(out.path, rel)]
 
 
-def _current_oid(ws: Workspace, tracked_path: str, rel: str, built_oid: str) -> str | None:
+def _tracked_oid(ws: Workspace, pointer: Pointer, rel: str) -> str | None:
+    """The content id ``pointer`` records for ``rel``: its own for the path itself or a
+    dataset inside it; for a file or subfolder of a tracked folder, that part's entry in the
+    folder's manifest (the rest of the folder may change without touching what was read);
+    "" when the tracked folder has no such part. None when the manifest is not in the cache."""
+    if not _inside(rel, pointer.path):
+        return pointer.oid
+    from loopline.objects.manifest import Manifest, ManifestEntry
+
+    inner = rel[len(pointer.path) + 1 :]
+    try:
+        manifest = ws.odb.read_manifest(pointer.oid)
+    except LooplineError:
+        return None
+    for entry in manifest.entries:
+        if entry.relpath == inner:
+            return entry.hash
+    below = [
+        ManifestEntry(e.relpath[len(inner) + 1 :], e.hash, e.size, e.isexec)
+        for e in manifest.entries
+        if _inside(e.relpath, inner)
+    ]
+    return Manifest.from_entries(below).oid if below else ""
+
+
+def _current_oid(ws: Workspace, tracked_path: str) -> str | None:
     from loopline.objects.build import build_object
 
-    if tracked_path == rel:
-        return built_oid
     try:
         return build_object(ws.root, tracked_path, ws.state, jobs=ws.settings.jobs).oid
     except NotFound:

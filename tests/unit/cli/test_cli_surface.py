@@ -88,3 +88,12 @@ def test_a_mistyped_command_names_the_closest_ones(typo: list[str], suggestion: 
     assert result.exit_code == 2
     assert f"No such command '{typo[-1]}'. Did you mean {suggestion}?" in result.stderr
     assert "Did you mean" not in run_cli("frobnicate").stderr
+
+
+def test_a_mistyped_option_close_to_a_command_suggests_the_command() -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("--stauts")
+    assert result.exit_code == 2
+    assert "Did you mean the command 'status'?" in result.stderr and "--set" not in result.stderr
+    assert "Did you mean '--set'?" in run_cli("--sett").stderr

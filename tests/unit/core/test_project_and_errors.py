@@ -51,8 +51,10 @@ def test_error_carries_hint() -> None:
 
 def test_project_root_is_found_from_a_subfolder(tmp_path: Path) -> None:
     (tmp_path / ".loopline").mkdir()
+    (tmp_path / ".loopline" / "config.yaml").write_text("")
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
+    (deep / ".loopline").mkdir()  # no config: not a project, the search goes on upwards
     assert find_project_root(deep) == tmp_path
 
 

@@ -21,6 +21,7 @@ from tests.conftest import make_tree
 def root(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     (project / ".loopline").mkdir(parents=True)
+    (project / ".loopline" / "config.yaml").write_text("")
     return project
 
 

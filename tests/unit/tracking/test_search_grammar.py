@@ -124,3 +124,34 @@ def test_rendered_filters_parse_back(clauses: list[tuple[str, str, str, object]]
     assert [(c.entity, c.key, c.op) for c in parsed] == [(e, k, o) for e, k, o, _ in clauses]
     for comparison, (entity, _, _, value) in zip(parsed, clauses, strict=True):
         assert comparison.value == (float(value) if entity == "metric" else value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("clause", "blamed"),
+    [
+        ("metrics.m descending", "'descending'"),
+        ("params.p dsc", "'dsc'"),
+        ("start_time dsc", "'dsc'"),
+        ("metrics.m DESC extra", "'extra'"),
+    ],
+)
+def test_a_misspelled_direction_is_refused_not_read_as_part_of_the_key(
+    clause: str, blamed: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_order_by([clause])
+    assert caught.value.message.startswith(f"invalid order_by {clause!r}")
+    assert blamed in caught.value.message
+
+
+def test_a_quoted_key_may_hold_spaces() -> None:
+    assert parse_order_by(["metrics.`my acc` desc", 'params."learning rate"']) == [
+        OrderBy("metric", "my acc", False),
+        OrderBy("param", "learning rate", True),
+    ]
+
+
+def test_the_attribute_list_names_each_attribute_once() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_order_by(["nosuch"])
+    assert "Created" not in caught.value.message and "created" in caught.value.message

@@ -77,3 +77,35 @@ def test_the_tracking_uri_outside_a_project_says_there_is_none(outside: Path) ->
     with pytest.raises(NotFound, match="no metadata store configured"):
         loopline.get_tracking_uri()
     assert list(outside.iterdir()) == []
+
+
+def test_a_bare_dot_loopline_folder_above_is_no_project(outside: Path) -> None:
+    """A `.loopline` folder without the config `loopline init` writes (one a tool keeps in a
+    home folder, say) does not get a store written into it."""
+    (outside / ".loopline").mkdir()
+    (outside / "work").mkdir()
+    result = run_cli("runs", "list", cwd=outside / "work")
+    assert result.exit_code == 3, result.output
+    assert "no Loopline project" in result.stderr
+    assert list((outside / ".loopline").iterdir()) == []
+
+
+def test_a_dot_loopline_link_leading_outside_is_refused(outside: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "config.yaml").write_text("# settings\n")
+    (outside / ".loopline").symlink_to(elsewhere)
+    for command in (("runs", "list"), ("init",)):
+        result = run_cli(*command, cwd=outside)
+        assert result.exit_code != 0, result.output
+        assert "outside the project folder" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["config.yaml"]
+
+
+def test_a_plain_path_to_a_sqlite_file_suggests_a_sqlite_url(outside: Path) -> None:
+    store = outside / "s.db"
+    assert run_cli("runs", "list", env={"LOOPLINE_STORE_URL": f"sqlite:///{store}"}).exit_code == 0
+    result = run_cli("runs", "list", env={"LOOPLINE_TRACKING_URI": str(store)})
+    assert result.exit_code != 0 and "Traceback" not in result.stderr, result.stderr
+    assert "plain path names a folder" in result.stderr
+    assert f"sqlite:///{store}" in result.stderr
