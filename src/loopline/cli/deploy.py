@@ -248,8 +248,14 @@ def remove_variant_command(name: str, variant: str, tracking_uri: str | None) ->
 def delete_command(name: str, yes: bool, tracking_uri: str | None) -> None:
     """Delete deployment NAME (its history is kept). Running servers of it keep serving the
     last policy until restarted; stop them to stop answering for it."""
+    import contextlib
+
+    from loopline.core.errors import StoreError
+
     store = deployments(tracking_uri)
-    store.get(name)
+    # A damaged row can still be deleted: that is the fix its error message gives.
+    with contextlib.suppress(StoreError):
+        store.get(name)
     if not yes:
         click.confirm(f"delete deployment {name}?", abort=True)
     store.delete(name)
