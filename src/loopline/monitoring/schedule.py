@@ -137,9 +137,14 @@ class MonitorRun:
 
         end = (now or datetime.now(UTC)) - self.delay
         start = end - self.window
-        log_table, feedback = read_log_and_feedback(self.log_root)
+        keys, _ = read_log_and_feedback(self.log_root)
         found = []
-        for model, version in self._targets(log_table, start, end):
+        tables: dict[str, tuple[Any, Any]] = {}
+        for model, version in self._targets(keys, start, end):
+            # Each model's log on its own: models' outputs may have different types.
+            if model not in tables:
+                tables = {model: read_log_and_feedback(self.log_root, model)}
+            log_table, feedback = tables[model]
             data = join_labels(log_table, feedback, model, version=version, start=start, end=end)
             result = self.monitor.evaluate(data, model=model, version=version, start=start, end=end)
             drift = self.drift_for(model, version, (start, end))
