@@ -114,3 +114,25 @@ def test_reference_file_and_unknown_model(project: Path) -> None:
     assert missing.exit_code == 3 and "holds no requests of model 'fraud'" in missing.stderr
     bad = run_cli("monitor", "report", "churn", "--window", "soon", cwd=project)
     assert bad.exit_code == 2 and "is not a duration" in bad.stderr
+
+
+def test_an_edited_training_file_is_not_taken_for_what_the_run_read(project: Path) -> None:
+    """With the run's content gone from the object cache, the edited workspace file is refused;
+    the same content written back is accepted (its content id matches lineage)."""
+    from loopline.data.workspace import Workspace
+    from loopline.registry import RegistryClient
+
+    [oid] = [o for p, o in RegistryClient().lineage("churn", "1").data if p == "train.parquet"]
+    with Workspace(project) as workspace:
+        cached = workspace.odb.path(oid)
+    original = cached.read_bytes()
+    cached.chmod(0o644)
+    cached.unlink()
+    refused = run_cli("monitor", "report", "churn", "--window", "1h", cwd=project)
+    assert refused.exit_code == 3, refused.stdout
+    assert "train.parquet changed since run" in refused.stderr
+    assert "--reference FILE" in refused.stderr
+    (project / "train.parquet").write_bytes(original)
+    accepted = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
+    assert accepted.exit_code == 0, accepted.stderr
+    assert json.loads(accepted.stdout)["drift"]["columns"]["tenure"]["drifted"]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from loopline.core.errors import InvalidInput, NotFound
 
@@ -139,21 +139,34 @@ def training_reference(
             hint="give the reference table with --reference FILE",
         )
     best: tuple[int, Path, str] | None = None
+    changed: list[str] = []
     for path, oid in lineage.data:
         location = _locate(path, oid)
+        if location == "changed":
+            changed.append(path)
+            continue
         if location is None:
             continue
         names = _column_names(location)
         overlap = len(set(names) & set(feature_names))
         if overlap and (best is None or overlap > best[0]):
             best = (overlap, location, path)
+    if best is None and changed:
+        raise NotFound(
+            f"{', '.join(changed)} changed since run {lineage.run_id} read it, and the content "
+            "the run read is not in the object cache",
+            hint="restore it (`git checkout` its pointer, then `loopline checkout`), pull it "
+            "(`loopline pull`), or give the reference table with --reference FILE",
+        )
     if best is None:
-        inputs = ", ".join(p for p, _ in lineage.data) or "none"
+        inputs = ", ".join(p for p, _ in lineage.data)
+        hint = "give the reference table with --reference FILE"
+        if inputs:
+            hint += ", or pull the data (`loopline pull`) so its content is in the cache"
         raise NotFound(
             f"no training table of {model} version {version} holds its features "
-            f"(run {lineage.run_id} recorded data inputs: {inputs})",
-            hint="give the reference table with --reference FILE, or pull the data "
-            "(`loopline pull`) so its content is in the cache",
+            f"(run {lineage.run_id} recorded data inputs: {inputs or 'none'})",
+            hint=hint,
         )
     _, location, path = best
     wanted = [n for n in feature_names if n in _column_names(location)]
@@ -161,21 +174,29 @@ def training_reference(
     return table, f"training data {path} (run {lineage.run_id})"
 
 
-def _locate(path: str, oid: str) -> Path | None:
-    """The exact content the run saw (object cache), else the file in the project."""
+def _locate(path: str, oid: str) -> Path | Literal["changed"] | None:
+    """The exact content the run saw: from the object cache, else the file in the project when
+    its content id is still the one the run recorded; ``"changed"`` when that file differs."""
     from loopline.core.errors import LooplineError
     from loopline.data.workspace import Workspace
+    from loopline.objects.build import build_object
 
     if not path.lower().endswith((".parquet", ".pq", ".parq", ".csv")):
         return None
     try:
         with Workspace() as workspace:
             cached, local = workspace.odb.path(oid), workspace.root / path
+            if cached.is_file():
+                return cached
+            if not local.is_file():
+                return None
+            # Hashed as lineage hashed it (tracking.inputs), so equal content gives equal ids.
+            built = build_object(
+                workspace.root, path, workspace.state, jobs=workspace.settings.jobs
+            )
     except LooplineError:
         return None
-    if cached.is_file():
-        return cached
-    return local if local.is_file() else None
+    return local if built.oid == oid else "changed"
 
 
 def _column_names(path: Path) -> list[str]:
