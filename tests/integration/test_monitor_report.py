@@ -136,3 +136,11 @@ def test_an_edited_training_file_is_not_taken_for_what_the_run_read(project: Pat
     accepted = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
     assert accepted.exit_code == 0, accepted.stderr
     assert json.loads(accepted.stdout)["drift"]["columns"]["tenure"]["drifted"]
+
+
+def test_bad_html_paths_are_refused_before_a_report_is_saved(project: Path) -> None:
+    for target, says in [("", "empty path"), ("nodir/x.html", "the folder nodir does not exist")]:
+        result = run_cli("monitor", "report", "churn", "--window", "1h", "--html", target,
+                         cwd=project)  # fmt: skip
+        assert result.exit_code == 2 and says in result.stderr, result.stderr
+    assert json.loads(run_cli("monitor", "reports", "--json", cwd=project).stdout) == []

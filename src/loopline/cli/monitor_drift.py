@@ -141,8 +141,10 @@ def drift_command(
     references of up to 1000 rows, distances beyond. The dataset drifts when the share of
     drifted columns reaches --drift-share. Exit status 0 whether or not drift is found.
     """
+    from loopline.cli._output_file import checked_output
     from loopline.monitoring.tables import read_table
 
+    html_file = checked_output(html_path, "--html") if html_path is not None else None
     detector = make_detector(
         columns, categorical, numeric_test, categorical_test, thresholds, drift_share
     )
@@ -151,8 +153,8 @@ def drift_command(
         read_table(reference, columns=selected, role="reference"),
         read_table(current, columns=selected, role="current"),
     )
-    if html_path is not None:
-        _write_html(report, html_path, f"{current} vs {reference}")
+    if html_file is not None:
+        _write_html(report, html_file, f"{current} vs {reference}")
     if as_json:
         echo_json(report.to_dict())
         return
@@ -161,11 +163,11 @@ def drift_command(
         click.echo(f"HTML report: {html_path}")
 
 
-def _write_html(report: DriftReport, path: str, title: str) -> None:
-    from loopline.core.atomic import atomic_write_text
+def _write_html(report: DriftReport, path: Path, title: str) -> None:
+    from loopline.cli._output_file import write_output
     from loopline.monitoring.html import render_html
 
-    atomic_write_text(Path(path), render_html(report, title=title))
+    write_output(path, render_html(report, title=title))
 
 
 def _number(value: float | None) -> str:
@@ -273,6 +275,7 @@ def report_command(
     lineage (registry version, its run, the run's recorded data inputs). Each decided report is
     saved (see `loopline monitor reports`) with its HTML beside the store.
     """
+    from loopline.cli._output_file import checked_output, copy_output
     from loopline.monitoring.served import (
         parse_time,
         parse_window,
@@ -284,6 +287,7 @@ def report_command(
     from loopline.monitoring.tables import read_table
     from loopline.serving.inference_log import default_log_root
 
+    html_file = checked_output(html_path, "--html") if html_path is not None else None
     if window and since:
         raise InvalidInput(
             "give --window or --since, not both", hint="--window 1h means the last hour"
@@ -335,10 +339,8 @@ def report_command(
         record, saved_html = _save(store, reports_dir, result.report, ref_name, logged, context)
         data["report_id"] = record.report_id
         data["html"] = str(saved_html)
-        if html_path is not None:
-            import shutil
-
-            shutil.copyfile(saved_html, html_path)
+        if html_file is not None:
+            copy_output(saved_html, html_file)
     if as_json:
         echo_json(data)
         return

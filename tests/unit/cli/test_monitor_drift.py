@@ -105,3 +105,38 @@ def test_html_report_is_written_beside_the_json(tables: tuple[Path, Path], tmp_p
     json.loads(result.stdout)  # still exactly one object on stdout
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and "age" in page
+
+
+@pytest.mark.parametrize("where", ["", "out/"])
+def test_empty_or_folder_output_paths_are_refused(
+    tables: tuple[Path, Path], tmp_path: Path, where: str
+) -> None:
+    reference, current = tables
+    (tmp_path / "out").mkdir()
+    target = str(tmp_path / where) if where else ""
+    commands = [
+        ["monitor", "drift", "--reference", str(reference), "--current", str(current)],
+        ["monitor", "dashboard"],
+        ["monitor", "alerts"],
+    ]
+    for command, option in zip(commands, ["--html", "-o", "-o"], strict=True):
+        result = run_cli(*command, option, target, cwd=tmp_path)
+        assert result.exit_code == 2, (command, result.exit_code, result.stderr)
+        assert (
+            "empty path" in result.stderr
+            or "folder" in result.stderr
+            or "Directory" in (result.stderr)
+        )
+
+
+def test_html_into_a_missing_folder_fails_before_work_and_names_the_path(
+    tables: tuple[Path, Path], tmp_path: Path
+) -> None:
+    reference, current = tables
+    result = run_cli(
+        "monitor", "drift", "--reference", str(reference), "--current", str(current),
+        "--html", "nodir/x.html", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.stderr
+    assert "cannot write nodir/x.html: the folder nodir does not exist" in result.stderr
+    assert ".tmp" not in result.stderr
