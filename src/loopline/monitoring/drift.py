@@ -294,7 +294,7 @@ class DriftDetector:
 
     def _judge_numeric(self, name: str, column: NumericColumn) -> ColumnDrift:
         n_ref, n_cur = column.reference.size, column.current.size
-        n_unique = column.n_unique(limit=5)
+        n_unique = column.n_unique()
         test = self.numeric_test or _default_test("numeric", n_ref, n_unique)
         plot = column.plot() if self.plots else None
         base = dict(

@@ -178,3 +178,13 @@ def test_unseen_level_gives_infinite_statistic_written_as_null() -> None:
     assert column.test == "chi2_gof" and column.drifted
     assert column.to_dict()["statistic"] is None and column.to_dict()["p_value"] == 0.0
     assert column.unseen_count == 10
+
+
+def test_distinct_values_of_a_numeric_column_count_both_tables() -> None:
+    """Ten values in the reference, ten other values in the current: 20 distinct, as a
+    categorical column of the same values counts its levels."""
+    reference = pa.table({"x": np.arange(10.0), "c": [str(v) for v in range(10)]})
+    current = pa.table({"x": np.arange(10.0, 20.0), "c": [str(v) for v in range(10, 20)]})
+    report = DriftDetector(categorical=["c"]).run(reference, current)
+    counts = {c.name: c.n_unique for c in report.columns}
+    assert counts == {"x": 20, "c": 20}
