@@ -97,10 +97,26 @@ def test_too_few_rows_says_so_instead_of_deciding(project: Path) -> None:
     data = json.loads(as_json.stdout)
     assert data["decided"] is False and data["drift"] is None
     assert json.loads(run_cli("monitor", "reports", "--json", cwd=project).stdout) == []
-    # An empty window (a version that never served) is "not enough data" too, not an error.
-    empty = run_cli("monitor", "report", "churn", "--version", "7", "--window", "1h", cwd=project)
-    assert empty.exit_code == 0, empty.stderr
-    assert "holds 0 rows of churn version 7" in empty.stdout
+    # An empty window is "not enough data", not an error, and names what it looked at.
+    old = run_cli("monitor", "report", "churn", "--since", "2020-01-01", "--until",
+                  "2020-01-02", cwd=project)  # fmt: skip
+    assert old.exit_code == 0, old.stderr
+    assert "holds 0 rows of churn (no version logged in the window)" in old.stdout
+    assert "version ?" not in old.stdout
+
+
+def test_unknown_version_backwards_window_and_missing_log_folder(project: Path) -> None:
+    unknown = run_cli("monitor", "report", "churn", "--version", "7", "--window", "1h",
+                      cwd=project)  # fmt: skip
+    assert unknown.exit_code == 3, unknown.stdout
+    assert "version 7 of 'churn' has no logged requests" in unknown.stderr
+    assert "logged versions: 1" in unknown.stderr
+    backwards = run_cli("monitor", "report", "churn", "--since", "2026-01-02", "--until",
+                        "2026-01-01", cwd=project)  # fmt: skip
+    assert backwards.exit_code == 2 and "at or after it ends" in backwards.stderr
+    nowhere = run_cli("monitor", "report", "churn", "--log-dir", str(project / "nope"),
+                      cwd=project)  # fmt: skip
+    assert nowhere.exit_code == 3 and "nope does not exist" in nowhere.stderr
 
 
 def test_reference_file_and_unknown_model(project: Path) -> None:

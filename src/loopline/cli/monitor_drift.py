@@ -344,8 +344,9 @@ def report_command(
     if as_json:
         echo_json(data)
         return
+    which = f"{model} version {logged.version}" if logged.version else f"{model} (no requests)"
     click.echo(
-        f"{model} version {logged.version or '?'}: {result.n_current} logged rows in "
+        f"{which}: {result.n_current} logged rows in "
         f"{_window_text(logged.start, logged.end)}; reference: {ref_name}"
     )
     if result.report is None:

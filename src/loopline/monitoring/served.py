@@ -94,6 +94,17 @@ def read_log_window(
 
     from loopline.serving.inference_log import read_inference_log
 
+    end = until or datetime.now(UTC)
+    if since is not None and since >= end:
+        raise InvalidInput(
+            f"the window starts ({since.isoformat()}) at or after it ends ({end.isoformat()})",
+            hint="give --since an earlier time than --until (or than now)",
+        )
+    if not log_root.is_dir():
+        raise NotFound(
+            f"the inference log folder {log_root} does not exist",
+            hint="point --log-dir at the folder the server logs into (its --log-dir)",
+        )
     table = read_inference_log(log_root, model)
     if table.num_rows == 0:
         raise NotFound(
@@ -102,7 +113,14 @@ def read_log_window(
             "or point --log-dir at its log",
         )
     table = table.filter(pc.equal(table.column("model_name"), model))
-    end = until or datetime.now(UTC)
+    if version is not None:
+        logged = sorted(str(v) for v in pc.unique(table.column("model_version")).to_pylist())
+        if version not in logged:
+            raise NotFound(
+                f"version {version} of {model!r} has no logged requests at all "
+                f"(logged versions: {', '.join(logged[:20]) or 'none'})",
+                hint="choose one of the logged versions with --version",
+            )
     stamps = table.column("timestamp")
     keep = pc.less(stamps, pa.scalar(end, stamps.type))
     if since is not None:
@@ -258,9 +276,14 @@ class ServedDriftResult:
 
     def message(self) -> str:
         if self.report is None:
+            which = (
+                f"{self.window.model} version {self.window.version}"
+                if self.window.version
+                else f"{self.window.model} (no version logged in the window)"
+            )
             return (
-                f"the window holds {self.n_current} rows of {self.window.model} version "
-                f"{self.window.version or '?'}; at least {self.min_rows} are needed to decide"
+                f"the window holds {self.n_current} rows of {which}; at least {self.min_rows} "
+                "are needed to decide"
             )
         return ""
 
