@@ -160,3 +160,29 @@ def test_bad_html_paths_are_refused_before_a_report_is_saved(project: Path) -> N
                          cwd=project)  # fmt: skip
         assert result.exit_code == 2 and says in result.stderr, result.stderr
     assert json.loads(run_cli("monitor", "reports", "--json", cwd=project).stdout) == []
+
+
+def test_labelled_feedback_adds_performance_to_the_report(project: Path) -> None:
+    """Labels for the logged requests: the JSON gains a separate "performance" key (the drift
+    keys unchanged) and the HTML a performance section with the same accuracy."""
+    from loopline.serving.inference_log import FeedbackEntry, write_feedback
+
+    labels = [
+        FeedbackEntry(f"req-{index}", tuple(int(v) for v in (batch["calls"] > 2)))
+        for index, batch in enumerate([_frame(600, 0.0, 10), _frame(600, 1.0, 11)])
+    ]
+    write_feedback(project / ".loopline" / "serving", labels)
+    result = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data["drift"]) == {"dataset_drift", "drift_share", "drifted_columns", "columns"}
+    current = data["performance"]["current"]
+    assert current["labelled_rows"] == 1200 and current["status"] == "ok"
+    assert 0.5 < current["metrics"]["accuracy"] <= 1.0
+    assert data["performance"]["reference_window"] is None  # nothing labelled the hour before
+    assert current["buckets"]
+    page = Path(data["html"]).read_text()
+    assert "Performance on labelled feedback" in page and "id='performance'" in page
+    assert f"{current['metrics']['accuracy']:.4f}" in page
+    human = run_cli("monitor", "report", "churn", "--window", "1h", cwd=project)
+    assert "performance: 1200 labelled rows; accuracy" in human.stdout

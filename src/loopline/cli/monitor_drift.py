@@ -15,6 +15,7 @@ from loopline.core.errors import InvalidInput
 if TYPE_CHECKING:
     from loopline.monitoring.drift import ColumnDrift, DriftDetector, DriftReport
     from loopline.monitoring.served import LogWindow
+    from loopline.monitoring.window_performance import WindowPerformance
     from loopline.store import Store
     from loopline.store.monitor_reports import MonitorReportRecord
 
@@ -328,6 +329,12 @@ def report_command(
         ref_table, ref_name = read_table(reference, role="reference"), str(reference)
     result = served_drift(logged, ref_table, ref_name, detector, min_rows=min_rows)
     data = result.to_dict()
+    performance = None
+    if result.report is not None and logged.version:
+        from loopline.monitoring.window_performance import window_performance
+
+        performance = window_performance(log_root, model, logged.version, logged.start, logged.end)
+    data["performance"] = performance.to_dict() if performance else None
     if result.report is not None:
         store, reports_dir = _report_store()
         context = {
@@ -336,7 +343,9 @@ def report_command(
             "window": _window_text(logged.start, logged.end),
             "reference": ref_name,
         }
-        record, saved_html = _save(store, reports_dir, result.report, ref_name, logged, context)
+        record, saved_html = _save(
+            store, reports_dir, result.report, ref_name, logged, context, performance
+        )
         data["report_id"] = record.report_id
         data["html"] = str(saved_html)
         if html_file is not None:
@@ -355,7 +364,22 @@ def report_command(
             click.echo(f"no report saved and no HTML written to {html_path}")
         return
     show_report(result.report)
+    if performance is not None:
+        _show_performance(performance)
     click.echo(f"report {data['report_id']} saved: {data['html']}")
+
+
+def _show_performance(performance: WindowPerformance) -> None:
+    current, change = performance.current, performance.change()
+    shown = ", ".join(
+        f"{name} {value:.4f}" + (f" ({change[name]:+.4f})" if change.get(name) is not None else "")
+        for name, value in current.metrics.items()
+        if value is not None
+    )
+    click.echo(
+        f"performance: {current.labelled_rows} labelled rows; {shown or current.message}"
+        + ("" if performance.reference else " (no labels in the window before)")
+    )
 
 
 def _window_text(start: object, end: object) -> str:
@@ -374,6 +398,7 @@ def _save(
     reference: str,
     logged: LogWindow,
     context: dict[str, str],
+    performance: WindowPerformance | None,
 ) -> tuple[MonitorReportRecord, Path]:
     from loopline.monitoring.reports import save_drift_report
 
@@ -386,6 +411,7 @@ def _save(
         version=logged.version,
         window=(logged.start, logged.end),
         context=context,
+        performance=performance,
     )
 
 

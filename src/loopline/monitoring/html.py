@@ -12,9 +12,14 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from loopline.monitoring._columns import Plot
+from loopline.monitoring._performance_html import performance_html
 from loopline.monitoring.drift import ColumnDrift, DriftReport
+
+if TYPE_CHECKING:
+    from loopline.monitoring.window_performance import WindowPerformance
 
 __all__ = ["render_html"]
 
@@ -84,12 +89,16 @@ def render_html(
     title: str = "Drift report",
     context: Mapping[str, str] | None = None,
     generated: datetime | None = None,
+    performance: WindowPerformance | None = None,
 ) -> str:
     """The whole report as one HTML document. ``context`` adds key/value lines to the header
-    (model, version, window...)."""
+    (model, version, window...); ``performance`` adds the labelled feedback's metrics."""
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     sub = " · ".join(f"{k}: {v}" for k, v in (context or {}).items())
-    data = json.dumps(_finite({**report.to_dict(), "details": report.details()}), allow_nan=False)
+    document = {**report.to_dict(), "details": report.details()}
+    if performance is not None:
+        document["performance"] = performance.to_dict()
+    data = json.dumps(_finite(document), allow_nan=False)
     rows = sorted(report.columns, key=lambda c: (not c.drifted, -c.score if c.drifted else 0))
     return "".join(
         [
@@ -100,6 +109,7 @@ def render_html(
             f"<h1>{_e(title)}</h1><div class='sub'>{_e(sub)}{' · ' if sub else ''}"
             f"generated {when}</div></header><main>",
             _summary(report),
+            performance_html(performance) if performance is not None else "",
             "<div class='toolbar'><h2>Columns</h2><label><input type='checkbox' "
             "id='only-drifted'> only drifted columns</label></div>",
             f"<p class='legend'>Distributions:<i style='background:{REF_COLOUR}'></i>reference"
