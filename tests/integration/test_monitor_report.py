@@ -186,3 +186,15 @@ def test_labelled_feedback_adds_performance_to_the_report(project: Path) -> None
     assert f"{current['metrics']['accuracy']:.4f}" in page
     human = run_cli("monitor", "report", "churn", "--window", "1h", cwd=project)
     assert "performance: 1200 labelled rows; accuracy" in human.stdout
+
+
+def test_run_and_report_agree_on_the_drift_share(project: Path) -> None:
+    """`monitor run` judges prediction drift as `monitor report` does, so both give one share."""
+    report = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
+    assert report.exit_code == 0, report.stderr
+    run = run_cli("monitor", "run", "churn", "--once", "--window", "1h", "--json", cwd=project)
+    assert run.exit_code == 0, run.stderr
+    [evaluation] = json.loads(run.stdout)
+    drift = evaluation["drift"]
+    assert "prediction" in drift["columns"]
+    assert drift["drift_share"] == json.loads(report.stdout)["drift"]["drift_share"]

@@ -278,12 +278,11 @@ def report_command(
     """
     from loopline.cli._output_file import checked_output, copy_output
     from loopline.monitoring.served import (
+        lineage_reference,
         parse_time,
         parse_window,
         read_log_window,
-        reference_predictions,
         served_drift,
-        training_reference,
     )
     from loopline.monitoring.tables import read_table
     from loopline.serving.inference_log import default_log_root
@@ -312,19 +311,9 @@ def report_command(
                 f"no logged request of {model} in the window names a model version",
                 hint="give --version, or a reference table with --reference FILE",
             )
-        features = list(detector.columns or logged.table.column_names)
-        clash = "output:prediction" in logged.table.column_names  # a feature named "prediction"
-        if not clash:
-            features = [f for f in features if f != "prediction"]
-        ref_table, ref_name = training_reference(model, logged.version, features)
-        if (
-            not clash
-            and "prediction" in logged.table.column_names
-            and (detector.columns is None or "prediction" in detector.columns)
-        ):
-            ref_table, skipped = reference_predictions(model, logged.version, ref_table, features)
-            if skipped:
-                click.echo(skipped, err=True)
+        ref_table, ref_name, skipped = lineage_reference(logged, detector.columns)
+        if skipped:
+            click.echo(skipped, err=True)
     else:
         ref_table, ref_name = read_table(reference, role="reference"), str(reference)
     result = served_drift(logged, ref_table, ref_name, detector, min_rows=min_rows)

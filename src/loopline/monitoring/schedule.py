@@ -57,7 +57,7 @@ def lineage_drift(
         model: str, version: str, window: tuple[datetime | None, datetime | None]
     ) -> dict[str, Any] | None:
         from loopline.monitoring.drift import DriftDetector
-        from loopline.monitoring.served import read_log_window, served_drift, training_reference
+        from loopline.monitoring.served import lineage_reference, read_log_window, served_drift
 
         try:
             logged = read_log_window(
@@ -67,10 +67,11 @@ def lineage_drift(
                 return None
             key = (model, version)
             if key not in references:
-                references[key] = training_reference(
-                    model, version, logged.table.column_names, tracking_uri=tracking_uri
-                )
-            reference, name = references[key]
+                # As `monitor report` builds it: prediction drift counts in both.
+                references[key] = lineage_reference(logged, tracking_uri=tracking_uri)
+                if references[key][2]:
+                    log.warning("%s version %s: %s", model, version, references[key][2])
+            reference, name, _ = references[key]
             result = served_drift(
                 logged, reference, name, DriftDetector(plots=False), min_rows=min_rows
             )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LogWindow",
     "ServedDriftResult",
+    "lineage_reference",
     "parse_time",
     "parse_window",
     "read_log_window",
@@ -190,6 +191,40 @@ def training_reference(
     wanted = [n for n in feature_names if n in _column_names(location)]
     table = read_table(location, columns=wanted, role="training data")
     return table, f"training data {path} (run {lineage.run_id})"
+
+
+def lineage_reference(
+    logged: LogWindow,
+    columns: Sequence[str] | None = None,
+    *,
+    tracking_uri: str | None = None,
+) -> tuple[pa.Table, str, str | None]:
+    """The reference of ``monitor report`` and ``monitor run`` alike: the version's training
+    data (``columns`` of it, default every logged feature) with the version's own predictions
+    on it, so that both judge prediction drift the same way. The third value says why
+    prediction drift is skipped, when it is."""
+    features = list(columns or logged.table.column_names)
+    clash = "output:prediction" in logged.table.column_names  # a feature named "prediction"
+    if not clash:
+        features = [f for f in features if f != "prediction"]
+    table, name = training_reference(
+        logged.model, logged.version, features, tracking_uri=tracking_uri
+    )
+    if clash:
+        return (
+            table,
+            name,
+            (
+                "prediction drift skipped: the model has a feature named 'prediction', which is "
+                "judged as a feature"
+            ),
+        )
+    if "prediction" not in logged.table.column_names or (
+        columns is not None and "prediction" not in columns
+    ):
+        return table, name, None
+    table, skipped = reference_predictions(logged.model, logged.version, table, features)
+    return table, name, skipped
 
 
 def _locate(path: str, oid: str) -> Path | Literal["changed"] | None:
