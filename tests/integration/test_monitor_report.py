@@ -198,3 +198,14 @@ def test_run_and_report_agree_on_the_drift_share(project: Path) -> None:
     drift = evaluation["drift"]
     assert "prediction" in drift["columns"]
     assert drift["drift_share"] == json.loads(report.stdout)["drift"]["drift_share"]
+
+
+def test_a_report_whose_folder_was_deleted_is_listed_as_missing(project: Path) -> None:
+    import shutil
+
+    made = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
+    assert made.exit_code == 0, made.stderr
+    shutil.rmtree(Path(json.loads(made.stdout)["html"]).parent)
+    [listed] = json.loads(run_cli("monitor", "reports", "--json", cwd=project).stdout)
+    assert listed["missing"] is True
+    assert "(missing: deleted?)" in run_cli("monitor", "reports", cwd=project).stdout

@@ -434,9 +434,13 @@ def reports_command(model: str | None, as_json: bool) -> None:
 
     store, reports_dir = _report_store()
     records = list_reports(store, model=model)
+
+    def html(record: MonitorReportRecord) -> Path:
+        return reports_dir / record.path / "report.html"
+
     if as_json:
         echo_json(
-            [asdict(r) | {"html": str(reports_dir / r.path / "report.html")} for r in records]
+            [asdict(r) | {"html": str(html(r)), "missing": not html(r).is_file()} for r in records]
         )
         return
     if not records:
@@ -456,7 +460,7 @@ def reports_command(model: str | None, as_json: bool) -> None:
                 "DRIFT" if r.dataset_drift else "no",
                 f"{r.drifted_columns}/{r.columns}",
                 r.n_current,
-                str(reports_dir / r.path / "report.html"),
+                str(html(r)) if html(r).is_file() else f"{html(r)} (missing: deleted?)",
             ]
             for r in records
         ],

@@ -22,7 +22,8 @@ def performance_html(performance: WindowPerformance) -> str:
     share = current.labelled_share
     header = (
         f"<p class='legend'>{current.labelled_rows:,} labelled of {current.logged_rows:,} "
-        f"logged rows{f' ({share:.1%})' if share is not None else ''} · {_e(current.message)}"
+        f"logged rows{f' ({share:.1%})' if share is not None else ''}"
+        + ("" if current.ok else f" · {_e(current.message)}")
         + (
             f" · reference window: {before.labelled_rows:,} labelled rows"
             if before

@@ -311,11 +311,18 @@ class DriftDetector:
         )
         if n_ref == 0 or n_cur == 0:
             return _empty_side(base, n_ref, n_cur)
+        note = _small_note(n_ref, n_cur)
         if test in detectors.CATEGORICAL_TESTS:
             result = _COUNT_TESTS[test](*column.levels())
+            if n_unique > 0.5 * (n_ref + n_cur):
+                note = (
+                    f"{test} over {n_unique:,} distinct values, mostly unique: counts of "
+                    "values that occur once cannot show a shift of a continuous column "
+                    "(use ks, psi or wasserstein_normed)"
+                )
         else:
             result = _SORTED_TESTS[test](column.reference, column.current)
-        return _verdict(base, result, _small_note(n_ref, n_cur))
+        return _verdict(base, result, note)
 
     def _judge_categorical(self, name: str, column: CategoricalColumn) -> ColumnDrift:
         n_ref, n_cur = int(column.reference_counts.sum()), int(column.current_counts.sum())
@@ -370,7 +377,11 @@ def _default_test(kind: str, n_ref: int, n_unique: int) -> str:
 
 def _small_note(n_ref: int, n_cur: int) -> str | None:
     if min(n_ref, n_cur) < FEW_ROWS:
-        return f"only {min(n_ref, n_cur)} values on one side: the test has little power"
+        fewest = min(n_ref, n_cur)
+        return (
+            f"only {fewest} value{'' if fewest == 1 else 's'} on one side: "
+            "the test has little power"
+        )
     return None
 
 
