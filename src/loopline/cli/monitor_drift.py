@@ -80,6 +80,13 @@ def drift_options(function: click.decorators.FC) -> click.decorators.FC:
             show_default=True,
             help="Dataset drift when at least this share of columns drifted.",
         ),
+        click.option(
+            "--missing-threshold",
+            type=float,
+            metavar="X",
+            help="Also count a column as drifted when its share of missing values (null, "
+            "NaN, inf) changes by more than X (0..1). Default: off.",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
         click.option(
             "--html",
@@ -100,6 +107,7 @@ def make_detector(
     categorical_test: str | None,
     thresholds: tuple[str, ...],
     drift_share: float,
+    missing_threshold: float | None = None,
 ) -> DriftDetector:
     from loopline.monitoring.drift import DriftDetector
 
@@ -110,6 +118,7 @@ def make_detector(
         drift_share=drift_share,
         categorical=_names(categorical) or (),
         columns=_names(columns),
+        missing_threshold=missing_threshold,
     )
 
 
@@ -133,6 +142,7 @@ def drift_command(
     categorical_test: str | None,
     thresholds: tuple[str, ...],
     drift_share: float,
+    missing_threshold: float | None,
     as_json: bool,
     html_path: str | None,
 ) -> None:
@@ -147,8 +157,9 @@ def drift_command(
 
     html_file = checked_output(html_path, "--html") if html_path is not None else None
     detector = make_detector(
-        columns, categorical, numeric_test, categorical_test, thresholds, drift_share
-    )
+        columns, categorical, numeric_test, categorical_test, thresholds, drift_share,
+        missing_threshold,
+    )  # fmt: skip
     selected = detector.columns
     report = detector.run(
         read_table(reference, columns=selected, role="reference"),
@@ -267,6 +278,7 @@ def report_command(
     categorical_test: str | None,
     thresholds: tuple[str, ...],
     drift_share: float,
+    missing_threshold: float | None,
     as_json: bool,
     html_path: str | None,
 ) -> None:
@@ -299,8 +311,9 @@ def report_command(
 
         start = (end or datetime.now(UTC)) - parse_window(window)
     detector = make_detector(
-        columns, categorical, numeric_test, categorical_test, thresholds, drift_share
-    )
+        columns, categorical, numeric_test, categorical_test, thresholds, drift_share,
+        missing_threshold,
+    )  # fmt: skip
     log_root = Path(log_dir) if log_dir else default_log_root()
     logged = read_log_window(log_root, model, version=version, since=start, until=end)
     if logged.table.num_rows < min_rows:

@@ -25,7 +25,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from loopline.core.errors import InvalidInput
@@ -175,6 +175,8 @@ class DriftDetector:
     ``numeric_test``/``categorical_test`` replace the default choice for every column of that
     type; ``thresholds`` override the default threshold per test name; ``categorical`` names
     columns to treat as categories whatever their type; ``columns`` restricts the comparison.
+    ``missing_threshold`` (default off): a column whose share of missing values (null, NaN,
+    ±inf) changes by more than this counts as drifted whatever its test says.
     """
 
     def __init__(
@@ -188,6 +190,7 @@ class DriftDetector:
         columns: Sequence[str] | None = None,
         plots: bool = True,
         workers: int | None = None,
+        missing_threshold: float | None = None,
     ) -> None:
         known = (*detectors.NUMERIC_TESTS, *detectors.CATEGORICAL_TESTS)
         for option, name in (("numeric", numeric_test), ("categorical", categorical_test)):
@@ -213,6 +216,12 @@ class DriftDetector:
             merged[name] = float(value)
         if not 0 < drift_share <= 1:
             raise InvalidInput(f"drift share {drift_share} is not in (0, 1]")
+        if missing_threshold is not None and not 0 <= missing_threshold < 1:
+            raise InvalidInput(
+                f"missing threshold {missing_threshold} is not in [0, 1)",
+                hint="a change of the share of missing values, e.g. 0.1 for 10 points",
+            )
+        self.missing_threshold = missing_threshold
         self.numeric_test = numeric_test
         self.categorical_test = categorical_test
         self.thresholds = merged
@@ -240,6 +249,8 @@ class DriftDetector:
                 columns = tuple(pool.map(judge, names))
         else:
             columns = tuple(map(judge, names))
+        if self.missing_threshold is not None:
+            columns = tuple(_missing_rule(c, self.missing_threshold) for c in columns)
         return DriftReport(columns, self.drift_share, reference.num_rows, current.num_rows)
 
     def _column_names(self, reference: pa.Table, current: pa.Table) -> list[str]:
@@ -373,6 +384,17 @@ def _default_test(kind: str, n_ref: int, n_unique: int) -> str:
     if n_ref <= SMALL_REFERENCE:
         return "chi2_gof" if n_unique > 2 else "z"
     return "jensenshannon"
+
+
+def _missing_rule(column: ColumnDrift, threshold: float) -> ColumnDrift:
+    change = column.missing_current - column.missing_reference
+    if column.drifted or abs(change) <= threshold:
+        return column
+    said = f"missing values {column.missing_reference:.1%} → {column.missing_current:.1%} " + (
+        f"(change above {threshold:.1%}): drifted"
+    )
+    note = f"{column.note}; {said}" if column.note else said
+    return replace(column, drifted=True, note=note)
 
 
 def _small_note(n_ref: int, n_cur: int) -> str | None:

@@ -372,6 +372,9 @@ def served_drift(
             drift_share=detector.drift_share,
             categorical=detector.categorical,
             columns=shared,
+            plots=detector.plots,
+            workers=detector.workers,
+            missing_threshold=detector.missing_threshold,
         )
     report = detector.run(reference, current)
     return ServedDriftResult(window, reference_name, current.num_rows, min_rows, report)
