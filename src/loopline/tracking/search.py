@@ -74,9 +74,6 @@ def _bad(filter_string: str, why: str) -> InvalidInput:
     )
 
 
-_ORDER_WORD = re.compile(r"(?:`[^`]*`|\"[^\"]*\"|[^\s`\"])+")
-
-
 def _bad_order(clause: str, why: str) -> InvalidInput:
     return InvalidInput(
         f"invalid order_by {clause!r}: {why}",
@@ -115,7 +112,7 @@ def _identifier(
     if entity == "attribute":
         key = _ATTRIBUTE_ALIASES.get(key, key)
         if key not in NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES:
-            known = ", ".join(sorted((NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES) - {"Created"}))
+            known = ", ".join(sorted(NUMERIC_ATTRIBUTES | STRING_ATTRIBUTES - {"Created"}))
             raise bad(source, f"unknown attribute {key!r} (attributes: {known})")
     return entity, key
 
@@ -241,13 +238,12 @@ def parse_order_by(clauses: list[str] | None) -> list[OrderBy]:
     for clause in clauses or []:
         if not clause.strip():
             raise _bad_order(clause, "it is empty")
-        # A key with spaces is quoted (metrics.`my acc`): any other space starts the direction.
-        parts = _ORDER_WORD.findall(clause)
-        if len(parts) > 2:
-            raise _bad_order(clause, f"{' '.join(parts[2:])!r} follows the direction")
-        ident, direction = parts[0], parts[1].upper() if len(parts) == 2 else "ASC"
-        if direction not in ("ASC", "DESC"):
-            raise _bad_order(clause, f"direction {parts[1]!r} is neither ASC nor DESC")
+        parts = clause.strip().rsplit(None, 1)
+        direction = "ASC"
+        if len(parts) == 2 and parts[1].upper() in ("ASC", "DESC"):
+            ident, direction = parts[0], parts[1].upper()
+        else:
+            ident = clause.strip()
         entity, key = _identifier(ident, clause, _bad_order)
         orders.append(OrderBy(entity, key, direction == "ASC"))
     return orders
