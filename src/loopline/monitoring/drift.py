@@ -325,7 +325,7 @@ class DriftDetector:
         note = _small_note(n_ref, n_cur)
         if test in detectors.CATEGORICAL_TESTS:
             result = _COUNT_TESTS[test](*column.levels())
-            if n_unique > 0.5 * (n_ref + n_cur):
+            if test in ("chi2", "chi2_gof") and n_unique > max(50, 0.5 * (n_ref + n_cur)):
                 note = (
                     f"{test} over {n_unique:,} distinct values, mostly unique: counts of "
                     "values that occur once cannot show a shift of a continuous column "

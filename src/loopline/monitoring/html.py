@@ -242,9 +242,8 @@ def _histogram_svg(plot: Plot, width: int = 240, height: int = 64) -> str:
 def _bars_svg(plot: Plot, width: int = 240) -> str:
     row, label_w = 13, 78
     height = row * len(plot.labels) + 2
-    # Scale to the largest named level; an "others" bucket beyond it is drawn at full width.
-    named = len(plot.labels) - (1 if plot.labels[-1].endswith(" others") else 0)
-    top = max(max(plot.reference[:named]), max(plot.current[:named]), 1e-12)
+    # One scale for every bar, the "others" bucket included, so lengths compare across rows.
+    top = max(max(plot.reference), max(plot.current), 1e-12)
     bar_w = width - label_w - 34
     parts = []
     for i, (label, ref, cur) in enumerate(
@@ -257,9 +256,9 @@ def _bars_svg(plot: Plot, width: int = 240) -> str:
             f"reference {ref:.1%}, current {cur:.1%}</title>{_e(short)}</text>"
         )
         parts.append(
-            f"<rect x='{label_w}' y='{y + 1}' width='{min(ref / top, 1) * bar_w:.1f}' "
+            f"<rect x='{label_w}' y='{y + 1}' width='{ref / top * bar_w:.1f}' "
             f"height='5' fill='{REF_COLOUR}'/><rect x='{label_w}' y='{y + 6}' "
-            f"width='{min(cur / top, 1) * bar_w:.1f}' height='5' fill='{CUR_COLOUR}'/>"
+            f"width='{cur / top * bar_w:.1f}' height='5' fill='{CUR_COLOUR}'/>"
         )
         parts.append(f"<text x='{width}' y='{y + 10}' text-anchor='end'>{cur:.0%}</text>")
     return _svg(width, height, "".join(parts))

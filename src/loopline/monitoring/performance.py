@@ -402,6 +402,9 @@ def read_log_and_feedback(log_root: Path, model: str | None = None) -> tuple[Any
             ]
             parts = [p for p in parts if p.num_columns]
             log = pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
+            if log.num_rows and "prediction" not in log.column_names:
+                # The model never logged: other models' keys only, an output column of nulls.
+                log = log.append_column("prediction", pa.nulls(log.num_rows, pa.float64()))
         return log, read_feedback(log_root)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InvalidInput(
