@@ -97,10 +97,26 @@ def test_too_few_rows_says_so_instead_of_deciding(project: Path) -> None:
     data = json.loads(as_json.stdout)
     assert data["decided"] is False and data["drift"] is None
     assert json.loads(run_cli("monitor", "reports", "--json", cwd=project).stdout) == []
-    # An empty window (a version that never served) is "not enough data" too, not an error.
-    empty = run_cli("monitor", "report", "churn", "--version", "7", "--window", "1h", cwd=project)
-    assert empty.exit_code == 0, empty.stderr
-    assert "holds 0 rows of churn version 7" in empty.stdout
+    # An empty window is "not enough data", not an error, and names what it looked at.
+    old = run_cli("monitor", "report", "churn", "--since", "2020-01-01", "--until",
+                  "2020-01-02", cwd=project)  # fmt: skip
+    assert old.exit_code == 0, old.stderr
+    assert "holds 0 rows of churn (no version logged in the window)" in old.stdout
+    assert "version ?" not in old.stdout
+
+
+def test_unknown_version_backwards_window_and_missing_log_folder(project: Path) -> None:
+    unknown = run_cli("monitor", "report", "churn", "--version", "7", "--window", "1h",
+                      cwd=project)  # fmt: skip
+    assert unknown.exit_code == 3, unknown.stdout
+    assert "version 7 of 'churn' has no logged requests" in unknown.stderr
+    assert "logged versions: 1" in unknown.stderr
+    backwards = run_cli("monitor", "report", "churn", "--since", "2026-01-02", "--until",
+                        "2026-01-01", cwd=project)  # fmt: skip
+    assert backwards.exit_code == 2 and "at or after it ends" in backwards.stderr
+    nowhere = run_cli("monitor", "report", "churn", "--log-dir", str(project / "nope"),
+                      cwd=project)  # fmt: skip
+    assert nowhere.exit_code == 3 and "nope does not exist" in nowhere.stderr
 
 
 def test_reference_file_and_unknown_model(project: Path) -> None:
@@ -114,3 +130,82 @@ def test_reference_file_and_unknown_model(project: Path) -> None:
     assert missing.exit_code == 3 and "holds no requests of model 'fraud'" in missing.stderr
     bad = run_cli("monitor", "report", "churn", "--window", "soon", cwd=project)
     assert bad.exit_code == 2 and "is not a duration" in bad.stderr
+
+
+def test_an_edited_training_file_is_not_taken_for_what_the_run_read(project: Path) -> None:
+    """With the run's content gone from the object cache, the edited workspace file is refused;
+    the same content written back is accepted (its content id matches lineage)."""
+    from loopline.data.workspace import Workspace
+    from loopline.registry import RegistryClient
+
+    [oid] = [o for p, o in RegistryClient().lineage("churn", "1").data if p == "train.parquet"]
+    with Workspace(project) as workspace:
+        cached = workspace.odb.path(oid)
+    original = cached.read_bytes()
+    cached.chmod(0o644)
+    cached.unlink()
+    refused = run_cli("monitor", "report", "churn", "--window", "1h", cwd=project)
+    assert refused.exit_code == 3, refused.stdout
+    assert "train.parquet changed since run" in refused.stderr
+    assert "--reference FILE" in refused.stderr
+    (project / "train.parquet").write_bytes(original)
+    accepted = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
+    assert accepted.exit_code == 0, accepted.stderr
+    assert json.loads(accepted.stdout)["drift"]["columns"]["tenure"]["drifted"]
+
+
+def test_bad_html_paths_are_refused_before_a_report_is_saved(project: Path) -> None:
+    for target, says in [("", "empty path"), ("nodir/x.html", "the folder nodir does not exist")]:
+        result = run_cli("monitor", "report", "churn", "--window", "1h", "--html", target,
+                         cwd=project)  # fmt: skip
+        assert result.exit_code == 2 and says in result.stderr, result.stderr
+    assert json.loads(run_cli("monitor", "reports", "--json", cwd=project).stdout) == []
+
+
+def test_labelled_feedback_adds_performance_to_the_report(project: Path) -> None:
+    """Labels for the logged requests: the JSON gains a separate "performance" key (the drift
+    keys unchanged) and the HTML a performance section with the same accuracy."""
+    from loopline.serving.inference_log import FeedbackEntry, write_feedback
+
+    labels = [
+        FeedbackEntry(f"req-{index}", tuple(int(v) for v in (batch["calls"] > 2)))
+        for index, batch in enumerate([_frame(600, 0.0, 10), _frame(600, 1.0, 11)])
+    ]
+    write_feedback(project / ".loopline" / "serving", labels)
+    result = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data["drift"]) == {"dataset_drift", "drift_share", "drifted_columns", "columns"}
+    current = data["performance"]["current"]
+    assert current["labelled_rows"] == 1200 and current["status"] == "ok"
+    assert 0.5 < current["metrics"]["accuracy"] <= 1.0
+    assert data["performance"]["reference_window"] is None  # nothing labelled the hour before
+    assert current["buckets"]
+    page = Path(data["html"]).read_text()
+    assert "Performance on labelled feedback" in page and "id='performance'" in page
+    assert f"{current['metrics']['accuracy']:.4f}" in page
+    human = run_cli("monitor", "report", "churn", "--window", "1h", cwd=project)
+    assert "performance: 1200 labelled rows; accuracy" in human.stdout
+
+
+def test_run_and_report_agree_on_the_drift_share(project: Path) -> None:
+    """`monitor run` judges prediction drift as `monitor report` does, so both give one share."""
+    report = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
+    assert report.exit_code == 0, report.stderr
+    run = run_cli("monitor", "run", "churn", "--once", "--window", "1h", "--json", cwd=project)
+    assert run.exit_code == 0, run.stderr
+    [evaluation] = json.loads(run.stdout)
+    drift = evaluation["drift"]
+    assert "prediction" in drift["columns"]
+    assert drift["drift_share"] == json.loads(report.stdout)["drift"]["drift_share"]
+
+
+def test_a_report_whose_folder_was_deleted_is_listed_as_missing(project: Path) -> None:
+    import shutil
+
+    made = run_cli("monitor", "report", "churn", "--window", "1h", "--json", cwd=project)
+    assert made.exit_code == 0, made.stderr
+    shutil.rmtree(Path(json.loads(made.stdout)["html"]).parent)
+    [listed] = json.loads(run_cli("monitor", "reports", "--json", cwd=project).stdout)
+    assert listed["missing"] is True
+    assert "(missing: deleted?)" in run_cli("monitor", "reports", cwd=project).stdout

@@ -15,6 +15,7 @@ from loopline.core.errors import InvalidInput
 if TYPE_CHECKING:
     from loopline.monitoring.drift import ColumnDrift, DriftDetector, DriftReport
     from loopline.monitoring.served import LogWindow
+    from loopline.monitoring.window_performance import WindowPerformance
     from loopline.store import Store
     from loopline.store.monitor_reports import MonitorReportRecord
 
@@ -79,6 +80,13 @@ def drift_options(function: click.decorators.FC) -> click.decorators.FC:
             show_default=True,
             help="Dataset drift when at least this share of columns drifted.",
         ),
+        click.option(
+            "--missing-threshold",
+            type=float,
+            metavar="X",
+            help="Also count a column as drifted when its share of missing values (null, "
+            "NaN, inf) changes by more than X (0..1). Default: off.",
+        ),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
         click.option(
             "--html",
@@ -99,6 +107,7 @@ def make_detector(
     categorical_test: str | None,
     thresholds: tuple[str, ...],
     drift_share: float,
+    missing_threshold: float | None = None,
 ) -> DriftDetector:
     from loopline.monitoring.drift import DriftDetector
 
@@ -109,6 +118,7 @@ def make_detector(
         drift_share=drift_share,
         categorical=_names(categorical) or (),
         columns=_names(columns),
+        missing_threshold=missing_threshold,
     )
 
 
@@ -132,6 +142,7 @@ def drift_command(
     categorical_test: str | None,
     thresholds: tuple[str, ...],
     drift_share: float,
+    missing_threshold: float | None,
     as_json: bool,
     html_path: str | None,
 ) -> None:
@@ -141,18 +152,21 @@ def drift_command(
     references of up to 1000 rows, distances beyond. The dataset drifts when the share of
     drifted columns reaches --drift-share. Exit status 0 whether or not drift is found.
     """
+    from loopline.cli._output_file import checked_output
     from loopline.monitoring.tables import read_table
 
+    html_file = checked_output(html_path, "--html") if html_path is not None else None
     detector = make_detector(
-        columns, categorical, numeric_test, categorical_test, thresholds, drift_share
-    )
+        columns, categorical, numeric_test, categorical_test, thresholds, drift_share,
+        missing_threshold,
+    )  # fmt: skip
     selected = detector.columns
     report = detector.run(
         read_table(reference, columns=selected, role="reference"),
         read_table(current, columns=selected, role="current"),
     )
-    if html_path is not None:
-        _write_html(report, html_path, f"{current} vs {reference}")
+    if html_file is not None:
+        _write_html(report, html_file, f"{current} vs {reference}")
     if as_json:
         echo_json(report.to_dict())
         return
@@ -161,11 +175,11 @@ def drift_command(
         click.echo(f"HTML report: {html_path}")
 
 
-def _write_html(report: DriftReport, path: str, title: str) -> None:
-    from loopline.core.atomic import atomic_write_text
+def _write_html(report: DriftReport, path: Path, title: str) -> None:
+    from loopline.cli._output_file import write_output
     from loopline.monitoring.html import render_html
 
-    atomic_write_text(Path(path), render_html(report, title=title))
+    write_output(path, render_html(report, title=title))
 
 
 def _number(value: float | None) -> str:
@@ -264,6 +278,7 @@ def report_command(
     categorical_test: str | None,
     thresholds: tuple[str, ...],
     drift_share: float,
+    missing_threshold: float | None,
     as_json: bool,
     html_path: str | None,
 ) -> None:
@@ -273,17 +288,18 @@ def report_command(
     lineage (registry version, its run, the run's recorded data inputs). Each decided report is
     saved (see `loopline monitor reports`) with its HTML beside the store.
     """
+    from loopline.cli._output_file import checked_output, copy_output
     from loopline.monitoring.served import (
+        lineage_reference,
         parse_time,
         parse_window,
         read_log_window,
-        reference_predictions,
         served_drift,
-        training_reference,
     )
     from loopline.monitoring.tables import read_table
     from loopline.serving.inference_log import default_log_root
 
+    html_file = checked_output(html_path, "--html") if html_path is not None else None
     if window and since:
         raise InvalidInput(
             "give --window or --since, not both", hint="--window 1h means the last hour"
@@ -295,8 +311,9 @@ def report_command(
 
         start = (end or datetime.now(UTC)) - parse_window(window)
     detector = make_detector(
-        columns, categorical, numeric_test, categorical_test, thresholds, drift_share
-    )
+        columns, categorical, numeric_test, categorical_test, thresholds, drift_share,
+        missing_threshold,
+    )  # fmt: skip
     log_root = Path(log_dir) if log_dir else default_log_root()
     logged = read_log_window(log_root, model, version=version, since=start, until=end)
     if logged.table.num_rows < min_rows:
@@ -307,23 +324,19 @@ def report_command(
                 f"no logged request of {model} in the window names a model version",
                 hint="give --version, or a reference table with --reference FILE",
             )
-        features = list(detector.columns or logged.table.column_names)
-        clash = "output:prediction" in logged.table.column_names  # a feature named "prediction"
-        if not clash:
-            features = [f for f in features if f != "prediction"]
-        ref_table, ref_name = training_reference(model, logged.version, features)
-        if (
-            not clash
-            and "prediction" in logged.table.column_names
-            and (detector.columns is None or "prediction" in detector.columns)
-        ):
-            ref_table, skipped = reference_predictions(model, logged.version, ref_table, features)
-            if skipped:
-                click.echo(skipped, err=True)
+        ref_table, ref_name, skipped = lineage_reference(logged, detector.columns)
+        if skipped:
+            click.echo(skipped, err=True)
     else:
         ref_table, ref_name = read_table(reference, role="reference"), str(reference)
     result = served_drift(logged, ref_table, ref_name, detector, min_rows=min_rows)
     data = result.to_dict()
+    performance = None
+    if result.report is not None and logged.version:
+        from loopline.monitoring.window_performance import window_performance
+
+        performance = window_performance(log_root, model, logged.version, logged.start, logged.end)
+    data["performance"] = performance.to_dict() if performance else None
     if result.report is not None:
         store, reports_dir = _report_store()
         context = {
@@ -332,18 +345,19 @@ def report_command(
             "window": _window_text(logged.start, logged.end),
             "reference": ref_name,
         }
-        record, saved_html = _save(store, reports_dir, result.report, ref_name, logged, context)
+        record, saved_html = _save(
+            store, reports_dir, result.report, ref_name, logged, context, performance
+        )
         data["report_id"] = record.report_id
         data["html"] = str(saved_html)
-        if html_path is not None:
-            import shutil
-
-            shutil.copyfile(saved_html, html_path)
+        if html_file is not None:
+            copy_output(saved_html, html_file)
     if as_json:
         echo_json(data)
         return
+    which = f"{model} version {logged.version}" if logged.version else f"{model} (no requests)"
     click.echo(
-        f"{model} version {logged.version or '?'}: {result.n_current} logged rows in "
+        f"{which}: {result.n_current} logged rows in "
         f"{_window_text(logged.start, logged.end)}; reference: {ref_name}"
     )
     if result.report is None:
@@ -352,7 +366,22 @@ def report_command(
             click.echo(f"no report saved and no HTML written to {html_path}")
         return
     show_report(result.report)
+    if performance is not None:
+        _show_performance(performance)
     click.echo(f"report {data['report_id']} saved: {data['html']}")
+
+
+def _show_performance(performance: WindowPerformance) -> None:
+    current, change = performance.current, performance.change()
+    shown = ", ".join(
+        f"{name} {value:.4f}" + (f" ({change[name]:+.4f})" if change.get(name) is not None else "")
+        for name, value in current.metrics.items()
+        if value is not None
+    )
+    click.echo(
+        f"performance: {current.labelled_rows} labelled rows; {shown or current.message}"
+        + ("" if performance.reference else " (no labels in the window before)")
+    )
 
 
 def _window_text(start: object, end: object) -> str:
@@ -371,6 +400,7 @@ def _save(
     reference: str,
     logged: LogWindow,
     context: dict[str, str],
+    performance: WindowPerformance | None,
 ) -> tuple[MonitorReportRecord, Path]:
     from loopline.monitoring.reports import save_drift_report
 
@@ -383,6 +413,7 @@ def _save(
         version=logged.version,
         window=(logged.start, logged.end),
         context=context,
+        performance=performance,
     )
 
 
@@ -416,9 +447,13 @@ def reports_command(model: str | None, as_json: bool) -> None:
 
     store, reports_dir = _report_store()
     records = list_reports(store, model=model)
+
+    def html(record: MonitorReportRecord) -> Path:
+        return reports_dir / record.path / "report.html"
+
     if as_json:
         echo_json(
-            [asdict(r) | {"html": str(reports_dir / r.path / "report.html")} for r in records]
+            [asdict(r) | {"html": str(html(r)), "missing": not html(r).is_file()} for r in records]
         )
         return
     if not records:
@@ -438,7 +473,7 @@ def reports_command(model: str | None, as_json: bool) -> None:
                 "DRIFT" if r.dataset_drift else "no",
                 f"{r.drifted_columns}/{r.columns}",
                 r.n_current,
-                str(reports_dir / r.path / "report.html"),
+                str(html(r)) if html(r).is_file() else f"{html(r)} (missing: deleted?)",
             ]
             for r in records
         ],

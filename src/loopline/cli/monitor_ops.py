@@ -275,9 +275,11 @@ def alerts_command(
     Load the file with `rule_files:` in prometheus.yml; `promtool check rules FILE` accepts it.
     The drift and performance rules read the gauges of `loopline monitor run`.
     """
-    from loopline.core.atomic import atomic_write_text
+    from loopline.cli._output_file import checked_output, write_output
     from loopline.monitoring._timespan import parse_duration
     from loopline.monitoring.alerts import AlertRules, render_rules
+
+    target = checked_output(output, "-o") if output is not None else None
 
     rules = AlertRules(
         model=model,
@@ -292,10 +294,10 @@ def alerts_command(
         runbook_url=runbook_url,
     )
     text = render_rules(rules)
-    if output is None:
+    if target is None:
         click.echo(text, nl=False)
         return
-    atomic_write_text(Path(output), text)
+    write_output(target, text)
     click.echo(f"Wrote {sum(len(g['rules']) for g in rules.build()['groups'])} rules to {output}")
 
 
@@ -317,9 +319,11 @@ def dashboard_command(output: str | None, title: str, uid: str) -> None:
     import json
     import re
 
-    from loopline.core.atomic import atomic_write_text
+    from loopline.cli._output_file import checked_output, write_output
     from loopline.core.errors import InvalidInput
     from loopline.monitoring.dashboard import build_dashboard
+
+    target = checked_output(output, "-o") if output is not None else None
 
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", uid):
         raise InvalidInput(
@@ -327,10 +331,10 @@ def dashboard_command(output: str | None, title: str, uid: str) -> None:
             hint="e.g. --uid loopline-models",
         )
     text = json.dumps(build_dashboard(title, uid), indent=2) + "\n"
-    if output is None:
+    if target is None:
         click.echo(text, nl=False)
         return
-    atomic_write_text(Path(output), text)
+    write_output(target, text)
     click.echo(f"Wrote the dashboard {title!r} to {output}")
 
 

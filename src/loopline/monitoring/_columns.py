@@ -64,12 +64,14 @@ class NumericColumn:
     missing_reference: float
     missing_current: float
 
-    def n_unique(self, limit: int) -> int:
-        """Distinct values across both samples, counted exactly up to ``limit`` + 1."""
-        ref_unique = _sorted_unique(self.reference)
-        if ref_unique.size > limit:
-            return ref_unique.size
-        return int(np.union1d(ref_unique, _sorted_unique(self.current)).size)
+    def n_unique(self) -> int:
+        """Distinct values across both samples (as categorical columns count their levels)."""
+        ref_unique, cur_unique = _sorted_unique(self.reference), _sorted_unique(self.current)
+        if not ref_unique.size:
+            return int(cur_unique.size)
+        at = np.minimum(np.searchsorted(ref_unique, cur_unique), ref_unique.size - 1)
+        shared = int(np.count_nonzero(ref_unique[at] == cur_unique))
+        return int(ref_unique.size + cur_unique.size - shared)
 
     def levels(self) -> tuple[IntArray, IntArray]:
         """Counts per distinct value, over the union of both samples."""

@@ -38,6 +38,16 @@ class PerformanceFloor:
                 f"no performance metric is called {self.metric!r}",
                 hint=f"choose one of {', '.join(sorted(_METRICS))}",
             )
+        if self.metric in _LOWER_IS_BETTER and self.bound < 0:
+            raise InvalidInput(
+                f"the ceiling {self.bound} of {self.metric} is below 0, which it never is",
+                hint=f"give a value of 0 or more, e.g. {self.metric}=0.5",
+            )
+        if self.metric not in _LOWER_IS_BETTER and not 0 <= self.bound <= 1:
+            raise InvalidInput(
+                f"the floor {self.bound} of {self.metric} is outside 0..1, where it always is",
+                hint=f"give a share, e.g. {self.metric}=0.8",
+            )
 
     @property
     def comparison(self) -> str:

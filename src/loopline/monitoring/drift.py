@@ -25,7 +25,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from loopline.core.errors import InvalidInput
@@ -175,6 +175,8 @@ class DriftDetector:
     ``numeric_test``/``categorical_test`` replace the default choice for every column of that
     type; ``thresholds`` override the default threshold per test name; ``categorical`` names
     columns to treat as categories whatever their type; ``columns`` restricts the comparison.
+    ``missing_threshold`` (default off): a column whose share of missing values (null, NaN,
+    ±inf) changes by more than this counts as drifted whatever its test says.
     """
 
     def __init__(
@@ -188,6 +190,7 @@ class DriftDetector:
         columns: Sequence[str] | None = None,
         plots: bool = True,
         workers: int | None = None,
+        missing_threshold: float | None = None,
     ) -> None:
         known = (*detectors.NUMERIC_TESTS, *detectors.CATEGORICAL_TESTS)
         for option, name in (("numeric", numeric_test), ("categorical", categorical_test)):
@@ -213,6 +216,12 @@ class DriftDetector:
             merged[name] = float(value)
         if not 0 < drift_share <= 1:
             raise InvalidInput(f"drift share {drift_share} is not in (0, 1]")
+        if missing_threshold is not None and not 0 <= missing_threshold < 1:
+            raise InvalidInput(
+                f"missing threshold {missing_threshold} is not in [0, 1)",
+                hint="a change of the share of missing values, e.g. 0.1 for 10 points",
+            )
+        self.missing_threshold = missing_threshold
         self.numeric_test = numeric_test
         self.categorical_test = categorical_test
         self.thresholds = merged
@@ -240,6 +249,8 @@ class DriftDetector:
                 columns = tuple(pool.map(judge, names))
         else:
             columns = tuple(map(judge, names))
+        if self.missing_threshold is not None:
+            columns = tuple(_missing_rule(c, self.missing_threshold) for c in columns)
         return DriftReport(columns, self.drift_share, reference.num_rows, current.num_rows)
 
     def _column_names(self, reference: pa.Table, current: pa.Table) -> list[str]:
@@ -294,7 +305,7 @@ class DriftDetector:
 
     def _judge_numeric(self, name: str, column: NumericColumn) -> ColumnDrift:
         n_ref, n_cur = column.reference.size, column.current.size
-        n_unique = column.n_unique(limit=5)
+        n_unique = column.n_unique()
         test = self.numeric_test or _default_test("numeric", n_ref, n_unique)
         plot = column.plot() if self.plots else None
         base = dict(
@@ -311,11 +322,18 @@ class DriftDetector:
         )
         if n_ref == 0 or n_cur == 0:
             return _empty_side(base, n_ref, n_cur)
+        note = _small_note(n_ref, n_cur)
         if test in detectors.CATEGORICAL_TESTS:
             result = _COUNT_TESTS[test](*column.levels())
+            if test in ("chi2", "chi2_gof") and n_unique > max(50, 0.5 * (n_ref + n_cur)):
+                note = (
+                    f"{test} over {n_unique:,} distinct values, mostly unique: counts of "
+                    "values that occur once cannot show a shift of a continuous column "
+                    "(use ks, psi or wasserstein_normed)"
+                )
         else:
             result = _SORTED_TESTS[test](column.reference, column.current)
-        return _verdict(base, result, _small_note(n_ref, n_cur))
+        return _verdict(base, result, note)
 
     def _judge_categorical(self, name: str, column: CategoricalColumn) -> ColumnDrift:
         n_ref, n_cur = int(column.reference_counts.sum()), int(column.current_counts.sum())
@@ -368,9 +386,24 @@ def _default_test(kind: str, n_ref: int, n_unique: int) -> str:
     return "jensenshannon"
 
 
+def _missing_rule(column: ColumnDrift, threshold: float) -> ColumnDrift:
+    change = column.missing_current - column.missing_reference
+    if column.drifted or abs(change) <= threshold:
+        return column
+    said = f"missing values {column.missing_reference:.1%} → {column.missing_current:.1%} " + (
+        f"(change above {threshold:.1%}): drifted"
+    )
+    note = f"{column.note}; {said}" if column.note else said
+    return replace(column, drifted=True, note=note)
+
+
 def _small_note(n_ref: int, n_cur: int) -> str | None:
     if min(n_ref, n_cur) < FEW_ROWS:
-        return f"only {min(n_ref, n_cur)} values on one side: the test has little power"
+        fewest = min(n_ref, n_cur)
+        return (
+            f"only {fewest} value{'' if fewest == 1 else 's'} on one side: "
+            "the test has little power"
+        )
     return None
 
 

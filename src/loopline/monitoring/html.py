@@ -12,9 +12,14 @@ import json
 import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from loopline.monitoring._columns import Plot
+from loopline.monitoring._performance_html import performance_html
 from loopline.monitoring.drift import ColumnDrift, DriftReport
+
+if TYPE_CHECKING:
+    from loopline.monitoring.window_performance import WindowPerformance
 
 __all__ = ["render_html"]
 
@@ -84,12 +89,16 @@ def render_html(
     title: str = "Drift report",
     context: Mapping[str, str] | None = None,
     generated: datetime | None = None,
+    performance: WindowPerformance | None = None,
 ) -> str:
     """The whole report as one HTML document. ``context`` adds key/value lines to the header
-    (model, version, window...)."""
+    (model, version, window...); ``performance`` adds the labelled feedback's metrics."""
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     sub = " · ".join(f"{k}: {v}" for k, v in (context or {}).items())
-    data = json.dumps(_finite({**report.to_dict(), "details": report.details()}), allow_nan=False)
+    document = {**report.to_dict(), "details": report.details()}
+    if performance is not None:
+        document["performance"] = performance.to_dict()
+    data = json.dumps(_finite(document), allow_nan=False)
     rows = sorted(report.columns, key=lambda c: (not c.drifted, -c.score if c.drifted else 0))
     return "".join(
         [
@@ -100,6 +109,7 @@ def render_html(
             f"<h1>{_e(title)}</h1><div class='sub'>{_e(sub)}{' · ' if sub else ''}"
             f"generated {when}</div></header><main>",
             _summary(report),
+            performance_html(performance) if performance is not None else "",
             "<div class='toolbar'><h2>Columns</h2><label><input type='checkbox' "
             "id='only-drifted'> only drifted columns</label></div>",
             f"<p class='legend'>Distributions:<i style='background:{REF_COLOUR}'></i>reference"
@@ -232,9 +242,8 @@ def _histogram_svg(plot: Plot, width: int = 240, height: int = 64) -> str:
 def _bars_svg(plot: Plot, width: int = 240) -> str:
     row, label_w = 13, 78
     height = row * len(plot.labels) + 2
-    # Scale to the largest named level; an "others" bucket beyond it is drawn at full width.
-    named = len(plot.labels) - (1 if plot.labels[-1].endswith(" others") else 0)
-    top = max(max(plot.reference[:named]), max(plot.current[:named]), 1e-12)
+    # One scale for every bar, the "others" bucket included, so lengths compare across rows.
+    top = max(max(plot.reference), max(plot.current), 1e-12)
     bar_w = width - label_w - 34
     parts = []
     for i, (label, ref, cur) in enumerate(
@@ -247,9 +256,9 @@ def _bars_svg(plot: Plot, width: int = 240) -> str:
             f"reference {ref:.1%}, current {cur:.1%}</title>{_e(short)}</text>"
         )
         parts.append(
-            f"<rect x='{label_w}' y='{y + 1}' width='{min(ref / top, 1) * bar_w:.1f}' "
+            f"<rect x='{label_w}' y='{y + 1}' width='{ref / top * bar_w:.1f}' "
             f"height='5' fill='{REF_COLOUR}'/><rect x='{label_w}' y='{y + 6}' "
-            f"width='{min(cur / top, 1) * bar_w:.1f}' height='5' fill='{CUR_COLOUR}'/>"
+            f"width='{cur / top * bar_w:.1f}' height='5' fill='{CUR_COLOUR}'/>"
         )
         parts.append(f"<text x='{width}' y='{y + 10}' text-anchor='end'>{cur:.0%}</text>")
     return _svg(width, height, "".join(parts))

@@ -298,7 +298,7 @@ def evaluate_performance(
 ) -> PerformanceResult:
     """Read the inference log and feedback under ``log_root`` (the server's ``--log-dir``) and
     judge ``model`` (one ``version`` or all) in ``[start, end)``."""
-    log, feedback = read_log_and_feedback(log_root)
+    log, feedback = read_log_and_feedback(log_root, model)
     data = join_labels(log, feedback, model, version=version, start=start, end=end)
     judge = monitor or PerformanceMonitor()
     result = judge.evaluate(data, model=model, version=version, start=start, end=end)
@@ -320,7 +320,7 @@ def compare_versions(
             f"the champion and the challenger are both version {champion}",
             hint="compare two different versions",
         )
-    log, feedback = read_log_and_feedback(log_root)
+    log, feedback = read_log_and_feedback(log_root, model)
     judge = monitor or PerformanceMonitor()
     sides = [
         _explain_silence(
@@ -377,20 +377,47 @@ def _explain_silence(result: PerformanceResult, log: Any, log_root: Path) -> Per
     return result
 
 
-def read_log_and_feedback(log_root: Path) -> tuple[Any, Any]:
-    """The whole inference log (every model) and all feedback under ``log_root``."""
+def read_log_and_feedback(log_root: Path, model: str | None = None) -> tuple[Any, Any]:
+    """The inference log and all feedback under ``log_root``.
+
+    With ``model``, that model's rows keep their outputs while every other model contributes
+    only its row keys (so labels of other models' requests still count as matched): models
+    whose predictions have different types (one predicts classes, another numbers) share one
+    log folder without their outputs ever meeting in one column. Without ``model``, only the
+    row keys of every model are read."""
     import pyarrow as pa
 
-    from loopline.serving.inference_log import read_feedback, read_inference_log
+    from loopline.serving.inference_log import _safe, read_feedback, read_inference_log
 
+    keys = [c for c in LOG_COLUMNS if c not in ("prediction", "probabilities")]
     try:
-        log = read_inference_log(log_root, columns=LOG_COLUMNS)
+        if model is None:
+            log = read_inference_log(log_root, columns=keys)
+        else:
+            parts = [read_inference_log(log_root, model, columns=LOG_COLUMNS)]
+            parts += [
+                read_inference_log(log_root, name, columns=keys)
+                for name in _model_folders(log_root)
+                if name != _safe(model)
+            ]
+            parts = [p for p in parts if p.num_columns]
+            log = pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
+            if log.num_rows and "prediction" not in log.column_names:
+                # The model never logged: other models' keys only, an output column of nulls.
+                log = log.append_column("prediction", pa.nulls(log.num_rows, pa.float64()))
         return log, read_feedback(log_root)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InvalidInput(
             f"the inference log under {log_root} has segments that do not fit together: {exc}",
-            hint="evaluate one model at a time, or move the odd segment files aside",
+            hint="move the odd segment files aside (the log of one model must keep one type "
+            "of prediction)",
         ) from None
+
+
+def _model_folders(log_root: Path) -> list[str]:
+    """The names of the per-model folders of the inference log (already safe names)."""
+    folder = log_root / "inference"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
 # -- helpers ----------------------------------------------------------------------------------

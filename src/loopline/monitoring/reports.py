@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopline.core.atomic import atomic_write_text
 from loopline.monitoring.drift import DriftReport
@@ -24,6 +24,9 @@ from loopline.store.monitor_reports import (
     list_monitor_reports,
     record_monitor_report,
 )
+
+if TYPE_CHECKING:
+    from loopline.monitoring.window_performance import WindowPerformance
 
 __all__ = ["list_reports", "save_drift_report"]
 
@@ -38,6 +41,7 @@ def save_drift_report(
     version: str | None = None,
     window: tuple[datetime | None, datetime] | None = None,
     context: Mapping[str, str] | None = None,
+    performance: WindowPerformance | None = None,
 ) -> tuple[MonitorReportRecord, Path]:
     """Write the report's files, then record it (files first: a row never points at nothing)."""
     from loopline.monitoring.html import render_html
@@ -57,10 +61,14 @@ def save_drift_report(
         },
         "details": report.details(),
     }
+    if performance is not None:
+        document["performance"] = performance.to_dict()
     atomic_write_text(folder / "report.json", json.dumps(_finite(document), indent=1))
     title = f"{model} version {version}" if model else "Drift report"
     html_path = folder / "report.html"
-    atomic_write_text(html_path, render_html(report, title=title, context=context))
+    atomic_write_text(
+        html_path, render_html(report, title=title, context=context, performance=performance)
+    )
     record = MonitorReportRecord(
         report_id=report_id,
         kind="drift",

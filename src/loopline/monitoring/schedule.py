@@ -57,7 +57,7 @@ def lineage_drift(
         model: str, version: str, window: tuple[datetime | None, datetime | None]
     ) -> dict[str, Any] | None:
         from loopline.monitoring.drift import DriftDetector
-        from loopline.monitoring.served import read_log_window, served_drift, training_reference
+        from loopline.monitoring.served import lineage_reference, read_log_window, served_drift
 
         try:
             logged = read_log_window(
@@ -67,10 +67,11 @@ def lineage_drift(
                 return None
             key = (model, version)
             if key not in references:
-                references[key] = training_reference(
-                    model, version, logged.table.column_names, tracking_uri=tracking_uri
-                )
-            reference, name = references[key]
+                # As `monitor report` builds it: prediction drift counts in both.
+                references[key] = lineage_reference(logged, tracking_uri=tracking_uri)
+                if references[key][2]:
+                    log.warning("%s version %s: %s", model, version, references[key][2])
+            reference, name, _ = references[key]
             result = served_drift(
                 logged, reference, name, DriftDetector(plots=False), min_rows=min_rows
             )
@@ -137,9 +138,14 @@ class MonitorRun:
 
         end = (now or datetime.now(UTC)) - self.delay
         start = end - self.window
-        log_table, feedback = read_log_and_feedback(self.log_root)
+        keys, _ = read_log_and_feedback(self.log_root)
         found = []
-        for model, version in self._targets(log_table, start, end):
+        tables: dict[str, tuple[Any, Any]] = {}
+        for model, version in self._targets(keys, start, end):
+            # Each model's log on its own: models' outputs may have different types.
+            if model not in tables:
+                tables = {model: read_log_and_feedback(self.log_root, model)}
+            log_table, feedback = tables[model]
             data = join_labels(log_table, feedback, model, version=version, start=start, end=end)
             result = self.monitor.evaluate(data, model=model, version=version, start=start, end=end)
             drift = self.drift_for(model, version, (start, end))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from loopline.core.errors import InvalidInput, NotFound
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LogWindow",
     "ServedDriftResult",
+    "lineage_reference",
     "parse_time",
     "parse_window",
     "read_log_window",
@@ -103,6 +104,17 @@ def read_log_window(
 
     from loopline.serving.inference_log import read_inference_log
 
+    end = until or datetime.now(UTC)
+    if since is not None and since >= end:
+        raise InvalidInput(
+            f"the window starts ({since.isoformat()}) at or after it ends ({end.isoformat()})",
+            hint="give --since an earlier time than --until (or than now)",
+        )
+    if not log_root.is_dir():
+        raise NotFound(
+            f"the inference log folder {log_root} does not exist",
+            hint="point --log-dir at the folder the server logs into (its --log-dir)",
+        )
     table = read_inference_log(log_root, model)
     if table.num_rows == 0:
         raise NotFound(
@@ -111,7 +123,14 @@ def read_log_window(
             "or point --log-dir at its log",
         )
     table = table.filter(pc.equal(table.column("model_name"), model))
-    end = until or datetime.now(UTC)
+    if version is not None:
+        logged = sorted(str(v) for v in pc.unique(table.column("model_version")).to_pylist())
+        if version not in logged:
+            raise NotFound(
+                f"version {version} of {model!r} has no logged requests at all "
+                f"(logged versions: {', '.join(logged[:20]) or 'none'})",
+                hint="choose one of the logged versions with --version",
+            )
     stamps = table.column("timestamp")
     keep = pc.less(stamps, pa.scalar(end, stamps.type))
     if since is not None:
@@ -151,21 +170,34 @@ def training_reference(
             hint="give the reference table with --reference FILE",
         )
     best: tuple[int, Path, str] | None = None
+    changed: list[str] = []
     for path, oid in lineage.data:
         location = _locate(path, oid)
+        if location == "changed":
+            changed.append(path)
+            continue
         if location is None:
             continue
         names = _column_names(location)
         overlap = len(set(names) & set(feature_names))
         if overlap and (best is None or overlap > best[0]):
             best = (overlap, location, path)
+    if best is None and changed:
+        raise NotFound(
+            f"{', '.join(changed)} changed since run {lineage.run_id} read it, and the content "
+            "the run read is not in the object cache",
+            hint="restore it (`git checkout` its pointer, then `loopline checkout`), pull it "
+            "(`loopline pull`), or give the reference table with --reference FILE",
+        )
     if best is None:
-        inputs = ", ".join(p for p, _ in lineage.data) or "none"
+        inputs = ", ".join(p for p, _ in lineage.data)
+        hint = "give the reference table with --reference FILE"
+        if inputs:
+            hint += ", or pull the data (`loopline pull`) so its content is in the cache"
         raise NotFound(
             f"no training table of {model} version {version} holds its features "
-            f"(run {lineage.run_id} recorded data inputs: {inputs})",
-            hint="give the reference table with --reference FILE, or pull the data "
-            "(`loopline pull`) so its content is in the cache",
+            f"(run {lineage.run_id} recorded data inputs: {inputs or 'none'})",
+            hint=hint,
         )
     _, location, path = best
     wanted = [n for n in feature_names if n in _column_names(location)]
@@ -173,21 +205,63 @@ def training_reference(
     return table, f"training data {path} (run {lineage.run_id})"
 
 
-def _locate(path: str, oid: str) -> Path | None:
-    """The exact content the run saw (object cache), else the file in the project."""
+def lineage_reference(
+    logged: LogWindow,
+    columns: Sequence[str] | None = None,
+    *,
+    tracking_uri: str | None = None,
+) -> tuple[pa.Table, str, str | None]:
+    """The reference of ``monitor report`` and ``monitor run`` alike: the version's training
+    data (``columns`` of it, default every logged feature) with the version's own predictions
+    on it, so that both judge prediction drift the same way. The third value says why
+    prediction drift is skipped, when it is."""
+    features = list(columns or logged.table.column_names)
+    clash = "output:prediction" in logged.table.column_names  # a feature named "prediction"
+    if not clash:
+        features = [f for f in features if f != "prediction"]
+    table, name = training_reference(
+        logged.model, logged.version, features, tracking_uri=tracking_uri
+    )
+    if clash:
+        return (
+            table,
+            name,
+            (
+                "prediction drift skipped: the model has a feature named 'prediction', which is "
+                "judged as a feature"
+            ),
+        )
+    if "prediction" not in logged.table.column_names or (
+        columns is not None and "prediction" not in columns
+    ):
+        return table, name, None
+    table, skipped = reference_predictions(logged.model, logged.version, table, features)
+    return table, name, skipped
+
+
+def _locate(path: str, oid: str) -> Path | Literal["changed"] | None:
+    """The exact content the run saw: from the object cache, else the file in the project when
+    its content id is still the one the run recorded; ``"changed"`` when that file differs."""
     from loopline.core.errors import LooplineError
     from loopline.data.workspace import Workspace
+    from loopline.objects.build import build_object
 
     if not path.lower().endswith((".parquet", ".pq", ".parq", ".csv")):
         return None
     try:
         with Workspace() as workspace:
             cached, local = workspace.odb.path(oid), workspace.root / path
+            if cached.is_file():
+                return cached
+            if not local.is_file():
+                return None
+            # Hashed as lineage hashed it (tracking.inputs), so equal content gives equal ids.
+            built = build_object(
+                workspace.root, path, workspace.state, jobs=workspace.settings.jobs
+            )
     except LooplineError:
         return None
-    if cached.is_file():
-        return cached
-    return local if local.is_file() else None
+    return local if built.oid == oid else "changed"
 
 
 def _column_names(path: Path) -> list[str]:
@@ -249,9 +323,14 @@ class ServedDriftResult:
 
     def message(self) -> str:
         if self.report is None:
+            which = (
+                f"{self.window.model} version {self.window.version}"
+                if self.window.version
+                else f"{self.window.model} (no version logged in the window)"
+            )
             return (
-                f"the window holds {self.n_current} rows of {self.window.model} version "
-                f"{self.window.version or '?'}; at least {self.min_rows} are needed to decide"
+                f"the window holds {self.n_current} rows of {which}; at least {self.min_rows} "
+                "are needed to decide"
             )
         return ""
 
@@ -305,6 +384,9 @@ def served_drift(
             drift_share=detector.drift_share,
             categorical=detector.categorical,
             columns=shared,
+            plots=detector.plots,
+            workers=detector.workers,
+            missing_threshold=detector.missing_threshold,
         )
     report = detector.run(reference, current)
     return ServedDriftResult(window, reference_name, current.num_rows, min_rows, report)

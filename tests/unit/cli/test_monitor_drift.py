@@ -105,3 +105,56 @@ def test_html_report_is_written_beside_the_json(tables: tuple[Path, Path], tmp_p
     json.loads(result.stdout)  # still exactly one object on stdout
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!doctype html>") and "age" in page
+
+
+@pytest.mark.parametrize("where", ["", "out/"])
+def test_empty_or_folder_output_paths_are_refused(
+    tables: tuple[Path, Path], tmp_path: Path, where: str
+) -> None:
+    reference, current = tables
+    (tmp_path / "out").mkdir()
+    target = str(tmp_path / where) if where else ""
+    commands = [
+        ["monitor", "drift", "--reference", str(reference), "--current", str(current)],
+        ["monitor", "dashboard"],
+        ["monitor", "alerts"],
+    ]
+    for command, option in zip(commands, ["--html", "-o", "-o"], strict=True):
+        result = run_cli(*command, option, target, cwd=tmp_path)
+        assert result.exit_code == 2, (command, result.exit_code, result.stderr)
+        assert (
+            "empty path" in result.stderr
+            or "folder" in result.stderr
+            or "Directory" in (result.stderr)
+        )
+
+
+def test_html_into_a_missing_folder_fails_before_work_and_names_the_path(
+    tables: tuple[Path, Path], tmp_path: Path
+) -> None:
+    reference, current = tables
+    result = run_cli(
+        "monitor", "drift", "--reference", str(reference), "--current", str(current),
+        "--html", "nodir/x.html", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.stderr
+    assert "cannot write nodir/x.html: the folder nodir does not exist" in result.stderr
+    assert ".tmp" not in result.stderr
+
+
+def test_missing_threshold_counts_a_column_whose_values_went_missing(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    values = rng.normal(0, 1, 600)
+    gone = values.copy()
+    gone[:300] = np.inf  # ±inf counts as missing: half the column is gone
+    pq.write_table(pa.table({"x": values}), tmp_path / "ref.parquet")
+    pq.write_table(pa.table({"x": gone}), tmp_path / "cur.parquet")
+    args = ["monitor", "drift", "--reference", str(tmp_path / "ref.parquet"),
+            "--current", str(tmp_path / "cur.parquet"), "--json"]  # fmt: skip
+    plain = json.loads(run_cli(*args).stdout)
+    assert plain["columns"]["x"]["drifted"] is False  # the remaining values did not move
+    strict = run_cli(*args, "--missing-threshold", "0.1")
+    assert strict.exit_code == 0, strict.stderr
+    assert json.loads(strict.stdout)["columns"]["x"]["drifted"] is True
+    bad = run_cli(*args, "--missing-threshold", "2")
+    assert bad.exit_code == 2 and "missing threshold 2.0 is not in [0, 1)" in bad.stderr

@@ -260,3 +260,10 @@ def test_cli_writes_rules_promtool_accepts(tmp_path: Path) -> None:
     assert 'metric="log_loss"} > 0.6' in text and "for: 30s" in text
     bad = run_cli("monitor", "alerts", "--floor", "accuracy")
     assert bad.exit_code == 2 and "METRIC=VALUE" in bad.stderr
+
+
+@pytest.mark.parametrize("floor", ["f1=2", "accuracy=-0.1", "rmse=-1"])
+def test_a_floor_no_metric_can_reach_is_refused(floor: str) -> None:
+    result = run_cli("monitor", "alerts", "--floor", floor)
+    assert result.exit_code == 2, result.stdout
+    assert "outside 0..1" in result.stderr or "below 0" in result.stderr

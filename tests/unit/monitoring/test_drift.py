@@ -178,3 +178,25 @@ def test_unseen_level_gives_infinite_statistic_written_as_null() -> None:
     assert column.test == "chi2_gof" and column.drifted
     assert column.to_dict()["statistic"] is None and column.to_dict()["p_value"] == 0.0
     assert column.unseen_count == 10
+
+
+def test_distinct_values_of_a_numeric_column_count_both_tables() -> None:
+    """Ten values in the reference, ten other values in the current: 20 distinct, as a
+    categorical column of the same values counts its levels."""
+    reference = pa.table({"x": np.arange(10.0), "c": [str(v) for v in range(10)]})
+    current = pa.table({"x": np.arange(10.0, 20.0), "c": [str(v) for v in range(10, 20)]})
+    report = DriftDetector(categorical=["c"]).run(reference, current)
+    counts = {c.name: c.n_unique for c in report.columns}
+    assert counts == {"x": 20, "c": 20}
+
+
+def test_one_row_note_and_chi2_over_unique_values_note() -> None:
+    rng = np.random.default_rng(3)
+    reference = pa.table({"x": rng.normal(0, 1, 400)})
+    one = DriftDetector().run(reference, pa.table({"x": [0.5]}))
+    assert one.columns[0].note == "only 1 value on one side: the test has little power"
+    shifted = pa.table({"x": rng.normal(3, 1, 400)})
+    report = DriftDetector(numeric_test="chi2").run(reference, shifted)
+    note = report.columns[0].note or ""
+    assert "mostly unique" in note and "cannot show a shift" in note
+    assert report.details()["columns"]["x"]["note"] == note

@@ -101,3 +101,20 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
         finally:
             browser.close()
     assert requests == [path.as_uri()]
+
+
+def test_category_bars_share_one_scale_with_the_others_bucket() -> None:
+    """Forty levels of 2.5% each: eight drawn, the other 80% in "others"; a level's bar must
+    be a small fraction of the "others" bar, not clipped to the same width."""
+    levels = np.repeat([f"level{i:02d}" for i in range(40)], 25)
+    table = pa.table({"plan": levels})
+    report = DriftDetector(categorical=["plan"]).run(table, table)
+    [column] = [c for c in report.columns if c.name == "plan"]
+    plot = column.plot
+    assert plot is not None and plot.labels[-1].endswith(" others")
+    page = render_html(report)
+    widths = [float(w) for w in re.findall(r"<rect x='78' y='[\d.]+' width='([\d.]+)'", page)]
+    assert len(widths) == 2 * len(plot.labels)
+    level, others = widths[0], widths[-2]  # reference bars of one level and of "others"
+    assert others == pytest.approx(128, abs=0.1)  # the largest share spans the whole bar
+    assert level == pytest.approx(128 * plot.reference[0] / plot.reference[-1], abs=0.1)

@@ -161,3 +161,31 @@ def test_cli_every_serves_gauges_until_interrupted(log_root: Path, tmp_path: Pat
     store = open_store(f"sqlite:///{tmp_path / 's.db'}")
     assert len(SqlEvaluations(store).recent()) >= 4  # two versions, two cycles or more
     store.close()
+
+
+def test_models_with_different_prediction_types_share_one_log(tmp_path: Path) -> None:
+    """A classifier (int predictions) and a regressor (float predictions) logging into one
+    folder: each is judged on its own, by `monitor run` and by `monitor performance`."""
+    import numpy as np
+
+    from loopline.monitoring.performance import evaluate_performance
+
+    log = InferenceLog(tmp_path, 1.0)
+    rows = np.arange(8, dtype=float).reshape(4, 2)
+    for index in range(4):
+        row = rows[index : index + 1]
+        log.offer(f"c{index}", "classes", "1", ("a", "b"), row, {"predict": np.array([index % 2])})
+        log.offer(f"r{index}", "amount", "3", ("a", "b"), row, {"predict": np.array([index + 0.5])})
+    log.flush()
+    labels = [FeedbackEntry(f"c{i}", (i % 2,)) for i in range(4)]
+    labels += [FeedbackEntry(f"r{i}", (float(i),)) for i in range(4)]
+    write_feedback(tmp_path, labels)
+    monitor = PerformanceMonitor(min_labels=2)
+    found = {
+        (e.model, e.version): e.performance for e in MonitorRun(tmp_path, monitor=monitor).run()
+    }
+    assert set(found) == {("classes", "1"), ("amount", "3")}
+    assert found["classes", "1"].metrics["accuracy"] == 1.0
+    assert found["amount", "3"].metrics["mae"] == pytest.approx(0.5)
+    alone = evaluate_performance(tmp_path, "amount", monitor=monitor)
+    assert alone.labelled_rows == 4 and alone.unmatched_labels == 0
