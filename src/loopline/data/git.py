@@ -8,6 +8,7 @@ from pathlib import Path
 from loopline.core.errors import InvalidInput, NotFound
 
 __all__ = [
+    "cat_objects",
     "first_commit_with",
     "git_show_files",
     "head_commit",
@@ -75,17 +76,26 @@ def git_show_files(root: Path, commit: str, paths: list[str]) -> dict[str, bytes
     if not paths:
         return {}
     prefix = _git(root, "rev-parse", "--show-prefix").stdout.decode().strip()
-    request = "".join(f"{commit}:{prefix}{p}\n" for p in paths).encode()
+    found = cat_objects(root, [f"{commit}:{prefix}{p}" for p in paths])
+    return {p: found[f"{commit}:{prefix}{p}"] for p in paths if f"{commit}:{prefix}{p}" in found}
+
+
+def cat_objects(root: Path, names: list[str]) -> dict[str, bytes]:
+    """Git objects (blob ids or ``REV:PATH``) by name, in one ``git cat-file --batch`` call;
+    names git does not have are left out."""
+    if not names:
+        return {}
+    request = "".join(f"{n}\n" for n in names).encode()
     out = _git(root, "cat-file", "--batch", input=request).stdout
     contents: dict[str, bytes] = {}
     pos = 0
-    for path in paths:
+    for name in names:
         header_end = out.index(b"\n", pos)
         header = out[pos:header_end].split()
         pos = header_end + 1
         if len(header) < 3 or header[1] == b"missing":
             continue
         size = int(header[2])
-        contents[path] = out[pos : pos + size]
+        contents[name] = out[pos : pos + size]
         pos += size + 1
     return contents

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loopline.core.errors import InvalidInput, LooplineError
-from loopline.data.git import _git
+from loopline.data.git import _git, cat_objects
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, parse_pointer
 
 __all__ = [
@@ -168,22 +168,7 @@ def _tracked_files(root: Path, commit: str, prefix: str) -> list[tuple[str, str]
 
 
 def _read_blobs(root: Path, blobs: list[str]) -> dict[str, bytes]:
-    if not blobs:
-        return {}
-    request = "".join(f"{b}\n" for b in blobs).encode()
-    out = _git(root, "cat-file", "--batch", input=request).stdout
-    contents: dict[str, bytes] = {}
-    pos = 0
-    for blob in blobs:
-        header_end = out.index(b"\n", pos)
-        header = out[pos:header_end].split()
-        pos = header_end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        contents[blob] = out[pos : pos + size]
-        pos += size + 1
-    return contents
+    return cat_objects(root, blobs)
 
 
 def _parse(path: str, text: str, include_uncached: bool) -> list[Pointer]:
