@@ -39,6 +39,11 @@ def k8s_group() -> None:
 @click.option("--hpa-in-flight", type=click.IntRange(1),
               help="Also scale on in-flight requests per pod (custom metrics).")  # fmt: skip
 @click.option("--istio", is_flag=True, help="Add the VirtualService and DestinationRule.")
+@click.option(
+    "--monitoring",
+    is_flag=True,
+    help="Add a ServiceMonitor, a PrometheusRule and the Grafana dashboard (prometheus-operator).",
+)
 @click.option("--tracking-server/--no-tracking-server", default=True, show_default=True)
 @click.option("--controller/--no-controller", default=True, show_default=True)
 @click.option("--artifacts", default="s3://loopline-artifacts/", show_default=True,
@@ -48,7 +53,8 @@ def k8s_group() -> None:
 @json_option
 def render_command(
     deployment: str, output: str, image: str, namespace: str, replicas: int, hpa_min: int,
-    hpa_max: int, hpa_cpu: int, hpa_in_flight: int | None, istio: bool, tracking_server: bool,
+    hpa_max: int, hpa_cpu: int, hpa_in_flight: int | None, istio: bool, monitoring: bool,
+    tracking_server: bool,
     controller: bool, artifacts: str, cluster_tracking_uri: str | None,
     tracking_uri: str | None, as_json: bool,
 ) -> None:  # fmt: skip
@@ -64,7 +70,7 @@ def render_command(
     found = deployments(tracking_uri).get(deployment)
     options = RenderOptions(
         image=image, namespace=namespace, replicas=replicas, hpa_min=hpa_min, hpa_max=hpa_max,
-        hpa_cpu=hpa_cpu, hpa_in_flight=hpa_in_flight, istio=istio,
+        hpa_cpu=hpa_cpu, hpa_in_flight=hpa_in_flight, istio=istio, monitoring=monitoring,
         tracking_server=tracking_server, controller=controller, artifacts=artifacts,
         tracking_uri=cluster_tracking_uri,
     )  # fmt: skip

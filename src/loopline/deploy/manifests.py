@@ -439,6 +439,49 @@ def check_kubernetes_names(deployment: Deployment) -> None:
             )
 
 
+def monitoring_objects(deployment: Deployment, options: RenderOptions) -> list[dict[str, Any]]:
+    """ServiceMonitor, PrometheusRule and the dashboard ConfigMap (prometheus-operator CRDs)."""
+    import json
+
+    from loopline.monitoring.alerts import AlertRules
+    from loopline.monitoring.dashboard import build_dashboard
+
+    name = f"{deployment.name}-monitoring"
+    labels = _labels(deployment.name, "serving")
+    metadata = {"name": name, "namespace": options.namespace, "labels": labels}
+    service_monitor = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": metadata,
+        "spec": {
+            # The per-variant Services (not the shared one, which would scrape pods twice).
+            "selector": {
+                "matchLabels": {DEPLOYMENT_LABEL: deployment.name},
+                "matchExpressions": [{"key": VARIANT_LABEL, "operator": "Exists"}],
+            },
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+        },
+    }
+    rules = AlertRules(model=deployment.name).build()
+    prometheus_rule = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": metadata,
+        "spec": {"groups": rules["groups"]},
+    }
+    dashboard = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": f"{deployment.name}-dashboard",
+            "namespace": options.namespace,
+            "labels": {**labels, "grafana_dashboard": "1"},
+        },
+        "data": {f"{deployment.name}.json": json.dumps(build_dashboard(), indent=1)},
+    }
+    return [service_monitor, prometheus_rule, dashboard]
+
+
 def render_objects(deployment: Deployment, options: RenderOptions) -> Rendered:
     """Every object, grouped into the files ``k8s render`` writes."""
     from loopline.rollout.istio import destination_rule, virtual_service
@@ -471,6 +514,15 @@ def render_objects(deployment: Deployment, options: RenderOptions) -> Rendered:
             "controller.yaml",
             "The rollout controller: drives canaries and may patch VirtualServices, nothing else.",
             *controller_objects(options),
+        )
+    if options.monitoring:
+        rendered.add(
+            "monitoring.yaml",
+            "Monitoring with prometheus-operator: a ServiceMonitor scraping every variant's "
+            "/metrics, the alerting rules of `loopline monitor alerts` as a PrometheusRule, and "
+            "the Grafana dashboard as a ConfigMap Grafana's sidecar picks up (label "
+            "grafana_dashboard).",
+            *monitoring_objects(deployment, options),
         )
     host = f"{deployment.name}.{options.namespace}.svc.cluster.local"
     if options.istio:

@@ -187,3 +187,35 @@ def test_names_kubernetes_rejects_are_refused_with_a_spelling_that_works(
     with pytest.raises(InvalidInput, match=message) as refused:
         render_objects(Deployment(name, variants, policy, 1, 0.0, 0.0), RenderOptions())
     assert "such as" in (refused.value.hint or "")
+
+
+def test_monitoring_objects_are_valid_prometheus_operator_objects() -> None:
+    import json
+
+    from cloudcoil.models.prometheus_operator.v1 import PrometheusRule, ServiceMonitor
+
+    rendered = render_objects(_deployment(), RenderOptions(monitoring=True, namespace="ml"))
+    _, (monitor, rule, dashboard) = rendered.files["monitoring.yaml"]
+    _strict(ServiceMonitor, monitor)
+    _strict(PrometheusRule, rule)
+    kubernetes_validate.validate(dashboard, K8S_VERSION, strict=True)
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["churn.json"])["panels"]
+    alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r]
+    assert "LooplineModelHighErrorRate" in alerts
+    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s"}]
+
+
+def _strict(model: Any, document: dict[str, Any]) -> None:
+    """Parse with the operator's models and compare the dump: unknown fields are lost."""
+    parsed = model.model_validate(document)
+    dumped = parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+    assert _drop_empty(dumped) == _drop_empty(document)
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_empty(v) for k, v in value.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_drop_empty(v) for v in value]
+    return value
