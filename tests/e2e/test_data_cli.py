@@ -408,3 +408,63 @@ def test_naming_a_missing_path_does_not_suggest_adding_it(project: Path) -> None
     make_tree(project, {"here.csv": "1"})
     untracked = run_cli("status", "here.csv")
     assert untracked.exit_code == 3 and "loopline add here.csv" in untracked.stderr
+
+
+def test_links_to_git_loopline_pipeline_files_or_the_root_are_never_data(project: Path) -> None:
+    import os
+
+    make_tree(project, {"dvc.yaml": "stages: {}\n", "a.txt": "a"})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "start")
+    head = git(project, "rev-parse", "HEAD")
+    for name, target in [
+        ("gl", ".git"),
+        ("ll", ".loopline"),
+        ("pl", "dvc.yaml"),
+        ("self", "."),
+        ("up", ".."),
+    ]:
+        os.symlink(target, project / name)
+        added = run_cli("add", name)
+        assert added.exit_code != 0, name
+        assert "never data" in added.output or "git" in added.output, added.output
+        assert "Traceback" not in added.output
+        assert not (project / f"{name}.loopline").exists()
+    # A forged pointer cannot make checkout write through the link into .git either.
+    run_cli("add", "a.txt")
+    oid = (project / "a.txt.loopline").read_text()
+    (project / "gl.loopline").write_text(oid.replace("path: a.txt", "path: gl"))
+    forced = run_cli("checkout", "-f", "gl")
+    assert forced.exit_code != 0
+    assert git(project, "rev-parse", "HEAD") == head
+    assert (project / ".git").is_dir() and (project / ".git" / "HEAD").is_file()
+
+
+def test_data_reached_through_a_link_is_tracked_once(project: Path) -> None:
+    import os
+
+    make_tree(project, {"data/a": "a", "data/y": "y"})
+    assert run_cli("add", "data").exit_code == 0
+    os.symlink("data", project / "alias")
+    os.symlink("data/a", project / "alias2")
+    for target in ("alias/y", "alias2", "alias"):
+        result = run_cli("add", target)
+        assert result.exit_code != 0, target
+        assert "data" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_folder_links_inside_an_added_folder_are_followed_or_refused(
+    project: Path, tmp_path: Path
+) -> None:
+    import os
+
+    make_tree(project, {"d/a.txt": "a", "real/b.txt": "b"})
+    make_tree(tmp_path / "outside", {"secret.txt": "s"})
+    os.symlink(tmp_path / "outside", project / "d" / "out")
+    refused = run_cli("add", "d")
+    assert refused.exit_code != 0 and "outside the project" in refused.output
+    os.unlink(project / "d" / "out")
+    os.symlink(project / "real", project / "d" / "in")
+    assert run_cli("add", "d").exit_code == 0
+    assert "nfiles: 2" in (project / "d.loopline").read_text()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from loopline.core.errors import InvalidInput
 from loopline.core.progress import NO_PROGRESS, Progress
+from loopline.core.project import DOT_DIR
 from loopline.data._git_owned import git_owned_reason
 from loopline.data.gitignore import ignore_in_git
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, find_pointers, pointer_path_for
@@ -47,6 +49,37 @@ def add(
 
 def _check_target(ws: Workspace, path: str) -> str:
     rel = ws.relpath(path)
+    real = real_relpath(ws, rel)
+    if real is not None and real != rel:
+        # A link inside the project: what it leads to must pass the same checks, or data
+        # would be tracked twice (or git's files tracked as data) under another name.
+        _check_path(ws, path, real, f" (through a symlink to {real})")
+    return _check_path(ws, path, rel, "")
+
+
+def real_relpath(ws: Workspace, rel: str) -> str | None:
+    """Where ``rel`` really is, relative to the project (None when outside it or the root)."""
+    real = os.path.realpath(ws.root / rel)
+    root = os.path.realpath(ws.root)
+    if not real.startswith(root + os.sep):
+        return None
+    return os.path.relpath(real, root).replace(os.sep, "/")
+
+
+def _check_path(ws: Workspace, path: str, rel: str, via: str) -> str:
+    if via:
+        path = f"{path}{via}"
+        if (ws.root / pointer_path_for(rel)).is_file():
+            raise InvalidInput(
+                f"{path} is already tracked as {rel}; tracking it under a second name would "
+                "track it twice",
+                hint=f"use {rel} itself, or replace the symlink with a copy",
+            )
+    if rel == DOT_DIR or rel.startswith(DOT_DIR + "/"):
+        raise InvalidInput(
+            f"{path} is Loopline's own folder, which is never data",
+            hint="track data, not .loopline",
+        )
     if rel.endswith(POINTER_SUFFIX):
         raise InvalidInput(
             f"{path} is a pointer file",
