@@ -101,3 +101,60 @@ def test_pull_replaces_a_damaged_local_copy_in_one_go(project: Path, tmp_path: P
     assert pulled.exit_code == 0, pulled.output
     assert (project / "d" / "a.txt").read_text() == "alpha"
     assert _cached(project, b"alpha").read_bytes() == b"alpha"
+
+
+def _flip_one_byte_keeping_mtime(path: Path) -> None:
+    """An in-place edit hidden as well as a user can: same size, same inode, mtime put back."""
+    before = path.stat()
+    _flip_one_byte(path)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_a_damaged_object_with_its_mtime_restored_is_still_noticed(
+    project: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    make_tree(project, {"a.txt": b"precious"})
+    assert run_cli("add", "a.txt").exit_code == 0
+    assert run_cli("remote", "add", "-d", "store", str(remote)).exit_code == 0
+    _flip_one_byte_keeping_mtime(_cached(project, b"precious"))
+    (project / "a.txt").unlink()
+    checkout = run_cli("checkout")
+    assert checkout.exit_code == 5, checkout.output
+    assert not (project / "a.txt").exists()
+    pushed = run_cli("push")
+    assert pushed.exit_code != 0
+    oid = hash_bytes(b"precious")
+    assert not (remote / oid[:2] / oid[2:]).exists()
+
+
+def test_push_verify_never_replaces_a_remote_copy_with_a_damaged_local_one(
+    project: Path, tmp_path: Path
+) -> None:
+    from loopline.core.config import RemoteConfig
+    from loopline.objects.odb import ObjectStore
+    from loopline.objects.remote import Remote
+    from loopline.objects.state import StateCache
+    from loopline.objects.transfer import push_objects
+
+    remote = tmp_path / "remote"
+    make_tree(project, {"a.txt": b"precious"})
+    assert run_cli("add", "a.txt").exit_code == 0
+    assert run_cli("remote", "add", "-d", "store", str(remote)).exit_code == 0
+    assert run_cli("push").exit_code == 0
+    oid = hash_bytes(b"precious")
+    on_remote = remote / oid[:2] / oid[2:]
+    on_remote.chmod(0o644)
+    on_remote.write_bytes(b"remote rot")
+    local = _cached(project, b"precious")
+    _flip_one_byte(local)
+    with StateCache(project / ".loopline" / "tmp" / "ledger.db") as ledger:
+        st = local.stat()  # a ledger that recorded the damaged bytes' stat as good
+        ledger.put_objects([(oid, (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size))])
+        odb = ObjectStore(project / ".loopline" / "objects", ledger=ledger)
+        result = push_objects(
+            odb, Remote(RemoteConfig("store", str(remote))), [oid], jobs=1, verify_remote=True
+        )
+    assert result.corrupt == [oid] and result.transferred == 0 and result.repaired == 0
+    assert on_remote.read_bytes() == b"remote rot"  # not overwritten by the damaged local copy
+    assert not local.exists()  # quarantined

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ObjectStore", "PendingObject", "syncfs"]
 
-_Stat = tuple[int, int, int]  # inode, mtime_ns, size
+# inode, mtime_ns, ctime_ns, size: `touch -r` can restore an mtime, never a ctime
+_Stat = tuple[int, int, int, int]
 
 _NEW_OBJECT = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _STALE_TMP_SECONDS = 24 * 3600
@@ -174,7 +175,7 @@ class ObjectStore:
                 st = os.stat(path)
             except FileNotFoundError:
                 continue
-            now = (st.st_ino, st.st_mtime_ns, st.st_size)
+            now = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
             if not verify and known.get(oid) == now:
                 continue
             if _content_id(Path(path), oid) == oid:
@@ -257,7 +258,7 @@ class ObjectStore:
 
 def _stat_of(path: Path) -> _Stat:
     st = os.stat(path)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
 def _content_id(path: Path, oid: str) -> str:

@@ -66,13 +66,20 @@ def push_objects(
     if corrupt:
         present = [o for o in present if o not in set(corrupt)]
     there = remote.existing(present, jobs=jobs)
-    repaired = 0
+    damaged: set[str] = set()
     if verify_remote and there:
         damaged = _damaged_on_remote(odb, remote, sorted(there), jobs)
         there -= damaged
-        repaired = len(damaged)
+    # Every object about to be sent is re-hashed, whatever its stat says (a file edited in
+    # place keeps its size; `touch -r` restores its mtime): a damaged local copy never
+    # reaches a remote, and never "repairs" a remote copy that was intact.
+    sending = [o for o in present if o not in there]
+    bad = odb.find_corrupt(sending, verify=True)
+    if bad:
+        corrupt = [*corrupt, *bad]
+        sending = [o for o in sending if o not in set(bad)]
     # File objects before manifests: a manifest on the remote promises its files are there too.
-    todo = sorted((o for o in present if o not in there), key=is_dir_oid)
+    todo = sorted(sending, key=is_dir_oid)
     if on_count is not None:
         on_count(len(todo))
 
@@ -85,7 +92,10 @@ def push_objects(
     manifests = [o for o in todo if is_dir_oid(o)]
     remote.run_parallel("upload objects", send, files, jobs=jobs)
     remote.run_parallel("upload objects", send, manifests, jobs=jobs)
-    return TransferResult(len(todo), len(present) - len(todo), missing, corrupt, repaired)
+    repaired = sum(1 for o in todo if o in damaged)  # replaced by a verified local copy
+    return TransferResult(
+        len(todo), len(present) - len(todo) - len(bad), missing, corrupt, repaired
+    )
 
 
 def _damaged_on_remote(odb: ObjectStore, remote: Remote, oids: list[str], jobs: int) -> set[str]:
