@@ -158,3 +158,45 @@ def test_push_verify_never_replaces_a_remote_copy_with_a_damaged_local_one(
     assert result.corrupt == [oid] and result.transferred == 0 and result.repaired == 0
     assert on_remote.read_bytes() == b"remote rot"  # not overwritten by the damaged local copy
     assert not local.exists()  # quarantined
+
+
+def test_add_recovers_when_the_memo_holds_the_hash_of_bytes_that_were_damaged(
+    project: Path,
+) -> None:
+    from loopline.objects.state import FileState, StateCache
+
+    make_tree(project, {"a.txt": b"precious", "d/b.txt": b"inner"})
+    assert run_cli("add", "a.txt", "d").exit_code == 0
+    oid = hash_bytes(b"precious")
+    # What a checkout of a damaged object leaves: damaged bytes, and a memo naming the
+    # pointer's id for their stat; the damaged objects themselves went to quarantine.
+    _cached(project, b"precious").unlink()
+    _cached(project, b"inner").unlink()
+    for rel, content in (("a.txt", b"prEcious"), ("d/b.txt", b"innEr")):
+        path = project / rel
+        path.chmod(0o644)
+        path.write_bytes(content)
+        st = path.stat()
+        with StateCache(project / ".loopline" / "tmp" / "state.db") as memo:
+            known = memo.file(rel)
+            assert known is not None
+            memo.put_files([(rel, FileState(st.st_ino, st.st_mtime_ns, st.st_size, known.hash))])
+    readded = run_cli("add", "a.txt", "d")
+    assert readded.exit_code == 0, readded.output
+    assert hash_bytes(b"prEcious") in (project / "a.txt.loopline").read_text()
+    assert oid not in (project / "a.txt.loopline").read_text()
+    assert _cached(project, b"innEr").is_file()
+
+
+def test_quarantining_an_object_forgets_the_files_said_to_hold_it(project: Path) -> None:
+    from loopline.objects.odb import ObjectStore
+    from loopline.objects.state import StateCache
+
+    make_tree(project, {"a.txt": b"precious"})
+    assert run_cli("add", "a.txt").exit_code == 0
+    _flip_one_byte(_cached(project, b"precious"))
+    with StateCache(project / ".loopline" / "tmp" / "state.db") as memo:
+        assert memo.file("a.txt") is not None
+        odb = ObjectStore(project / ".loopline" / "objects", ledger=memo)
+        assert odb.find_corrupt([hash_bytes(b"precious")]) == [hash_bytes(b"precious")]
+        assert memo.file("a.txt") is None

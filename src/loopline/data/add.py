@@ -14,6 +14,7 @@ from loopline.data._git_owned import git_owned_reason
 from loopline.data.gitignore import ignore_in_git
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, find_pointers, pointer_path_for
 from loopline.data.workspace import Workspace
+from loopline.objects._copy import ChangedWhileAdding
 from loopline.objects.batch import ObjectBatch
 from loopline.objects.build import build_object
 from loopline.objects.checkout import materialize
@@ -137,6 +138,16 @@ def _refuse_overlaps(targets: list[str]) -> None:
 
 
 def _add_one(ws: Workspace, rel: str, progress: Progress, scratch: Path) -> AddResult:
+    try:
+        return _add_once(ws, rel, progress, scratch)
+    except ChangedWhileAdding:
+        # The memo of what the files hash to may be wrong (a checkout wrote bytes later found
+        # damaged): hash everything afresh once; a file that really keeps changing fails again.
+        ws.state.forget(rel)
+        return _add_once(ws, rel, progress, scratch)
+
+
+def _add_once(ws: Workspace, rel: str, progress: Progress, scratch: Path) -> AddResult:
     with ObjectBatch(ws.odb) as batch:
         hashing = progress.task(f"hashing {rel}", bytes=True)
         try:

@@ -188,6 +188,9 @@ class ObjectStore:
         return corrupt
 
     def _quarantine(self, oid: str) -> None:
+        self._known.pop(oid, None)
+        if self.ledger is not None:
+            self.ledger.forget_hash(oid)  # workspace files checked out from it are suspect
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.replace(self.path(oid), self.quarantine_dir / f"{oid}.{time.time_ns()}")

@@ -113,6 +113,27 @@ class StateCache:
         with self._transaction():
             self._conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", data)
 
+    def forget(self, path: str) -> None:
+        """Drop every memo about ``path`` and what is below it: it is hashed afresh next time."""
+        below = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        with self._transaction():
+            for table in ("files", "dirs"):
+                self._conn.execute(
+                    f"DELETE FROM {table} WHERE path = ? OR path LIKE ? ESCAPE '\\'",
+                    (path, below),
+                )
+
+    def forget_hash(self, oid: str) -> None:
+        """Drop every memo that names ``oid`` (a damaged object): files and folders said to
+        hold it are hashed afresh, never trusted to be it."""
+        paths = [r[0] for r in self._conn.execute("SELECT path FROM files WHERE hash = ?", (oid,))]
+        folders = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
+        with self._transaction():
+            self._conn.execute("DELETE FROM files WHERE hash = ?", (oid,))
+            self._conn.execute("DELETE FROM dirs WHERE oid = ?", (oid,))
+            self._conn.executemany("DELETE FROM dirs WHERE path = ?", [(f,) for f in folders])
+            self._conn.execute("DELETE FROM object_stats WHERE oid = ?", (oid,))
+
     # -- cache objects ------------------------------------------------------------------
     def objects(self, oids: Iterable[str]) -> dict[str, tuple[int, int, int, int]]:
         """The (inode, mtime_ns, ctime_ns, size) each object had when stored or last verified.
