@@ -76,22 +76,7 @@ def _check_path(ws: Workspace, path: str, rel: str, via: str) -> str:
                 "track it twice",
                 hint=f"use {rel} itself, or replace the symlink with a copy",
             )
-    if rel == DOT_DIR or rel.startswith(DOT_DIR + "/"):
-        raise InvalidInput(
-            f"{path} is Loopline's own folder, which is never data",
-            hint="track data, not .loopline",
-        )
-    if rel.endswith(POINTER_SUFFIX):
-        raise InvalidInput(
-            f"{path} is a pointer file",
-            hint=f"add the data itself: `loopline add {rel.removesuffix(POINTER_SUFFIX)}`",
-        )
-    reason = git_owned_reason(ws.root, rel)
-    if reason is not None:
-        raise InvalidInput(
-            f"{path} is {reason}: it belongs in git, not in the data cache",
-            hint=f"commit it with `git add {rel}`",
-        )
+    refuse_never_data(ws, path, rel)
     owner = ws.owner_of(rel)
     if owner is not None:
         raise InvalidInput(
@@ -104,10 +89,31 @@ def _check_path(ws: Workspace, path: str, rel: str, via: str) -> str:
                 f"{path} is (or holds) {out.path}, an output of a pipeline stage",
                 hint="the pipeline tracks it already: change the stage and run `loopline repro`",
             )
-    if rel.split("/")[-1] == ".git" or "/.git/" in f"/{rel}/":
-        raise InvalidInput(f"{path} is part of git's own folder", hint="track data, not .git")
     _refuse_tracked_inside(ws, path, rel)
     return rel
+
+
+def refuse_never_data(ws: Workspace, path: str, rel: str) -> None:
+    """Refuse a path that is never data: Loopline's or git's folder, a pointer, or a file
+    that belongs in git (``add`` and ``move`` share this, for sources and destinations)."""
+    if rel == DOT_DIR or rel.startswith(DOT_DIR + "/"):
+        raise InvalidInput(
+            f"{path} is Loopline's own folder, which is never data",
+            hint="track data, not .loopline",
+        )
+    if ".git" in rel.split("/"):
+        raise InvalidInput(f"{path} is part of git's own folder", hint="track data, not .git")
+    if rel.endswith(POINTER_SUFFIX):
+        raise InvalidInput(
+            f"{path} is a pointer file",
+            hint=f"add the data itself: `loopline add {rel.removesuffix(POINTER_SUFFIX)}`",
+        )
+    reason = git_owned_reason(ws.root, rel)
+    if reason is not None:
+        raise InvalidInput(
+            f"{path} is {reason}: it belongs in git, not in the data cache",
+            hint=f"commit it with `git add {rel}`",
+        )
 
 
 def _refuse_tracked_inside(ws: Workspace, path: str, rel: str) -> None:
