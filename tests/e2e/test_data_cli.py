@@ -468,3 +468,20 @@ def test_folder_links_inside_an_added_folder_are_followed_or_refused(
     os.symlink(project / "real", project / "d" / "in")
     assert run_cli("add", "d").exit_code == 0
     assert "nfiles: 2" in (project / "d.loopline").read_text()
+
+
+def test_add_refuses_an_output_of_a_stage_that_never_ran(project: Path) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  s:\n    cmd: echo hi > out.txt\n    outs:\n    - out.txt\n",
+            "out.txt": "made by hand",
+            "b.txt": "b",
+        },
+    )
+    added = run_cli("add", "out.txt")
+    assert added.exit_code != 0
+    assert "stage 's'" in added.stderr and "loopline repro s" in added.stderr
+    assert not (project / "out.txt.loopline").exists()
+    assert run_cli("add", "b.txt").exit_code == 0
+    assert run_cli("move", "b.txt", "out.txt").exit_code != 0

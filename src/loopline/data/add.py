@@ -89,8 +89,29 @@ def _check_path(ws: Workspace, path: str, rel: str, via: str) -> str:
                 f"{path} is (or holds) {out.path}, an output of a pipeline stage",
                 hint="the pipeline tracks it already: change the stage and run `loopline repro`",
             )
+    for out_path, stage in declared_outputs(ws):
+        if rel == out_path or rel.startswith(out_path + "/") or out_path.startswith(rel + "/"):
+            where = "" if rel == out_path else f"holds or is inside {out_path}, "
+            raise InvalidInput(
+                f"{path} {where}is an output of stage '{stage}' in the pipeline file",
+                hint=f"the pipeline makes it: run `loopline repro {stage}`",
+            )
     _refuse_tracked_inside(ws, path, rel)
     return rel
+
+
+def declared_outputs(ws: Workspace) -> list[tuple[str, str]]:
+    """Every (out path, stage name) the pipeline file declares, whether or not it ran yet."""
+    from loopline.core.errors import LooplineError
+    from loopline.pipeline import find_pipeline_file, load_pipeline
+
+    if find_pipeline_file(ws.root) is None:
+        return []
+    try:
+        pipeline = load_pipeline(ws.root)
+    except LooplineError:
+        return []  # a broken pipeline file is reported by the pipeline commands
+    return [(o.path, name) for name, stage in pipeline.stages.items() for o in stage.outs]
 
 
 def refuse_never_data(ws: Workspace, path: str, rel: str) -> None:

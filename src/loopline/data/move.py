@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from loopline.core.atomic import atomic_write_text
 from loopline.core.errors import Conflict, InvalidInput
-from loopline.data.add import real_relpath, refuse_never_data
+from loopline.data.add import declared_outputs, real_relpath, refuse_never_data
 from loopline.data.gitignore import ignore_in_git, unignore_in_git
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, pointer_path_for, read_pointer
 from loopline.data.remove import refuse_linked_parents, tracked_pointer
@@ -101,8 +101,9 @@ def _check(ws: Workspace, source: Pointer, moved: Pointer, dst: str) -> None:
             f"{dst} is inside tracked folder {owner.path}",
             hint="move it next to the folder, or re-add the folder with the data inside",
         )
-    for out in ws.pipeline_pointers(include_uncached=True):
-        if target == out.path or target.startswith(out.path + "/"):
+    outs = [o.path for o in ws.pipeline_pointers(include_uncached=True)]
+    for out in [*outs, *(path for path, _stage in declared_outputs(ws))]:
+        if target == out or target.startswith(out + "/") or out.startswith(target + "/"):
             raise InvalidInput(f"{dst} is an output of a pipeline stage", hint="pick another path")
     if (ws.root / moved.file).exists() and read_pointer(ws.root, moved.file).oid != source.oid:
         raise Conflict(
