@@ -485,3 +485,21 @@ def test_add_refuses_an_output_of_a_stage_that_never_ran(project: Path) -> None:
     assert not (project / "out.txt.loopline").exists()
     assert run_cli("add", "b.txt").exit_code == 0
     assert run_cli("move", "b.txt", "out.txt").exit_code != 0
+
+
+def test_checkout_force_replaces_a_subfolder_link_with_a_real_folder(project: Path) -> None:
+    import os
+    import shutil
+
+    make_tree(project, {"data/sub/a.txt": "a", "data/b.txt": "b", "other/a.txt": "other"})
+    assert run_cli("add", "data").exit_code == 0
+    shutil.rmtree(project / "data" / "sub")
+    os.symlink(project / "other", project / "data" / "sub")
+    forced = run_cli("checkout", "-f", "data")
+    assert forced.exit_code == 0, forced.output
+    assert not (project / "data" / "sub").is_symlink()
+    assert (project / "data" / "sub" / "a.txt").read_text() == "a"
+    assert (project / "other" / "a.txt").read_text() == "other"  # never written through
+    again = run_cli("checkout", "-f", "data")
+    assert again.exit_code == 0
+    assert run_cli("status").stdout.strip() == "Data is up to date."

@@ -112,8 +112,13 @@ def _materialize_dir(
     relink: bool,
     boundary: Boundary,
 ) -> CheckoutStats:
-    if os.path.lexists(dest) and not dest.is_dir():
-        dest.unlink()  # a file, or a link to one or to nothing: the link goes, not its target
+    if os.path.lexists(dest) and (not dest.is_dir() or dest.is_symlink()):
+        # A file, or a link (to a file, a folder or nothing): the link goes, not its target.
+        dest.unlink()
+    # A link to a folder below ``dest`` is replaced by a real folder, as a file link is by a
+    # real file: writing through it would change the folder it leads to, and checkout would
+    # never converge. Its target is left as it was (checkout has refused unsaved changes).
+    _unlink_folder_links(dest)
     current = _current_hashes(dest, relpath, state)
     wanted = {e.relpath for e in manifest.entries}
     to_write = [
@@ -162,6 +167,17 @@ def _materialize_dir(
         os.rename(target, dest)
     _remember(relpath, oid, manifest, current, written, state)
     return CheckoutStats(len(written), deleted, len(manifest.entries) - len(written))
+
+
+def _unlink_folder_links(dest: Path) -> None:
+    if not dest.is_dir():
+        return
+    for folder, dirs, _files in os.walk(dest):
+        for name in list(dirs):
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                os.unlink(path)
+                dirs.remove(name)
 
 
 def _run(
