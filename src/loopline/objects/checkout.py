@@ -118,7 +118,7 @@ def _materialize_dir(
     # A link to a folder below ``dest`` is replaced by a real folder, as a file link is by a
     # real file: writing through it would change the folder it leads to, and checkout would
     # never converge. Its target is left as it was (checkout has refused unsaved changes).
-    _unlink_folder_links(dest)
+    _unlink_folder_links(dest, boundary)
     current = _current_hashes(dest, relpath, state)
     wanted = {e.relpath for e in manifest.entries}
     to_write = [
@@ -169,15 +169,21 @@ def _materialize_dir(
     return CheckoutStats(len(written), deleted, len(manifest.entries) - len(written))
 
 
-def _unlink_folder_links(dest: Path) -> None:
+def _unlink_folder_links(dest: Path, boundary: Boundary) -> None:
+    """Replace links to folders inside the project; refuse (touching nothing) those that
+    lead outside it or to a place that is never data."""
     if not dest.is_dir():
         return
+    links: list[str] = []
     for folder, dirs, _files in os.walk(dest):
         for name in list(dirs):
             path = os.path.join(folder, name)
             if os.path.islink(path):
-                os.unlink(path)
+                boundary.check_write(Path(path))
+                links.append(path)
                 dirs.remove(name)
+    for path in links:
+        os.unlink(path)
 
 
 def _run(
