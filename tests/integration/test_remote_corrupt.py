@@ -200,3 +200,27 @@ def test_quarantining_an_object_forgets_the_files_said_to_hold_it(project: Path)
         odb = ObjectStore(project / ".loopline" / "objects", ledger=memo)
         assert odb.find_corrupt([hash_bytes(b"precious")]) == [hash_bytes(b"precious")]
         assert memo.file("a.txt") is None
+
+
+def test_pull_checks_out_what_arrived_intact_and_names_what_did_not(
+    project: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    make_tree(project, {"a.txt": b"damaged on the remote", "b.txt": b"intact", "d/c.txt": b"c"})
+    assert run_cli("add", "a.txt", "b.txt", "d").exit_code == 0
+    assert run_cli("remote", "add", "-d", "store", str(remote)).exit_code == 0
+    assert run_cli("push").exit_code == 0
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "data")
+    oid = hash_bytes(b"damaged on the remote")
+    _flip_one_byte(remote / oid[:2] / oid[2:])
+    clone = tmp_path / "clone"
+    git(project, "clone", "-q", str(project), str(clone))
+    os.makedirs(clone / ".loopline", exist_ok=True)
+    pulled = run_cli("pull", "-r", "store", cwd=clone)
+    assert pulled.exit_code == 5, pulled.output
+    assert oid in pulled.stderr and "a.txt" in pulled.stderr
+    assert "loopline push --verify" in pulled.stderr
+    assert not (clone / "a.txt").exists()
+    assert (clone / "b.txt").read_bytes() == b"intact"
+    assert (clone / "d" / "c.txt").read_bytes() == b"c"

@@ -103,6 +103,12 @@ class ObjectStore:
 
         A file whose bytes do not match its id is deleted and reported; the others are kept.
         """
+        bad = self.import_verified(downloaded)
+        if bad:
+            raise arrived_corrupted(bad)
+
+    def import_verified(self, downloaded: list[tuple[Path, str]]) -> list[str]:
+        """:meth:`import_files` without raising: the ids that arrived damaged (not stored)."""
         good: list[tuple[Path, str]] = []
         bad: list[str] = []
         for tmp, oid in downloaded:
@@ -116,14 +122,7 @@ class ObjectStore:
         if good:
             syncfs(self.tmp_dir)
             self.publish(good)
-        if bad:
-            raise IntegrityError(
-                f"{len(bad)} object(s) arrived corrupted from the remote, e.g. {bad[0]}; "
-                "they were not stored",
-                hint="the remote's copies are damaged: on a machine whose cache holds them "
-                "intact, run `loopline push --verify` (to the folder or S3 store behind an "
-                "HTTP remote), which re-checks the remote's copies and replaces damaged ones",
-            )
+        return bad
 
     def new_tmp_path(self, oid: str | None = None) -> Path:
         """A fresh temporary name; given the object id, in a per-shard folder, so that threads
@@ -257,6 +256,17 @@ class ObjectStore:
                         os.unlink(path)
                         removed += 1
         return removed
+
+
+def arrived_corrupted(bad: list[str], done: str = "") -> IntegrityError:
+    """The error for objects that arrived from a remote with bytes not matching their ids."""
+    return IntegrityError(
+        f"{len(bad)} object(s) arrived corrupted from the remote, e.g. {bad[0]}; "
+        f"they were not stored{done}",
+        hint="the remote's copies are damaged: on a machine whose cache holds them "
+        "intact, run `loopline push --verify` (to the folder or S3 store behind an "
+        "HTTP remote), which re-checks the remote's copies and replaces damaged ones",
+    )
 
 
 def _stat_of(path: Path) -> _Stat:

@@ -9,7 +9,7 @@ from pathlib import Path
 from loopline.core.errors import NotFound
 from loopline.core.hashing import hash_file
 from loopline.objects.manifest import DIR_SUFFIX, is_dir_oid
-from loopline.objects.odb import ObjectStore
+from loopline.objects.odb import ObjectStore, arrived_corrupted
 from loopline.objects.remote import Remote
 
 __all__ = ["TransferResult", "pull_objects", "push_objects"]
@@ -122,15 +122,22 @@ def pull_objects(
     jobs: int,
     on_count: Callable[[int], None] | None = None,
     on_done: Callable[[int], None] | None = None,
+    keep_going: bool = False,
 ) -> TransferResult:
+    """Download what the cache lacks, verified on arrival. An object that arrives damaged is
+    not stored; the others are. Without ``keep_going`` that raises :class:`IntegrityError`
+    at the end; with it the damaged ids are returned in ``corrupt``."""
     wanted = list(dict.fromkeys(oids))
     # A damaged local copy is quarantined first, so this pull fetches a good one.
     odb.find_corrupt(o for o in wanted if is_dir_oid(o))
     manifests = [o for o in wanted if is_dir_oid(o) and not odb.exists(o)]
-    transferred = _fetch(odb, remote, manifests, jobs, None)
+    bad: list[str] = []
+    transferred = _fetch(odb, remote, manifests, jobs, None, bad)
     files: list[str] = []
     for oid in wanted:
         if is_dir_oid(oid):
+            if not odb.exists(oid):
+                continue  # its listing arrived damaged: reported below
             files.extend(e.hash for e in odb.read_manifest(oid).entries)
         else:
             files.append(oid)
@@ -139,8 +146,11 @@ def pull_objects(
     todo = [o for o in files if not odb.exists(o)]
     if on_count is not None:
         on_count(len(todo))
-    transferred += _fetch(odb, remote, todo, jobs, on_done)
-    return TransferResult(transferred, len(wanted) + len(files) - transferred, [])
+    transferred += _fetch(odb, remote, todo, jobs, on_done, bad)
+    if bad and not keep_going:
+        raise arrived_corrupted(bad)
+    transferred -= len(bad)
+    return TransferResult(transferred, len(wanted) + len(files) - transferred, [], bad)
 
 
 def _fetch(
@@ -149,6 +159,7 @@ def _fetch(
     oids: list[str],
     jobs: int,
     on_done: Callable[[int], None] | None,
+    bad: list[str],
 ) -> int:
     for start in range(0, len(oids), _BATCH):
         batch = oids[start : start + _BATCH]
@@ -170,5 +181,5 @@ def _fetch(
             for tmp in temps.values():
                 tmp.unlink(missing_ok=True)
             raise
-        odb.import_files(downloaded)
+        bad.extend(odb.import_verified(downloaded))
     return len(oids)
