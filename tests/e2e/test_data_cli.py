@@ -503,3 +503,33 @@ def test_checkout_force_replaces_a_subfolder_link_with_a_real_folder(project: Pa
     again = run_cli("checkout", "-f", "data")
     assert again.exit_code == 0
     assert run_cli("status").stdout.strip() == "Data is up to date."
+
+
+def test_temporary_files_of_a_killed_add_are_swept_by_gc_and_the_next_add(
+    project: Path,
+) -> None:
+    import os
+    import subprocess
+    import time
+
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead = finished.pid  # a process that is gone, as after kill -9
+    tmp = project / ".loopline" / "objects" / "tmp" / "ab"
+    tmp.mkdir(parents=True)
+    old = time.time() - 600
+
+    def leftover(name: str) -> Path:
+        path = tmp / name
+        path.write_bytes(b"half an object")
+        os.utime(path, (old, old))
+        return path
+
+    of_dead = leftover(f"{dead}-{'0' * 32}")
+    of_live = leftover(f"{os.getpid()}-{'1' * 32}")  # a writer that still runs
+    make_tree(project, {"a.txt": "a"})
+    assert run_cli("add", "a.txt").exit_code == 0
+    assert not of_dead.exists() and of_live.exists()
+    of_dead = leftover(f"{dead}-{'2' * 32}")
+    assert run_cli("gc", "-f").exit_code == 0
+    assert not of_dead.exists() and of_live.exists()

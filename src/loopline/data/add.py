@@ -42,6 +42,7 @@ def add(
     results: list[AddResult] = []
     with ws.lock():
         scratch = ws.fresh_scratch()
+        ws.odb.remove_stale_tmp()  # what a killed add left behind
         for rel in targets:
             results.append(_add_one(ws, rel, progress, scratch))
     _record_versions(ws, [r.pointer for r in results])

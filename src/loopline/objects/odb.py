@@ -36,7 +36,8 @@ __all__ = ["ObjectStore", "PendingObject", "syncfs"]
 _Stat = tuple[int, int, int, int]
 
 _NEW_OBJECT = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-_STALE_TMP_SECONDS = 24 * 3600
+_STALE_TMP_SECONDS = 5 * 60  # a temporary file of a process that is gone
+_ABANDONED_TMP_SECONDS = 24 * 3600  # any temporary file, whoever made it
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,19 +244,43 @@ class ObjectStore:
         return size
 
     def remove_stale_tmp(self, older_than: float = _STALE_TMP_SECONDS) -> int:
-        """Delete leftovers of interrupted writes; returns how many were removed."""
+        """Delete leftovers of interrupted writes; returns how many were removed.
+
+        Temporary names start with the writing process's id: a file older than
+        ``older_than`` whose process is gone (killed mid-``add``) is removed; one whose
+        process still runs is kept unless it is a day old.
+        """
         if not self.tmp_dir.is_dir():
             return 0
-        cutoff = time.time() - older_than
+        now = time.time()
         removed = 0
         for folder, _dirs, files in os.walk(self.tmp_dir):
             for name in files:
                 path = os.path.join(folder, name)
                 with contextlib.suppress(FileNotFoundError):
-                    if os.stat(path).st_mtime < cutoff:
+                    age = now - os.stat(path).st_mtime
+                    live = _writer_alive(name)
+                    if (age > older_than and not live) or age > _ABANDONED_TMP_SECONDS:
                         os.unlink(path)
                         removed += 1
         return removed
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process whose id starts the temporary name ``name`` still runs."""
+    pid_text = name.split("-", 1)[0]
+    if not pid_text.isdigit() or "-" not in name:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def arrived_corrupted(bad: list[str], done: str = "") -> IntegrityError:
