@@ -533,3 +533,57 @@ def test_temporary_files_of_a_killed_add_are_swept_by_gc_and_the_next_add(
     of_dead = leftover(f"{dead}-{'2' * 32}")
     assert run_cli("gc", "-f").exit_code == 0
     assert not of_dead.exists() and of_live.exists()
+
+
+def test_status_suggests_pull_when_only_a_folder_listing_is_cached(project: Path) -> None:
+    import shutil
+
+    make_tree(project, {"d/a.txt": "a", "d/b.txt": "b"})
+    assert run_cli("add", "d").exit_code == 0
+    shutil.rmtree(project / "d")
+    for content in (b"a", b"b"):  # what an interrupted pull leaves: the listing alone
+        oid = hash_bytes(content)
+        (project / ".loopline" / "objects" / oid[:2] / oid[2:]).unlink()
+    shown = run_cli("status").stdout
+    assert "loopline pull" in shown
+    assert "loopline checkout" not in shown
+
+
+def test_status_says_a_hardlinked_cache_object_edited_in_place_is_damaged(
+    project: Path,
+) -> None:
+    make_tree(project, {"a.txt": "original"})
+    assert run_cli("--set", "cache.type=hardlink,copy", "add", "a.txt").exit_code == 0
+    path = project / "a.txt"
+    path.chmod(0o644)
+    with open(path, "r+b") as handle:  # an in-place edit changes the shared inode
+        handle.write(b"O")
+    shown = run_cli("--set", "cache.type=hardlink,copy", "status")
+    assert "corrupt in cache" in shown.stdout, shown.output
+    assert "loopline checkout` to discard" not in shown.stdout
+
+
+def test_messages_about_damage_and_pointer_files_name_the_data(project: Path) -> None:
+    import shutil
+
+    make_tree(project, {"a.txt": "a", "d/x.txt": "x"})
+    assert run_cli("add", "a.txt", "d").exit_code == 0
+    (project / "a.txt").unlink()
+    pointer = run_cli("add", "a.txt.loopline")
+    assert pointer.exit_code != 0
+    assert "does not exist" in pointer.stderr and "loopline checkout a.txt" in pointer.stderr
+    oid = hash_bytes(b"x")
+    obj = project / ".loopline" / "objects" / oid[:2] / oid[2:]
+    obj.chmod(0o644)
+    obj.write_bytes(b"y")
+    verified = run_cli("checkout", "--verify", "-f", "d")
+    assert verified.exit_code == 5
+    assert "of object" not in verified.stderr and "object(s)" not in verified.stderr
+    listing = next((project / ".loopline" / "objects").rglob("*.dir"))
+    listing.chmod(0o644)
+    listing.write_text("[]")
+    shutil.rmtree(project / "d")
+    damaged = run_cli("checkout", "-f", "d")
+    assert damaged.exit_code == 5
+    assert "quarantine" in damaged.stderr
+    assert not listing.exists()

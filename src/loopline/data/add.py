@@ -126,10 +126,15 @@ def refuse_never_data(ws: Workspace, path: str, rel: str) -> None:
     if ".git" in rel.split("/"):
         raise InvalidInput(f"{path} is part of git's own folder", hint="track data, not .git")
     if rel.endswith(POINTER_SUFFIX):
-        raise InvalidInput(
-            f"{path} is a pointer file",
-            hint=f"add the data itself: `loopline add {rel.removesuffix(POINTER_SUFFIX)}`",
-        )
+        data = rel.removesuffix(POINTER_SUFFIX)
+        if os.path.lexists(ws.root / data):
+            hint = f"add the data itself: `loopline add {data}`"
+        else:
+            hint = (
+                f"{data}, the data it names, does not exist: `loopline checkout {data}` "
+                "restores it from the cache (`loopline pull` from a remote)"
+            )
+        raise InvalidInput(f"{path} is a pointer file", hint=hint)
     reason = git_owned_reason(ws.root, rel)
     if reason is not None:
         raise InvalidInput(

@@ -200,12 +200,16 @@ class ObjectStore:
         every damaged one); ``what`` names the data they belong to."""
         corrupt = self.find_corrupt(oids, verify=verify)
         if corrupt:
+            if len(corrupt) == 1:
+                named = "" if corrupt[0] in what else f" (object {corrupt[0]})"
+                damaged, it, its = f"the cached copy of {what}{named} is corrupt", "it", "its"
+            else:
+                damaged = f"{len(corrupt)} cached objects of {what} are corrupt (e.g. {corrupt[0]})"
+                it, its = "they", "their"
             raise IntegrityError(
-                f"{len(corrupt)} cached object(s) of {what} are corrupt: they changed after "
-                f"they were stored (their bytes no longer match their ids), e.g. "
-                f"{corrupt[0]}; they were moved to {self.quarantine_dir} and nothing was "
-                "written from them",
-                hint="fetch intact copies with `loopline pull`, or `loopline add` the data "
+                f"{damaged}: {it} changed after being stored ({its} bytes no longer match "
+                f"{its} id); moved to {self.quarantine_dir}, nothing was written from {it}",
+                hint="fetch an intact copy with `loopline pull`, or `loopline add` the data "
                 "again from an intact copy",
             )
 
@@ -220,18 +224,25 @@ class ObjectStore:
                 hint="fetch it with `loopline pull`",
             ) from None
         if hash_bytes(data) + DIR_SUFFIX != oid:
+            self._quarantine(oid)  # as a damaged file object: never used, pull replaces it
             raise IntegrityError(
-                f"directory manifest {oid} in {path} is corrupt: its bytes no longer match "
-                "its hash",
-                hint="delete that file and run `loopline pull`, or re-add the directory",
+                f"the cached listing of a folder (object {oid}) is corrupt: its bytes no "
+                f"longer match its id; it was moved to {self.quarantine_dir}",
+                hint="fetch an intact copy with `loopline pull`, or `loopline add` the folder "
+                "again",
             )
         return Manifest.from_bytes(data, source=oid)
 
-    def verify(self, oid: str) -> None:
-        """Re-hash an object; a damaged one is quarantined and :class:`IntegrityError` raised."""
+    def verify(self, oid: str, what: str | None = None) -> None:
+        """Re-hash an object; a damaged one is quarantined and :class:`IntegrityError` raised.
+        ``what`` names the data it holds (a path), for the message."""
+        shown = what if what is not None else f"object {oid}"
         if not self.path(oid).exists():
-            raise NotFound(f"object {oid} is not in the local cache", hint="run `loopline pull`")
-        self.require_intact([oid], f"object {oid}", verify=True)
+            raise NotFound(
+                f"the content of {shown} (object {oid}) is not in the local cache",
+                hint="run `loopline pull`",
+            )
+        self.require_intact([oid], shown, verify=True)
 
     # -- deleting -----------------------------------------------------------------------
     def remove(self, oid: str) -> int:
