@@ -149,8 +149,8 @@ def pull_objects(
     transferred += _fetch(odb, remote, todo, jobs, on_done, bad)
     if bad and not keep_going:
         raise arrived_corrupted(bad)
-    transferred -= len(bad)
-    return TransferResult(transferred, len(wanted) + len(files) - transferred, [], bad)
+    already = len(wanted) + len(files) - transferred
+    return TransferResult(transferred - len(bad), already, [], bad)
 
 
 def _fetch(
