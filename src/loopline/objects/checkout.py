@@ -79,6 +79,8 @@ def materialize(
     if dest.is_dir() and not dest.is_symlink():
         shutil.rmtree(dest)
     st = place_object(odb.path(oid), dest, link_types, executable=isexec, temp_dir=temp_dir)
+    if "hardlink" in link_types:
+        odb.relinked([oid])  # a new link changed the object's ctime, not its bytes
     state.put_files([(relpath, FileState(st.st_ino, st.st_mtime_ns, st.st_size, oid))])
     if on_done is not None:
         on_done(st.st_size)
@@ -165,6 +167,8 @@ def _materialize_dir(
         raise
     if fresh:
         os.rename(target, dest)
+    if "hardlink" in link_types:
+        odb.relinked(e.hash for e in to_write)  # new links changed ctimes, not bytes
     _remember(relpath, oid, manifest, current, written, state)
     return CheckoutStats(len(written), deleted, len(manifest.entries) - len(written))
 

@@ -58,6 +58,7 @@ class ObjectStore:
         self.ledger = ledger
         self._made: set[Path] = set()
         self._known: dict[str, _Stat] = {}  # stats recorded by this process
+        self._checked: set[str] = set()  # found intact by this process
 
     # -- naming -------------------------------------------------------------------------
     def path(self, oid: str) -> Path:
@@ -177,6 +178,7 @@ class ObjectStore:
                 continue
             now = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
             if not verify and known.get(oid) == now:
+                self._checked.add(oid)
                 continue
             if _content_id(Path(path), oid) == oid:
                 good.append((oid, now))
@@ -187,8 +189,28 @@ class ObjectStore:
         self._remember(good)
         return corrupt
 
+    def relinked(self, oids: Iterable[str]) -> None:
+        """Record the new stat of objects this process found intact and then hardlinked into
+        the workspace: a new link changes an object's ctime, and its bytes were checked just
+        before. Only the ctime may differ from the record; anything else is left to be
+        re-hashed when next used."""
+        wanted = [o for o in dict.fromkeys(oids) if o in self._checked or o in self._known]
+        if not wanted:
+            return
+        known = dict(self.ledger.objects(wanted)) if self.ledger is not None else {}
+        known.update((o, self._known[o]) for o in wanted if o in self._known)
+        rows: list[tuple[str, _Stat]] = []
+        for oid in wanted:
+            with contextlib.suppress(FileNotFoundError):
+                now = _stat_of(self.path(oid))
+                was = known.get(oid)
+                if was is not None and (was[0], was[1], was[3]) == (now[0], now[1], now[3]):
+                    rows.append((oid, now))
+        self._remember(rows)
+
     def _quarantine(self, oid: str) -> None:
         self._known.pop(oid, None)
+        self._checked.discard(oid)
         if self.ledger is not None:
             self.ledger.forget_hash(oid)  # workspace files checked out from it are suspect
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)
