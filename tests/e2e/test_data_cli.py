@@ -408,3 +408,182 @@ def test_naming_a_missing_path_does_not_suggest_adding_it(project: Path) -> None
     make_tree(project, {"here.csv": "1"})
     untracked = run_cli("status", "here.csv")
     assert untracked.exit_code == 3 and "loopline add here.csv" in untracked.stderr
+
+
+def test_links_to_git_loopline_pipeline_files_or_the_root_are_never_data(project: Path) -> None:
+    import os
+
+    make_tree(project, {"dvc.yaml": "stages: {}\n", "a.txt": "a"})
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "start")
+    head = git(project, "rev-parse", "HEAD")
+    for name, target in [
+        ("gl", ".git"),
+        ("ll", ".loopline"),
+        ("pl", "dvc.yaml"),
+        ("self", "."),
+        ("up", ".."),
+    ]:
+        os.symlink(target, project / name)
+        added = run_cli("add", name)
+        assert added.exit_code != 0, name
+        assert "never data" in added.output or "git" in added.output, added.output
+        assert "Traceback" not in added.output
+        assert not (project / f"{name}.loopline").exists()
+    # A forged pointer cannot make checkout write through the link into .git either.
+    run_cli("add", "a.txt")
+    oid = (project / "a.txt.loopline").read_text()
+    (project / "gl.loopline").write_text(oid.replace("path: a.txt", "path: gl"))
+    forced = run_cli("checkout", "-f", "gl")
+    assert forced.exit_code != 0
+    assert git(project, "rev-parse", "HEAD") == head
+    assert (project / ".git").is_dir() and (project / ".git" / "HEAD").is_file()
+
+
+def test_data_reached_through_a_link_is_tracked_once(project: Path) -> None:
+    import os
+
+    make_tree(project, {"data/a": "a", "data/y": "y"})
+    assert run_cli("add", "data").exit_code == 0
+    os.symlink("data", project / "alias")
+    os.symlink("data/a", project / "alias2")
+    for target in ("alias/y", "alias2", "alias"):
+        result = run_cli("add", target)
+        assert result.exit_code != 0, target
+        assert "data" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_folder_links_inside_an_added_folder_are_followed_or_refused(
+    project: Path, tmp_path: Path
+) -> None:
+    import os
+
+    make_tree(project, {"d/a.txt": "a", "real/b.txt": "b"})
+    make_tree(tmp_path / "outside", {"secret.txt": "s"})
+    os.symlink(tmp_path / "outside", project / "d" / "out")
+    refused = run_cli("add", "d")
+    assert refused.exit_code != 0 and "outside the project" in refused.output
+    os.unlink(project / "d" / "out")
+    os.symlink(project / "real", project / "d" / "in")
+    assert run_cli("add", "d").exit_code == 0
+    assert "nfiles: 2" in (project / "d.loopline").read_text()
+
+
+def test_add_refuses_an_output_of_a_stage_that_never_ran(project: Path) -> None:
+    make_tree(
+        project,
+        {
+            "dvc.yaml": "stages:\n  s:\n    cmd: echo hi > out.txt\n    outs:\n    - out.txt\n",
+            "out.txt": "made by hand",
+            "b.txt": "b",
+        },
+    )
+    added = run_cli("add", "out.txt")
+    assert added.exit_code != 0
+    assert "stage 's'" in added.stderr and "loopline repro s" in added.stderr
+    assert not (project / "out.txt.loopline").exists()
+    assert run_cli("add", "b.txt").exit_code == 0
+    assert run_cli("move", "b.txt", "out.txt").exit_code != 0
+
+
+def test_checkout_force_replaces_a_subfolder_link_with_a_real_folder(project: Path) -> None:
+    import os
+    import shutil
+
+    make_tree(project, {"data/sub/a.txt": "a", "data/b.txt": "b", "other/a.txt": "other"})
+    assert run_cli("add", "data").exit_code == 0
+    shutil.rmtree(project / "data" / "sub")
+    os.symlink(project / "other", project / "data" / "sub")
+    forced = run_cli("checkout", "-f", "data")
+    assert forced.exit_code == 0, forced.output
+    assert not (project / "data" / "sub").is_symlink()
+    assert (project / "data" / "sub" / "a.txt").read_text() == "a"
+    assert (project / "other" / "a.txt").read_text() == "other"  # never written through
+    again = run_cli("checkout", "-f", "data")
+    assert again.exit_code == 0
+    assert run_cli("status").stdout.strip() == "Data is up to date."
+
+
+def test_temporary_files_of_a_killed_add_are_swept_by_gc_and_the_next_add(
+    project: Path,
+) -> None:
+    import os
+    import subprocess
+    import time
+
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead = finished.pid  # a process that is gone, as after kill -9
+    tmp = project / ".loopline" / "objects" / "tmp" / "ab"
+    tmp.mkdir(parents=True)
+    old = time.time() - 600
+
+    def leftover(name: str) -> Path:
+        path = tmp / name
+        path.write_bytes(b"half an object")
+        os.utime(path, (old, old))
+        return path
+
+    of_dead = leftover(f"{dead}-{'0' * 32}")
+    of_live = leftover(f"{os.getpid()}-{'1' * 32}")  # a writer that still runs
+    make_tree(project, {"a.txt": "a"})
+    assert run_cli("add", "a.txt").exit_code == 0
+    assert not of_dead.exists() and of_live.exists()
+    of_dead = leftover(f"{dead}-{'2' * 32}")
+    assert run_cli("gc", "-f").exit_code == 0
+    assert not of_dead.exists() and of_live.exists()
+
+
+def test_status_suggests_pull_when_only_a_folder_listing_is_cached(project: Path) -> None:
+    import shutil
+
+    make_tree(project, {"d/a.txt": "a", "d/b.txt": "b"})
+    assert run_cli("add", "d").exit_code == 0
+    shutil.rmtree(project / "d")
+    for content in (b"a", b"b"):  # what an interrupted pull leaves: the listing alone
+        oid = hash_bytes(content)
+        (project / ".loopline" / "objects" / oid[:2] / oid[2:]).unlink()
+    shown = run_cli("status").stdout
+    assert "loopline pull" in shown
+    assert "loopline checkout" not in shown
+
+
+def test_status_says_a_hardlinked_cache_object_edited_in_place_is_damaged(
+    project: Path,
+) -> None:
+    make_tree(project, {"a.txt": "original"})
+    assert run_cli("--set", "cache.type=hardlink,copy", "add", "a.txt").exit_code == 0
+    path = project / "a.txt"
+    path.chmod(0o644)
+    with open(path, "r+b") as handle:  # an in-place edit changes the shared inode
+        handle.write(b"O")
+    shown = run_cli("--set", "cache.type=hardlink,copy", "status")
+    assert "corrupt in cache" in shown.stdout, shown.output
+    assert "loopline checkout` to discard" not in shown.stdout
+
+
+def test_messages_about_damage_and_pointer_files_name_the_data(project: Path) -> None:
+    import shutil
+
+    make_tree(project, {"a.txt": "a", "d/x.txt": "x"})
+    assert run_cli("add", "a.txt", "d").exit_code == 0
+    (project / "a.txt").unlink()
+    pointer = run_cli("add", "a.txt.loopline")
+    assert pointer.exit_code != 0
+    assert "does not exist" in pointer.stderr and "loopline checkout a.txt" in pointer.stderr
+    oid = hash_bytes(b"x")
+    obj = project / ".loopline" / "objects" / oid[:2] / oid[2:]
+    obj.chmod(0o644)
+    obj.write_bytes(b"y")
+    verified = run_cli("checkout", "--verify", "-f", "d")
+    assert verified.exit_code == 5
+    assert "of object" not in verified.stderr and "object(s)" not in verified.stderr
+    listing = next((project / ".loopline" / "objects").rglob("*.dir"))
+    listing.chmod(0o644)
+    listing.write_text("[]")
+    shutil.rmtree(project / "d")
+    damaged = run_cli("checkout", "-f", "d")
+    assert damaged.exit_code == 5
+    assert "quarantine" in damaged.stderr
+    assert not listing.exists()

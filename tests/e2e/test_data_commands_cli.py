@@ -334,3 +334,24 @@ def test_a_stage_target_with_history_flags_covers_its_outputs_in_other_commits(
     fetched = run_cli("fetch", "-A", "dvc.yaml:make")
     assert fetched.exit_code == 0, fetched.output
     assert _cached(project, b"new") and _cached(project, b"old")
+
+
+def test_move_refuses_what_add_refuses_at_either_end(project: Path) -> None:
+    make_tree(project, {"b.txt": "data"})
+    assert run_cli("add", "b.txt").exit_code == 0
+    for dst in ("dvc.yaml", "loopline.lock", "e/.gitignore", ".loopline/x", "c.txt.loopline/x"):
+        moved = run_cli("move", "b.txt", dst)
+        assert moved.exit_code != 0, dst
+        assert "Traceback" not in moved.output
+        assert (project / "b.txt").read_text() == "data"
+    assert not (project / "dvc.yaml").exists()
+    assert "dvc.yaml" not in (project / ".gitignore").read_text()
+    make_tree(project, {"dvc.yaml": "stages: {}\n"})
+    # A pointer forged for a file git owns cannot move it either.
+    (project / "dvc.yaml.loopline").write_text(
+        (project / "b.txt.loopline").read_text().replace("path: b.txt", "path: dvc.yaml")
+    )
+    moved = run_cli("move", "dvc.yaml", "e/.gitignore")
+    assert moved.exit_code != 0
+    assert (project / "dvc.yaml").read_text() == "stages: {}\n"
+    assert not (project / "e" / ".gitignore").exists()

@@ -317,3 +317,30 @@ def test_a_relative_remote_stays_relative_and_works_from_any_folder(
     pulled = run_cli("pull", cwd=moved / "project")
     assert pulled.exit_code == 0, pulled.output
     assert (moved / "project" / "sub" / "data.txt").read_text() == "shared"
+
+
+def test_an_empty_remote_url_is_refused(project: Path) -> None:
+    for url in ("", "   ", "file://"):
+        added = run_cli("remote", "add", "r6", url)
+        assert added.exit_code != 0, url
+        assert "empty" in added.stderr and "Traceback" not in added.output
+    assert "r6" not in (project / ".loopline" / "config.yaml").read_text()
+    assert run_cli("remote", "add", "r", "../ok").exit_code == 0
+    assert run_cli("remote", "modify", "r", "url", "").exit_code != 0
+
+
+def test_a_relative_file_url_is_relative_like_a_relative_folder(
+    project: Path, tmp_path: Path
+) -> None:
+    make_tree(project, {"sub/data.txt": "shared"})
+    added = run_cli("remote", "add", "-d", "r", "file://../shared", cwd=project / "sub")
+    assert added.exit_code == 0, added.output
+    assert "url: ../shared" in (project / ".loopline" / "config.yaml").read_text()
+    assert run_cli("add", "sub/data.txt").exit_code == 0
+    assert run_cli("push", cwd=project / "sub").exit_code == 0
+    assert len(_objects_in(project / "shared")) == 1  # sub/../shared, never cwd-relative
+    # Written by hand in the config, it is relative to .loopline/, as a plain folder is.
+    config = project / ".loopline" / "config.yaml"
+    config.write_text(config.read_text().replace("url: ../shared", "url: file://../shared2"))
+    assert run_cli("push", cwd=project / "sub").exit_code == 0
+    assert len(_objects_in(project / "shared2")) == 1

@@ -228,7 +228,7 @@ def _build(
     remotes = {}
     for name, values in remote_layers.items():
         url = values.pop("url", None)
-        if not url:
+        if not url or not str(url).strip():
             raise ConfigError(
                 f"remote '{name}' has no url",
                 hint=f"set it with `loopline remote add {name} URL --force`",
@@ -248,7 +248,10 @@ def _build(
 
 
 def _resolve_url(url: str, paths: ProjectPaths) -> str:
-    """A relative folder is relative to the config files' folder (``.loopline/``)."""
+    """A relative folder is relative to the config files' folder (``.loopline/``); so is a
+    ``file://`` URL naming a relative folder (``file://../shared``), never the current one."""
+    if url.startswith("file://") and not url.startswith("file:///"):
+        url = url.removeprefix("file://")
     if "://" in url or os.path.isabs(url):
         return url
     return os.path.normpath(os.path.join(paths.config_file.parent, os.path.expanduser(url)))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from loopline.core.errors import InvalidInput
 from loopline.core.progress import NO_PROGRESS, Progress
+from loopline.core.project import DOT_DIR
 from loopline.data._git_owned import git_owned_reason
 from loopline.data.gitignore import ignore_in_git
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, find_pointers, pointer_path_for
 from loopline.data.workspace import Workspace
+from loopline.objects._copy import ChangedWhileAdding
 from loopline.objects.batch import ObjectBatch
 from loopline.objects.build import build_object
 from loopline.objects.checkout import materialize
@@ -39,6 +42,7 @@ def add(
     results: list[AddResult] = []
     with ws.lock():
         scratch = ws.fresh_scratch()
+        ws.odb.remove_stale_tmp()  # what a killed add left behind
         for rel in targets:
             results.append(_add_one(ws, rel, progress, scratch))
     _record_versions(ws, [r.pointer for r in results])
@@ -47,17 +51,33 @@ def add(
 
 def _check_target(ws: Workspace, path: str) -> str:
     rel = ws.relpath(path)
-    if rel.endswith(POINTER_SUFFIX):
-        raise InvalidInput(
-            f"{path} is a pointer file",
-            hint=f"add the data itself: `loopline add {rel.removesuffix(POINTER_SUFFIX)}`",
-        )
-    reason = git_owned_reason(ws.root, rel)
-    if reason is not None:
-        raise InvalidInput(
-            f"{path} is {reason}: it belongs in git, not in the data cache",
-            hint=f"commit it with `git add {rel}`",
-        )
+    real = real_relpath(ws, rel)
+    if real is not None and real != rel:
+        # A link inside the project: what it leads to must pass the same checks, or data
+        # would be tracked twice (or git's files tracked as data) under another name.
+        _check_path(ws, path, real, f" (through a symlink to {real})")
+    return _check_path(ws, path, rel, "")
+
+
+def real_relpath(ws: Workspace, rel: str) -> str | None:
+    """Where ``rel`` really is, relative to the project (None when outside it or the root)."""
+    real = os.path.realpath(ws.root / rel)
+    root = os.path.realpath(ws.root)
+    if not real.startswith(root + os.sep):
+        return None
+    return os.path.relpath(real, root).replace(os.sep, "/")
+
+
+def _check_path(ws: Workspace, path: str, rel: str, via: str) -> str:
+    if via:
+        path = f"{path}{via}"
+        if (ws.root / pointer_path_for(rel)).is_file():
+            raise InvalidInput(
+                f"{path} is already tracked as {rel}; tracking it under a second name would "
+                "track it twice",
+                hint=f"use {rel} itself, or replace the symlink with a copy",
+            )
+    refuse_never_data(ws, path, rel)
     owner = ws.owner_of(rel)
     if owner is not None:
         raise InvalidInput(
@@ -70,10 +90,57 @@ def _check_target(ws: Workspace, path: str) -> str:
                 f"{path} is (or holds) {out.path}, an output of a pipeline stage",
                 hint="the pipeline tracks it already: change the stage and run `loopline repro`",
             )
-    if rel.split("/")[-1] == ".git" or "/.git/" in f"/{rel}/":
-        raise InvalidInput(f"{path} is part of git's own folder", hint="track data, not .git")
+    for out_path, stage in declared_outputs(ws):
+        if rel == out_path or rel.startswith(out_path + "/") or out_path.startswith(rel + "/"):
+            where = "" if rel == out_path else f"holds or is inside {out_path}, "
+            raise InvalidInput(
+                f"{path} {where}is an output of stage '{stage}' in the pipeline file",
+                hint=f"the pipeline makes it: run `loopline repro {stage}`",
+            )
     _refuse_tracked_inside(ws, path, rel)
     return rel
+
+
+def declared_outputs(ws: Workspace) -> list[tuple[str, str]]:
+    """Every (out path, stage name) the pipeline file declares, whether or not it ran yet."""
+    from loopline.core.errors import LooplineError
+    from loopline.pipeline import find_pipeline_file, load_pipeline
+
+    if find_pipeline_file(ws.root) is None:
+        return []
+    try:
+        pipeline = load_pipeline(ws.root)
+    except LooplineError:
+        return []  # a broken pipeline file is reported by the pipeline commands
+    return [(o.path, name) for name, stage in pipeline.stages.items() for o in stage.outs]
+
+
+def refuse_never_data(ws: Workspace, path: str, rel: str) -> None:
+    """Refuse a path that is never data: Loopline's or git's folder, a pointer, or a file
+    that belongs in git (``add`` and ``move`` share this, for sources and destinations)."""
+    if rel == DOT_DIR or rel.startswith(DOT_DIR + "/"):
+        raise InvalidInput(
+            f"{path} is Loopline's own folder, which is never data",
+            hint="track data, not .loopline",
+        )
+    if ".git" in rel.split("/"):
+        raise InvalidInput(f"{path} is part of git's own folder", hint="track data, not .git")
+    if rel.endswith(POINTER_SUFFIX):
+        data = rel.removesuffix(POINTER_SUFFIX)
+        if os.path.lexists(ws.root / data):
+            hint = f"add the data itself: `loopline add {data}`"
+        else:
+            hint = (
+                f"{data}, the data it names, does not exist: `loopline checkout {data}` "
+                "restores it from the cache (`loopline pull` from a remote)"
+            )
+        raise InvalidInput(f"{path} is a pointer file", hint=hint)
+    reason = git_owned_reason(ws.root, rel)
+    if reason is not None:
+        raise InvalidInput(
+            f"{path} is {reason}: it belongs in git, not in the data cache",
+            hint=f"commit it with `git add {rel}`",
+        )
 
 
 def _refuse_tracked_inside(ws: Workspace, path: str, rel: str) -> None:
@@ -104,6 +171,16 @@ def _refuse_overlaps(targets: list[str]) -> None:
 
 
 def _add_one(ws: Workspace, rel: str, progress: Progress, scratch: Path) -> AddResult:
+    try:
+        return _add_once(ws, rel, progress, scratch)
+    except ChangedWhileAdding:
+        # The memo of what the files hash to may be wrong (a checkout wrote bytes later found
+        # damaged): hash everything afresh once; a file that really keeps changing fails again.
+        ws.state.forget(rel)
+        return _add_once(ws, rel, progress, scratch)
+
+
+def _add_once(ws: Workspace, rel: str, progress: Progress, scratch: Path) -> AddResult:
     with ObjectBatch(ws.odb) as batch:
         hashing = progress.task(f"hashing {rel}", bytes=True)
         try:

@@ -82,7 +82,7 @@ def _checkout_one(
 
 
 def _verify_all(ws: Workspace, pointer: Pointer) -> None:
-    ws.odb.verify(pointer.oid)
+    ws.odb.verify(pointer.oid, pointer.path)
     if pointer.is_dir:
         entries = ws.odb.read_manifest(pointer.oid).entries
         ws.odb.require_intact([e.hash for e in entries], pointer.path, verify=True)

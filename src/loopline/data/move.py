@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from loopline.core.atomic import atomic_write_text
 from loopline.core.errors import Conflict, InvalidInput
+from loopline.data.add import declared_outputs, real_relpath, refuse_never_data
 from loopline.data.gitignore import ignore_in_git, unignore_in_git
 from loopline.data.pointer import POINTER_SUFFIX, Pointer, pointer_path_for, read_pointer
 from loopline.data.remove import refuse_linked_parents, tracked_pointer
@@ -81,6 +82,15 @@ def _moved_already(ws: Workspace, source: Pointer, rel: str) -> bool:
 def _check(ws: Workspace, source: Pointer, moved: Pointer, dst: str) -> None:
     """Refuse before changing anything; accept the leftovers of an interrupted move."""
     target = moved.path
+    # What add refuses, move refuses too, at either end (and wherever a link leads).
+    refuse_never_data(ws, source.path, source.path)
+    refuse_never_data(ws, dst, target)
+    for rel, shown in ((source.path, source.path), (target, dst)):
+        parent = real_relpath(ws, os.path.dirname(rel)) if "/" in rel else ""
+        if parent is not None:
+            real = f"{parent}/{os.path.basename(rel)}" if parent else os.path.basename(rel)
+            if real != rel:
+                refuse_never_data(ws, f"{shown} (through a symlink to {real})", real)
     if target == source.path:
         raise InvalidInput(f"{dst} is where {source.path} already is", hint="name a new path")
     if target.startswith(source.path + "/") or ".git" in target.split("/"):
@@ -91,8 +101,9 @@ def _check(ws: Workspace, source: Pointer, moved: Pointer, dst: str) -> None:
             f"{dst} is inside tracked folder {owner.path}",
             hint="move it next to the folder, or re-add the folder with the data inside",
         )
-    for out in ws.pipeline_pointers(include_uncached=True):
-        if target == out.path or target.startswith(out.path + "/"):
+    outs = [o.path for o in ws.pipeline_pointers(include_uncached=True)]
+    for out in [*outs, *(path for path, _stage in declared_outputs(ws))]:
+        if target == out or target.startswith(out + "/") or out.startswith(target + "/"):
             raise InvalidInput(f"{dst} is an output of a pipeline stage", hint="pick another path")
     if (ws.root / moved.file).exists() and read_pointer(ws.root, moved.file).oid != source.oid:
         raise Conflict(

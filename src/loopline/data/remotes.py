@@ -95,7 +95,17 @@ def modify_remote(
 def _as_written(url: str, config_file: Path) -> str:
     """A folder typed relative to the current folder, made relative to the config file's
     folder (where it is resolved when used, as DVC does), so the committed config works in
-    every clone; absolute paths and URLs are kept as typed."""
+    every clone; absolute paths and URLs are kept as typed. A ``file://`` URL naming a
+    relative folder is treated as that relative folder."""
+    if not url.strip():
+        raise InvalidInput(
+            "a remote's url cannot be empty",
+            hint="give a folder (`/mnt/shared/store`, `../store`) or a URL (`s3://bucket/path`)",
+        )
+    if url.startswith("file://") and not url.startswith("file:///"):
+        url = url.removeprefix("file://")
+        if not url:
+            raise InvalidInput("a remote's url cannot be empty", hint="give a folder")
     if "://" in url:
         return url
     if url.startswith("~"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loopline.core.errors import NotFound
+from loopline.core.errors import LooplineError, NotFound
 from loopline.data.pointer import Pointer
 from loopline.data.workspace import Workspace
 from loopline.objects.build import build_object
@@ -28,15 +28,52 @@ def status(ws: Workspace, targets: Sequence[str] | None = None) -> list[DataStat
         try:
             built = build_object(ws.root, pointer.path, ws.state, jobs=ws.settings.jobs)
         except NotFound:
-            changes.append(DataStatus(pointer, "deleted", in_cache=ws.odb.exists(pointer.oid)))
+            changes.append(DataStatus(pointer, "deleted", in_cache=_all_cached(ws, pointer)))
             continue
         if built.oid != pointer.oid:
-            changes.append(DataStatus(pointer, "modified", built.oid))
+            # A hardlinked (or symlinked) file edited in place changed the cache object too:
+            # say so, rather than suggest a checkout that has nothing intact to restore.
+            if _edited_through_link(ws, pointer):
+                changes.append(DataStatus(pointer, "corrupt in cache", built.oid))
+            else:
+                changes.append(
+                    DataStatus(pointer, "modified", built.oid, in_cache=_all_cached(ws, pointer))
+                )
         elif not ws.odb.exists(pointer.oid):
             changes.append(DataStatus(pointer, "not in cache", built.oid, in_cache=False))
         elif _damaged(ws, pointer):
             changes.append(DataStatus(pointer, "corrupt in cache", built.oid))
     return changes
+
+
+def _all_cached(ws: Workspace, pointer: Pointer) -> bool:
+    """Whether the cache holds everything the pointer names: a folder's listing alone (what
+    an interrupted pull leaves) is not enough for a checkout."""
+    if not ws.odb.exists(pointer.oid):
+        return False
+    if not pointer.is_dir:
+        return True
+    try:
+        entries = ws.odb.read_manifest(pointer.oid).entries
+    except LooplineError:
+        return False
+    return all(ws.odb.exists(e.hash) for e in entries)
+
+
+def _edited_through_link(ws: Workspace, pointer: Pointer) -> bool:
+    """Whether a cache object the pointer names was changed by editing the workspace file
+    linked to it (same file, bytes no longer matching its id)."""
+    if not {"hardlink", "symlink"} & set(ws.settings.link_types):
+        return False
+    if not ws.odb.exists(pointer.oid):
+        return False
+    oids = [pointer.oid]
+    if pointer.is_dir:
+        try:
+            oids += [e.hash for e in ws.odb.read_manifest(pointer.oid).entries]
+        except LooplineError:
+            return True
+    return bool(ws.odb.find_corrupt(oids, quarantine=False))
 
 
 def _damaged(ws: Workspace, pointer: Pointer) -> bool:

@@ -21,6 +21,7 @@ from loopline.data.pointer import POINTER_SUFFIX, Pointer
 from loopline.data.revisions import RevisionScope, pointers_in_scope
 from loopline.data.workspace import Workspace
 from loopline.objects.manifest import is_dir_oid
+from loopline.objects.odb import arrived_corrupted
 from loopline.objects.remote import Remote
 from loopline.objects.transfer import pull_objects, push_objects
 
@@ -128,15 +129,33 @@ def pull(
     source = Remote(ws.settings.remote(remote))
     with ws.lock():
         pointers = ws.pointers(targets, with_pipeline=True)
-        fetched = _fetch(ws, source, pointers, progress)
+        fetched, damaged = _fetch(ws, source, pointers, progress, keep_going=True)
         history = _in_history(ws, targets, pointers, scope)
         more, unavailable = _fetch_available(ws, source, history)
+    # As DVC does, what arrived intact is checked out even when some objects did not.
+    complete = [p for p in pointers if not damaged or _complete(ws, p)]
     outcome = (
-        checkout(ws, [p.path for p in pointers] or None, force=force, progress=progress)
-        if pointers
-        else []
+        checkout(ws, [p.path for p in complete], force=force, progress=progress) if complete else []
     )
+    if damaged:
+        skipped = [p.path for p in pointers if p not in complete]
+        done = (
+            f"; not checked out: {' '.join(skipped)}"
+            + (f" (the rest was checked out: {len(outcome)} path(s))" if outcome else "")
+            if skipped
+            else ""
+        )
+        raise arrived_corrupted(damaged, done)
     return PullResult(source.name, fetched + more, outcome, unavailable)
+
+
+def _complete(ws: Workspace, pointer: Pointer) -> bool:
+    """Whether the cache holds every object ``pointer`` needs."""
+    if not ws.odb.exists(pointer.oid):
+        return False
+    if not pointer.is_dir:
+        return True
+    return all(ws.odb.exists(e.hash) for e in ws.odb.read_manifest(pointer.oid).entries)
 
 
 def fetch(
@@ -151,7 +170,7 @@ def fetch(
     source = Remote(ws.settings.remote(remote))
     with ws.lock():
         current = ws.pointers(targets, with_pipeline=True)
-        fetched = _fetch(ws, source, current, progress)
+        fetched, _ = _fetch(ws, source, current, progress)
         history, commits = pointers_in_scope(ws.root, scope) if not scope.empty else ([], 0)
         chosen = _filtered(ws, targets, current, history)
         more, unavailable = _fetch_available(ws, source, chosen)
@@ -189,7 +208,15 @@ def _download(ws: Workspace, source: Remote, oids: list[str]) -> int:
     return len(downloaded)
 
 
-def _fetch(ws: Workspace, source: Remote, pointers: list[Pointer], progress: Progress) -> int:
+def _fetch(
+    ws: Workspace,
+    source: Remote,
+    pointers: list[Pointer],
+    progress: Progress,
+    *,
+    keep_going: bool = False,
+) -> tuple[int, list[str]]:
+    """Fetch the pointers' objects: (how many arrived, the ids that arrived damaged)."""
     task = progress.task(f"fetching from {source.name}")
     try:
         result = pull_objects(
@@ -199,10 +226,11 @@ def _fetch(ws: Workspace, source: Remote, pointers: list[Pointer], progress: Pro
             jobs=ws.settings.jobs,
             on_count=task.set_total,
             on_done=task.advance,
+            keep_going=keep_going,
         )
     finally:
         task.close()
-    return result.transferred
+    return result.transferred, result.corrupt
 
 
 def _in_history(

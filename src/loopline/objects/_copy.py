@@ -12,7 +12,7 @@ from loopline.core.errors import IntegrityError
 from loopline.core.hashing import hash_bytes
 from loopline.objects.odb import PendingObject
 
-__all__ = ["copy_into_object", "write_object_bytes"]
+__all__ = ["ChangedWhileAdding", "copy_into_object", "write_object_bytes"]
 
 _SMALL = 1024 * 1024
 _DIRECT_MIN = 64 * 1024 * 1024
@@ -86,8 +86,12 @@ def _copy_direct(source: Path, tmp: Path, size: int) -> bool:
     return True
 
 
+class ChangedWhileAdding(IntegrityError):
+    """A workspace file's bytes no longer match the hash it was stored under."""
+
+
 def changed_while_adding(path: Path) -> IntegrityError:
-    return IntegrityError(
+    return ChangedWhileAdding(
         f"{path} changed while it was being added",
         hint="wait until whatever writes it has finished, then add it again",
     )

@@ -10,7 +10,11 @@ The rule (DVC's, made strict for writes):
   or one of its parent folders.
 
 A link into Loopline's own object cache counts as inside: the ``symlink`` cache type makes such
-links on purpose.
+links on purpose. Some places inside the project are never data, whichever name leads there:
+git's folder, Loopline's own folder (its cache aside), the pipeline and lock files at the root,
+and the project root itself or a folder above it (a link to ``.`` would store, and on
+checkout rewrite, the whole project with ``.git`` in it). A link resolving to one of them is
+refused for reading and for writing.
 """
 
 from __future__ import annotations
@@ -20,7 +24,14 @@ from pathlib import Path
 
 from loopline.core.errors import InvalidInput
 
-__all__ = ["Boundary"]
+__all__ = ["PROTECTED_ROOT_FILES", "Boundary"]
+
+# Files at the project root that Loopline and the pipeline read: kept in git, never data.
+PROTECTED_ROOT_FILES = frozenset(
+    {"dvc.yaml", "pipeline.yaml", "dvc.lock", "loopline.lock", "params.yaml", ".dvcignore"}
+)
+_PROTECTED_NAMES = frozenset({".gitignore", ".dvcignore"})
+_POINTER_SUFFIX = ".loopline"
 
 
 class Boundary:
@@ -28,16 +39,64 @@ class Boundary:
 
     def __init__(self, root: Path, *also: Path) -> None:
         self.root = root
-        self._real = [os.path.realpath(root), *(os.path.realpath(p) for p in also)]
+        self._root_real = os.path.realpath(root)
+        self._real = [self._root_real, *(os.path.realpath(p) for p in also)]
+        self._cache_real = os.path.realpath(root / ".loopline" / "objects")
+        self._private = [
+            os.path.realpath(root / ".git"),
+            os.path.realpath(root / ".loopline"),
+        ]
 
     def contains(self, real: str) -> bool:
-        return any(real == inside or real.startswith(inside + os.sep) for inside in self._real)
+        return any(_within(real, inside) for inside in self._real)
+
+    def protected(self, real: str) -> str | None:
+        """Why the real location ``real`` is never data (a phrase), or None."""
+        if real == self._root_real or _within(self._root_real, real):
+            return "the project folder itself (or a folder holding it)"
+        if _within(real, self._cache_real):
+            return None
+        for private in self._private:
+            if _within(real, private):
+                name = os.path.basename(private)
+                return (
+                    f"inside {name}, Loopline's own folder"
+                    if name == ".loopline"
+                    else ("inside .git, git's own folder")
+                )
+        if not _within(real, self._root_real):
+            return None
+        rel = os.path.relpath(real, self._root_real).replace(os.sep, "/")
+        name = rel.rsplit("/", 1)[-1]
+        if rel in PROTECTED_ROOT_FILES:
+            return f"{rel}, a file the pipeline reads"
+        if name in _PROTECTED_NAMES:
+            return f"{rel}, an ignore list"
+        if name.endswith(_POINTER_SUFFIX):
+            return f"{rel}, a pointer file"
+        return None
 
     def check_read(self, path: Path) -> None:
-        """Refuse ``path`` if it (or a parent folder) is a symlink whose target is outside."""
+        """Refuse ``path`` if it (or a parent folder) is a symlink whose target is outside,
+        or if it leads to a place that is never data (see :meth:`protected`)."""
         real = os.path.realpath(path)
         if not self.contains(real):
             raise self._refusal(path, real, "read")
+        self._check_protected(path, real, "read")
+
+    def _check_protected(self, path: Path, real: str, action: str) -> None:
+        if real == os.path.abspath(path) and action == "read":
+            return  # no link on the way: the commands check typed paths themselves
+        why = self.protected(real)
+        if why is not None:
+            shown = _shown(path, self.root)
+            verb = "store" if action == "read" else "write"
+            raise InvalidInput(
+                f"refusing to {verb} {shown}: it leads through a symlink to {real}, {why}, "
+                "which is never data",
+                hint=f"remove the symlink {shown} (or the linked parent folder); track the "
+                "data itself",
+            )
 
     def check_write(self, path: Path) -> None:
         """Refuse writing ``path`` if its parent folders, or ``path`` itself when it is a link to
@@ -45,10 +104,13 @@ class Boundary:
         parent_real = os.path.realpath(path.parent)
         if not self.contains(parent_real):
             raise self._refusal(path, parent_real, "write")
+        if parent_real != os.path.abspath(path.parent):
+            self._check_protected(path, os.path.join(parent_real, path.name), "write")
         if os.path.islink(path) and os.path.isdir(path):
             real = os.path.realpath(path)
             if not self.contains(real):
                 raise self._refusal(path, real, "write")
+            self._check_protected(path, real, "write")
 
     def _refusal(self, path: Path, real: str, action: str) -> InvalidInput:
         shown = _shown(path, self.root)
@@ -65,6 +127,10 @@ class Boundary:
             hint=f"remove the symlink ({shown} or the linked parent folder) and run the "
             "command again",
         )
+
+
+def _within(real: str, folder: str) -> bool:
+    return real == folder or real.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _shown(path: Path, root: Path) -> str:

@@ -79,6 +79,8 @@ def materialize(
     if dest.is_dir() and not dest.is_symlink():
         shutil.rmtree(dest)
     st = place_object(odb.path(oid), dest, link_types, executable=isexec, temp_dir=temp_dir)
+    if "hardlink" in link_types:
+        odb.relinked([oid])  # a new link changed the object's ctime, not its bytes
     state.put_files([(relpath, FileState(st.st_ino, st.st_mtime_ns, st.st_size, oid))])
     if on_done is not None:
         on_done(st.st_size)
@@ -112,8 +114,13 @@ def _materialize_dir(
     relink: bool,
     boundary: Boundary,
 ) -> CheckoutStats:
-    if os.path.lexists(dest) and not dest.is_dir():
-        dest.unlink()  # a file, or a link to one or to nothing: the link goes, not its target
+    if os.path.lexists(dest) and (not dest.is_dir() or dest.is_symlink()):
+        # A file, or a link (to a file, a folder or nothing): the link goes, not its target.
+        dest.unlink()
+    # A link to a folder below ``dest`` is replaced by a real folder, as a file link is by a
+    # real file: writing through it would change the folder it leads to, and checkout would
+    # never converge. Its target is left as it was (checkout has refused unsaved changes).
+    _unlink_folder_links(dest, boundary)
     current = _current_hashes(dest, relpath, state)
     wanted = {e.relpath for e in manifest.entries}
     to_write = [
@@ -160,8 +167,27 @@ def _materialize_dir(
         raise
     if fresh:
         os.rename(target, dest)
+    if "hardlink" in link_types:
+        odb.relinked(e.hash for e in to_write)  # new links changed ctimes, not bytes
     _remember(relpath, oid, manifest, current, written, state)
     return CheckoutStats(len(written), deleted, len(manifest.entries) - len(written))
+
+
+def _unlink_folder_links(dest: Path, boundary: Boundary) -> None:
+    """Replace links to folders inside the project; refuse (touching nothing) those that
+    lead outside it or to a place that is never data."""
+    if not dest.is_dir():
+        return
+    links: list[str] = []
+    for folder, dirs, _files in os.walk(dest):
+        for name in list(dirs):
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                boundary.check_write(Path(path))
+                links.append(path)
+                dirs.remove(name)
+    for path in links:
+        os.unlink(path)
 
 
 def _run(

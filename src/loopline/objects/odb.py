@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 
 __all__ = ["ObjectStore", "PendingObject", "syncfs"]
 
-_Stat = tuple[int, int, int]  # inode, mtime_ns, size
+# inode, mtime_ns, ctime_ns, size: `touch -r` can restore an mtime, never a ctime
+_Stat = tuple[int, int, int, int]
 
 _NEW_OBJECT = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-_STALE_TMP_SECONDS = 24 * 3600
+_STALE_TMP_SECONDS = 5 * 60  # a temporary file of a process that is gone
+_ABANDONED_TMP_SECONDS = 24 * 3600  # any temporary file, whoever made it
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class ObjectStore:
         self.ledger = ledger
         self._made: set[Path] = set()
         self._known: dict[str, _Stat] = {}  # stats recorded by this process
+        self._checked: set[str] = set()  # found intact by this process
 
     # -- naming -------------------------------------------------------------------------
     def path(self, oid: str) -> Path:
@@ -102,6 +105,12 @@ class ObjectStore:
 
         A file whose bytes do not match its id is deleted and reported; the others are kept.
         """
+        bad = self.import_verified(downloaded)
+        if bad:
+            raise arrived_corrupted(bad)
+
+    def import_verified(self, downloaded: list[tuple[Path, str]]) -> list[str]:
+        """:meth:`import_files` without raising: the ids that arrived damaged (not stored)."""
         good: list[tuple[Path, str]] = []
         bad: list[str] = []
         for tmp, oid in downloaded:
@@ -115,14 +124,7 @@ class ObjectStore:
         if good:
             syncfs(self.tmp_dir)
             self.publish(good)
-        if bad:
-            raise IntegrityError(
-                f"{len(bad)} object(s) arrived corrupted from the remote, e.g. {bad[0]}; "
-                "they were not stored",
-                hint="the remote's copies are damaged: on a machine whose cache holds them "
-                "intact, run `loopline push --verify` (to the folder or S3 store behind an "
-                "HTTP remote), which re-checks the remote's copies and replaces damaged ones",
-            )
+        return bad
 
     def new_tmp_path(self, oid: str | None = None) -> Path:
         """A fresh temporary name; given the object id, in a per-shard folder, so that threads
@@ -174,8 +176,9 @@ class ObjectStore:
                 st = os.stat(path)
             except FileNotFoundError:
                 continue
-            now = (st.st_ino, st.st_mtime_ns, st.st_size)
+            now = (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
             if not verify and known.get(oid) == now:
+                self._checked.add(oid)
                 continue
             if _content_id(Path(path), oid) == oid:
                 good.append((oid, now))
@@ -186,7 +189,30 @@ class ObjectStore:
         self._remember(good)
         return corrupt
 
+    def relinked(self, oids: Iterable[str]) -> None:
+        """Record the new stat of objects this process found intact and then hardlinked into
+        the workspace: a new link changes an object's ctime, and its bytes were checked just
+        before. Only the ctime may differ from the record; anything else is left to be
+        re-hashed when next used."""
+        wanted = [o for o in dict.fromkeys(oids) if o in self._checked or o in self._known]
+        if not wanted:
+            return
+        known = dict(self.ledger.objects(wanted)) if self.ledger is not None else {}
+        known.update((o, self._known[o]) for o in wanted if o in self._known)
+        rows: list[tuple[str, _Stat]] = []
+        for oid in wanted:
+            with contextlib.suppress(FileNotFoundError):
+                now = _stat_of(self.path(oid))
+                was = known.get(oid)
+                if was is not None and (was[0], was[1], was[3]) == (now[0], now[1], now[3]):
+                    rows.append((oid, now))
+        self._remember(rows)
+
     def _quarantine(self, oid: str) -> None:
+        self._known.pop(oid, None)
+        self._checked.discard(oid)
+        if self.ledger is not None:
+            self.ledger.forget_hash(oid)  # workspace files checked out from it are suspect
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.replace(self.path(oid), self.quarantine_dir / f"{oid}.{time.time_ns()}")
@@ -196,12 +222,16 @@ class ObjectStore:
         every damaged one); ``what`` names the data they belong to."""
         corrupt = self.find_corrupt(oids, verify=verify)
         if corrupt:
+            if len(corrupt) == 1:
+                named = "" if corrupt[0] in what else f" (object {corrupt[0]})"
+                damaged, it, its = f"the cached copy of {what}{named} is corrupt", "it", "its"
+            else:
+                damaged = f"{len(corrupt)} cached objects of {what} are corrupt (e.g. {corrupt[0]})"
+                it, its = "they", "their"
             raise IntegrityError(
-                f"{len(corrupt)} cached object(s) of {what} are corrupt: they changed after "
-                f"they were stored (their bytes no longer match their ids), e.g. "
-                f"{corrupt[0]}; they were moved to {self.quarantine_dir} and nothing was "
-                "written from them",
-                hint="fetch intact copies with `loopline pull`, or `loopline add` the data "
+                f"{damaged}: {it} changed after being stored ({its} bytes no longer match "
+                f"{its} id); moved to {self.quarantine_dir}, nothing was written from {it}",
+                hint="fetch an intact copy with `loopline pull`, or `loopline add` the data "
                 "again from an intact copy",
             )
 
@@ -216,18 +246,25 @@ class ObjectStore:
                 hint="fetch it with `loopline pull`",
             ) from None
         if hash_bytes(data) + DIR_SUFFIX != oid:
+            self._quarantine(oid)  # as a damaged file object: never used, pull replaces it
             raise IntegrityError(
-                f"directory manifest {oid} in {path} is corrupt: its bytes no longer match "
-                "its hash",
-                hint="delete that file and run `loopline pull`, or re-add the directory",
+                f"the cached listing of a folder (object {oid}) is corrupt: its bytes no "
+                f"longer match its id; it was moved to {self.quarantine_dir}",
+                hint="fetch an intact copy with `loopline pull`, or `loopline add` the folder "
+                "again",
             )
         return Manifest.from_bytes(data, source=oid)
 
-    def verify(self, oid: str) -> None:
-        """Re-hash an object; a damaged one is quarantined and :class:`IntegrityError` raised."""
+    def verify(self, oid: str, what: str | None = None) -> None:
+        """Re-hash an object; a damaged one is quarantined and :class:`IntegrityError` raised.
+        ``what`` names the data it holds (a path), for the message."""
+        shown = what if what is not None else f"object {oid}"
         if not self.path(oid).exists():
-            raise NotFound(f"object {oid} is not in the local cache", hint="run `loopline pull`")
-        self.require_intact([oid], f"object {oid}", verify=True)
+            raise NotFound(
+                f"the content of {shown} (object {oid}) is not in the local cache",
+                hint="run `loopline pull`",
+            )
+        self.require_intact([oid], shown, verify=True)
 
     # -- deleting -----------------------------------------------------------------------
     def remove(self, oid: str) -> int:
@@ -240,24 +277,59 @@ class ObjectStore:
         return size
 
     def remove_stale_tmp(self, older_than: float = _STALE_TMP_SECONDS) -> int:
-        """Delete leftovers of interrupted writes; returns how many were removed."""
+        """Delete leftovers of interrupted writes; returns how many were removed.
+
+        Temporary names start with the writing process's id: a file older than
+        ``older_than`` whose process is gone (killed mid-``add``) is removed; one whose
+        process still runs is kept unless it is a day old.
+        """
         if not self.tmp_dir.is_dir():
             return 0
-        cutoff = time.time() - older_than
+        now = time.time()
         removed = 0
         for folder, _dirs, files in os.walk(self.tmp_dir):
             for name in files:
                 path = os.path.join(folder, name)
                 with contextlib.suppress(FileNotFoundError):
-                    if os.stat(path).st_mtime < cutoff:
+                    age = now - os.stat(path).st_mtime
+                    live = _writer_alive(name)
+                    if (age > older_than and not live) or age > _ABANDONED_TMP_SECONDS:
                         os.unlink(path)
                         removed += 1
         return removed
 
 
+def _writer_alive(name: str) -> bool:
+    """Whether the process whose id starts the temporary name ``name`` still runs."""
+    pid_text = name.split("-", 1)[0]
+    if not pid_text.isdigit() or "-" not in name:
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
+def arrived_corrupted(bad: list[str], done: str = "") -> IntegrityError:
+    """The error for objects that arrived from a remote with bytes not matching their ids."""
+    return IntegrityError(
+        f"{len(bad)} object(s) arrived corrupted from the remote, e.g. {bad[0]}; "
+        f"they were not stored{done}",
+        hint="the remote's copies are damaged: on a machine whose cache holds them "
+        "intact, run `loopline push --verify` (to the folder or S3 store behind an "
+        "HTTP remote), which re-checks the remote's copies and replaces damaged ones",
+    )
+
+
 def _stat_of(path: Path) -> _Stat:
     st = os.stat(path)
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
+    return (st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
 def _content_id(path: Path, oid: str) -> str:

@@ -27,6 +27,9 @@ def scan_dir(root: Path, boundary: Boundary | None = None) -> list[ScannedFile]:
     """Every regular file below ``root`` (symlinks to files followed), sorted by relpath.
 
     With a ``boundary``, a symlink whose target lies outside it is refused rather than read.
+    A symlink to a folder is followed (the same with or without a boundary, so ``status``
+    hashes what ``add`` stored) unless it loops back to a folder holding it: such a link is
+    refused with a boundary and skipped without one.
     This is the hot loop of a no-op ``status``: one ``stat`` per file and as little Python
     per entry as possible.
     """
@@ -40,6 +43,10 @@ def scan_dir(root: Path, boundary: Boundary | None = None) -> list[ScannedFile]:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, prefix + entry.name + "/"))
+                    continue
+                if entry.is_symlink() and entry.is_dir():
+                    if _follow_folder_link(Path(entry.path), boundary):
+                        stack.append((entry.path, prefix + entry.name + "/"))
                     continue
                 try:
                     st = entry.stat()
@@ -59,6 +66,24 @@ def scan_dir(root: Path, boundary: Boundary | None = None) -> list[ScannedFile]:
                     )
     found.sort()
     return found
+
+
+def _follow_folder_link(link: Path, boundary: Boundary | None) -> bool:
+    """Whether to walk into the folder ``link`` leads to (refusing it with a boundary)."""
+    if boundary is not None:
+        boundary.check_read(link)
+    real = os.path.realpath(link)
+    holder = os.path.realpath(link.parent)
+    if holder == real or holder.startswith(real.rstrip(os.sep) + os.sep):
+        if boundary is None:
+            return False
+        from loopline.core.errors import InvalidInput
+
+        raise InvalidInput(
+            f"{link} is a symlink to {real}, a folder holding it: following it would loop",
+            hint=f"remove the symlink {link}",
+        )
+    return True
 
 
 def dir_token(files: list[ScannedFile]) -> str:

@@ -22,10 +22,11 @@ CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
     size INTEGER NOT NULL, hash TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS objects (
+CREATE TABLE IF NOT EXISTS object_stats (
     oid TEXT PRIMARY KEY, inode INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-    size INTEGER NOT NULL
+    ctime_ns INTEGER NOT NULL, size INTEGER NOT NULL
 ) WITHOUT ROWID;
+DROP TABLE IF EXISTS objects;
 CREATE TABLE IF NOT EXISTS dirs (
     path TEXT PRIMARY KEY, token TEXT NOT NULL, oid TEXT NOT NULL,
     size INTEGER NOT NULL, nfiles INTEGER NOT NULL
@@ -112,26 +113,54 @@ class StateCache:
         with self._transaction():
             self._conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", data)
 
+    def forget(self, path: str) -> None:
+        """Drop every memo about ``path`` and what is below it: it is hashed afresh next time."""
+        below = path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        with self._transaction():
+            for table in ("files", "dirs"):
+                self._conn.execute(
+                    f"DELETE FROM {table} WHERE path = ? OR path LIKE ? ESCAPE '\\'",
+                    (path, below),
+                )
+
+    def forget_hash(self, oid: str) -> None:
+        """Drop every memo that names ``oid`` (a damaged object): files and folders said to
+        hold it are hashed afresh, never trusted to be it."""
+        paths = [r[0] for r in self._conn.execute("SELECT path FROM files WHERE hash = ?", (oid,))]
+        folders = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
+        with self._transaction():
+            self._conn.execute("DELETE FROM files WHERE hash = ?", (oid,))
+            self._conn.execute("DELETE FROM dirs WHERE oid = ?", (oid,))
+            self._conn.executemany("DELETE FROM dirs WHERE path = ?", [(f,) for f in folders])
+            self._conn.execute("DELETE FROM object_stats WHERE oid = ?", (oid,))
+
     # -- cache objects ------------------------------------------------------------------
-    def objects(self, oids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
-        """The (inode, mtime_ns, size) each object had when stored or last verified."""
+    def objects(self, oids: Iterable[str]) -> dict[str, tuple[int, int, int, int]]:
+        """The (inode, mtime_ns, ctime_ns, size) each object had when stored or last verified.
+
+        ``ctime_ns`` is there because ``touch -r`` can put an edited file's mtime back, but no
+        user command can reset its change time."""
         wanted = list(oids)
-        found: dict[str, tuple[int, int, int]] = {}
+        found: dict[str, tuple[int, int, int, int]] = {}
         for start in range(0, len(wanted), _QUERY_CHUNK):
             chunk = wanted[start : start + _QUERY_CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
-                f"SELECT oid, inode, mtime_ns, size FROM objects WHERE oid IN ({marks})", chunk
+                "SELECT oid, inode, mtime_ns, ctime_ns, size FROM object_stats "
+                f"WHERE oid IN ({marks})",
+                chunk,
             )
-            found.update((oid, (i, m, s)) for oid, i, m, s in rows)
+            found.update((oid, (i, m, c, s)) for oid, i, m, c, s in rows)
         return found
 
-    def put_objects(self, rows: Iterable[tuple[str, tuple[int, int, int]]]) -> None:
+    def put_objects(self, rows: Iterable[tuple[str, tuple[int, int, int, int]]]) -> None:
         data = [(oid, *stat) for oid, stat in rows]
         if not data:
             return
         with self._transaction():
-            self._conn.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)", data)
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO object_stats VALUES (?, ?, ?, ?, ?)", data
+            )
 
     # -- directories --------------------------------------------------------------------
     def dir(self, path: str) -> DirState | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from loopline.core.errors import NotFound
 from loopline.core.hashing import hash_file
 from loopline.objects.manifest import DIR_SUFFIX, is_dir_oid
-from loopline.objects.odb import ObjectStore
+from loopline.objects.odb import ObjectStore, arrived_corrupted
 from loopline.objects.remote import Remote
 
 __all__ = ["TransferResult", "pull_objects", "push_objects"]
@@ -66,13 +66,20 @@ def push_objects(
     if corrupt:
         present = [o for o in present if o not in set(corrupt)]
     there = remote.existing(present, jobs=jobs)
-    repaired = 0
+    damaged: set[str] = set()
     if verify_remote and there:
         damaged = _damaged_on_remote(odb, remote, sorted(there), jobs)
         there -= damaged
-        repaired = len(damaged)
+    # Every object about to be sent is re-hashed, whatever its stat says (a file edited in
+    # place keeps its size; `touch -r` restores its mtime): a damaged local copy never
+    # reaches a remote, and never "repairs" a remote copy that was intact.
+    sending = [o for o in present if o not in there]
+    bad = odb.find_corrupt(sending, verify=True)
+    if bad:
+        corrupt = [*corrupt, *bad]
+        sending = [o for o in sending if o not in set(bad)]
     # File objects before manifests: a manifest on the remote promises its files are there too.
-    todo = sorted((o for o in present if o not in there), key=is_dir_oid)
+    todo = sorted(sending, key=is_dir_oid)
     if on_count is not None:
         on_count(len(todo))
 
@@ -85,7 +92,10 @@ def push_objects(
     manifests = [o for o in todo if is_dir_oid(o)]
     remote.run_parallel("upload objects", send, files, jobs=jobs)
     remote.run_parallel("upload objects", send, manifests, jobs=jobs)
-    return TransferResult(len(todo), len(present) - len(todo), missing, corrupt, repaired)
+    repaired = sum(1 for o in todo if o in damaged)  # replaced by a verified local copy
+    return TransferResult(
+        len(todo), len(present) - len(todo) - len(bad), missing, corrupt, repaired
+    )
 
 
 def _damaged_on_remote(odb: ObjectStore, remote: Remote, oids: list[str], jobs: int) -> set[str]:
@@ -112,15 +122,22 @@ def pull_objects(
     jobs: int,
     on_count: Callable[[int], None] | None = None,
     on_done: Callable[[int], None] | None = None,
+    keep_going: bool = False,
 ) -> TransferResult:
+    """Download what the cache lacks, verified on arrival. An object that arrives damaged is
+    not stored; the others are. Without ``keep_going`` that raises :class:`IntegrityError`
+    at the end; with it the damaged ids are returned in ``corrupt``."""
     wanted = list(dict.fromkeys(oids))
     # A damaged local copy is quarantined first, so this pull fetches a good one.
     odb.find_corrupt(o for o in wanted if is_dir_oid(o))
     manifests = [o for o in wanted if is_dir_oid(o) and not odb.exists(o)]
-    transferred = _fetch(odb, remote, manifests, jobs, None)
+    bad: list[str] = []
+    transferred = _fetch(odb, remote, manifests, jobs, None, bad)
     files: list[str] = []
     for oid in wanted:
         if is_dir_oid(oid):
+            if not odb.exists(oid):
+                continue  # its listing arrived damaged: reported below
             files.extend(e.hash for e in odb.read_manifest(oid).entries)
         else:
             files.append(oid)
@@ -129,8 +146,11 @@ def pull_objects(
     todo = [o for o in files if not odb.exists(o)]
     if on_count is not None:
         on_count(len(todo))
-    transferred += _fetch(odb, remote, todo, jobs, on_done)
-    return TransferResult(transferred, len(wanted) + len(files) - transferred, [])
+    transferred += _fetch(odb, remote, todo, jobs, on_done, bad)
+    if bad and not keep_going:
+        raise arrived_corrupted(bad)
+    already = len(wanted) + len(files) - transferred
+    return TransferResult(transferred - len(bad), already, [], bad)
 
 
 def _fetch(
@@ -139,6 +159,7 @@ def _fetch(
     oids: list[str],
     jobs: int,
     on_done: Callable[[int], None] | None,
+    bad: list[str],
 ) -> int:
     for start in range(0, len(oids), _BATCH):
         batch = oids[start : start + _BATCH]
@@ -160,5 +181,5 @@ def _fetch(
             for tmp in temps.values():
                 tmp.unlink(missing_ok=True)
             raise
-        odb.import_files(downloaded)
+        bad.extend(odb.import_verified(downloaded))
     return len(oids)

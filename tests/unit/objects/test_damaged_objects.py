@@ -74,3 +74,36 @@ def test_an_object_with_no_record_is_rehashed_once(
     assert len(calls) == 1
     os.utime(odb.path(oid), ns=(1, 1))  # a touched object is checked again
     assert odb.find_corrupt([oid]) == [] and len(calls) == 2
+
+
+def test_a_hardlink_checkout_does_not_make_the_next_command_rehash(
+    tmp_path: Path, state: StateCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopline.objects.checkout import materialize
+
+    oid = hash_bytes(b"payload")
+    ObjectStore(tmp_path / "objects", ledger=state).add_bytes(b"payload", oid)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    checking_out = ObjectStore(tmp_path / "objects", ledger=state)
+    materialize(ws, "a.bin", oid, checking_out, state, link_types=("hardlink", "copy"))
+    assert (ws / "a.bin").stat().st_ino == checking_out.path(oid).stat().st_ino
+    calls = _rehashes(monkeypatch)
+    later = ObjectStore(tmp_path / "objects", ledger=state)
+    assert later.find_corrupt([oid]) == []
+    assert calls == []  # the new link changed the ctime, and that was recorded
+
+
+def test_an_edit_with_the_mtime_put_back_is_rehashed(tmp_path: Path, state: StateCache) -> None:
+    odb = ObjectStore(tmp_path / "objects", ledger=state)
+    oid = hash_bytes(b"payload")
+    odb.add_bytes(b"payload", oid)
+    path = odb.path(oid)
+    before = path.stat()
+    path.chmod(0o644)
+    with open(path, "r+b") as handle:
+        handle.write(b"P")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    path.chmod(0o444)
+    later = ObjectStore(tmp_path / "objects", ledger=state)
+    assert later.find_corrupt([oid], quarantine=False) == [oid]
