@@ -134,7 +134,8 @@ def status_command(ctx: click.Context, targets: tuple[str, ...], as_json: bool) 
     for change in changes:
         click.echo(f"{change.pointer.file}:")
         click.echo("\tchanged outs:")
-        click.echo(f"\t\t{change.state + ':':<16}{change.pointer.path}")
+        label = change.state + ":"
+        click.echo(f"\t\t{label.ljust(max(16, len(label) + 1))}{change.pointer.path}")
     for stage in stages or []:
         _echo_stage(stage)
     for hint in _status_hints(changes):
