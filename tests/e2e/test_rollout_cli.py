@@ -104,7 +104,13 @@ def test_run_all_drives_every_active_rollout_then_returns(project: Path) -> None
 
 def test_k8s_render_and_dockerfile_from_the_command_line(project: Path) -> None:
     champion = _model(project, "v1")
-    run_cli("deploy", "create", "churn", "--model", champion)
+    run_cli("deploy", "create", "local", "--model", champion)
+    local = run_cli("k8s", "render", "local", "-o", "k8s-local")
+    assert local.exit_code == 2 and "pods cannot read" in local.stderr
+    assert "loopline models register" in local.stderr
+    registered = run_cli("models", "register", champion, "--name", "churn")
+    assert registered.exit_code == 0, registered.output
+    run_cli("deploy", "create", "churn", "--model", "models:/churn/1")
     rendered = run_cli("k8s", "render", "churn", "-o", "k8s", "--istio", "--namespace", "ml")
     assert rendered.exit_code == 0, rendered.output
     names = sorted(p.name for p in (project / "k8s").iterdir())

@@ -31,7 +31,11 @@ def k8s_group() -> None:
               help="Folder to write the YAML files and kustomization.yaml to.")  # fmt: skip
 @click.option("--image", default="loopline:latest", show_default=True)
 @click.option("--namespace", default="default", show_default=True)
-@click.option("--replicas", type=click.IntRange(1), default=2, show_default=True)
+@click.option(
+    "--replicas",
+    type=click.IntRange(1),
+    help="A fixed number of serving pods instead of the HPA (default: the HPA scales them).",
+)
 @click.option("--hpa-min", type=click.IntRange(1), default=2, show_default=True)
 @click.option("--hpa-max", type=click.IntRange(1), default=10, show_default=True)
 @click.option("--hpa-cpu", type=click.IntRange(1, 100), default=70, show_default=True,
@@ -52,7 +56,7 @@ def k8s_group() -> None:
 @uri_option
 @json_option
 def render_command(
-    deployment: str, output: str, image: str, namespace: str, replicas: int, hpa_min: int,
+    deployment: str, output: str, image: str, namespace: str, replicas: int | None, hpa_min: int,
     hpa_max: int, hpa_cpu: int, hpa_in_flight: int | None, istio: bool, monitoring: bool,
     tracking_server: bool,
     controller: bool, artifacts: str, cluster_tracking_uri: str | None,
@@ -69,7 +73,8 @@ def render_command(
         raise InvalidInput(f"--hpa-min ({hpa_min}) is above --hpa-max ({hpa_max})")
     found = deployments(tracking_uri).get(deployment)
     options = RenderOptions(
-        image=image, namespace=namespace, replicas=replicas, hpa_min=hpa_min, hpa_max=hpa_max,
+        image=image, namespace=namespace, replicas=replicas or hpa_min,
+        fixed_replicas=replicas is not None, hpa_min=hpa_min, hpa_max=hpa_max,
         hpa_cpu=hpa_cpu, hpa_in_flight=hpa_in_flight, istio=istio, monitoring=monitoring,
         tracking_server=tracking_server, controller=controller, artifacts=artifacts,
         tracking_uri=cluster_tracking_uri,

@@ -141,6 +141,11 @@ def apply_objects(
         ns = namespace or obj.get("metadata", {}).get("namespace")
         if namespace:
             obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+            if obj["kind"] == "RoleBinding":  # its ServiceAccount moves along with it
+                obj["subjects"] = [
+                    {**subject, "namespace": namespace} if "namespace" in subject else subject
+                    for subject in obj.get("subjects", [])
+                ]
         path = resource_path(obj, ns)
         query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
         if dry_run:

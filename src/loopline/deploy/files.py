@@ -65,13 +65,12 @@ def write_rendered(rendered: Rendered, folder: Path, *, namespace: str, image: s
         path = folder / name
         atomic_write_text(path, dump_objects(objects, comment))
         written.append(path)
-    repository, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
     kustomization: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": namespace,
         "resources": sorted(rendered.files),
-        "images": [{"name": repository, "newTag": tag or "latest"}],
+        "images": [_image_entry(image)],
     }
     path = folder / "kustomization.yaml"
     atomic_write_text(
@@ -87,3 +86,16 @@ def write_rendered(rendered: Rendered, folder: Path, *, namespace: str, image: s
         if stale.name not in keep and stale.is_file() and _ours(stale):
             stale.unlink()
     return written
+
+
+def _image_entry(image: str) -> dict[str, str]:
+    """kustomize's images entry: a digest stays a digest (``@sha256:...``), a tag a tag; a
+    registry port (``host:5000/img``) is part of the name."""
+    name, at, digest = image.partition("@")
+    if ":" in name.split("/")[-1]:
+        name, _, tag = name.rpartition(":")
+    else:
+        tag = ""
+    if at:
+        return {"name": name, "digest": digest}
+    return {"name": name, "newTag": tag or "latest"}

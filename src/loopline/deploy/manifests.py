@@ -22,6 +22,7 @@ __all__ = ["DEPLOYMENT_LABEL", "RenderOptions", "Rendered", "render_objects"]
 DEPLOYMENT_LABEL = "loopline.io/deployment"
 _MANAGED = {"app.kubernetes.io/managed-by": "loopline", "app.kubernetes.io/part-of": "loopline"}
 SERVING_PORT = 8080
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 TRACKING_PORT = 5000
 _USER = 10001
 
@@ -31,6 +32,7 @@ class RenderOptions:
     image: str = "loopline:latest"
     namespace: str = "default"
     replicas: int = 2
+    fixed_replicas: bool = False  # a fixed replica count instead of the HPA
     hpa_min: int = 2
     hpa_max: int = 10
     hpa_cpu: int = 70
@@ -107,9 +109,10 @@ def _resources(options: RenderOptions) -> Any:
 
 
 def _tracking_uri(options: RenderOptions) -> str:
-    return (
-        options.tracking_uri or f"http://loopline-tracking.{options.namespace}.svc:{TRACKING_PORT}"
-    )
+    # The short Service name resolves in the pod's own namespace, so moving the objects to
+    # another namespace (kustomize, `k8s apply --namespace`) keeps them pointing at their own
+    # tracking server.
+    return options.tracking_uri or f"http://loopline-tracking:{TRACKING_PORT}"
 
 
 def _probe(path: str, *, period: int, failures: int, initial: int = 0) -> Any:
@@ -193,7 +196,9 @@ def serving_objects(
         api_version="apps/v1", kind="Deployment",
         metadata=k.V1ObjectMeta(name=name, namespace=options.namespace, labels=labels),
         spec=k.V1DeploymentSpec(
-            replicas=options.replicas,
+            # With an HPA the replica count is the autoscaler's: setting it here would reset a
+            # scaled-out Deployment on every apply.
+            replicas=options.replicas if options.fixed_replicas else None,
             selector=k.V1LabelSelector(match_labels=selector),
             strategy=k.V1DeploymentStrategy(
                 type="RollingUpdate",
@@ -248,6 +253,8 @@ def serving_objects(
             min_available=1, selector=k.V1LabelSelector(match_labels=selector)
         ),
     )  # fmt: skip
+    if options.fixed_replicas:
+        return [_serialise(o) for o in (workload, service, pdb)]
     return [_serialise(o) for o in (workload, service, hpa, pdb)]
 
 
@@ -482,18 +489,57 @@ def monitoring_objects(deployment: Deployment, options: RenderOptions) -> list[d
     return [service_monitor, prometheus_rule, dashboard]
 
 
+def _check_portable(deployment: Deployment, options: RenderOptions) -> None:
+    """Refuse what would break on a cluster or leak a secret into the YAML."""
+    from urllib.parse import urlsplit
+
+    from loopline.core.errors import InvalidInput
+    from loopline.core.uris import parse_model_uri
+
+    for variant, uri in deployment.variants.items():
+        if parse_model_uri(uri).kind == "path":
+            raise InvalidInput(
+                f"variant {variant!r} serves the local folder {uri}, which pods cannot read",
+                hint=f"register it (`loopline models register {uri} --name NAME`) and point the "
+                "variant at models:/NAME/VERSION, which pods resolve through the tracking server",
+            )
+    for option, value in (
+        ("--cluster-tracking-uri", options.tracking_uri), ("--artifacts", options.artifacts),
+    ):  # fmt: skip
+        if value and (urlsplit(value).username or urlsplit(value).password):
+            raise InvalidInput(
+                f"{option} holds credentials ({urlsplit(value).hostname}): they would be "
+                "written into the YAML in clear",
+                hint="give the URL without user:password and put the credentials in a Secret",
+            )
+    if not _DNS_LABEL.match(options.namespace):
+        raise InvalidInput(
+            f"namespace {options.namespace!r} is not a valid Kubernetes namespace",
+            hint="use 1-63 lowercase letters, digits and '-', starting with a letter",
+        )
+    if not options.image.strip() or options.image != options.image.strip():
+        raise InvalidInput("--image is empty or has surrounding spaces")
+    if options.fixed_replicas and options.replicas > options.hpa_max:
+        raise InvalidInput("--replicas is above --hpa-max")
+
+
 def render_objects(deployment: Deployment, options: RenderOptions) -> Rendered:
     """Every object, grouped into the files ``k8s render`` writes."""
     from loopline.rollout.istio import destination_rule, virtual_service
 
     check_kubernetes_names(deployment)
+    _check_portable(deployment, options)
     rendered = Rendered()
     for variant, uri in deployment.variants.items():
         rendered.add(
             f"serving-{variant}.yaml",
             f"Variant {variant!r} of deployment {deployment.name!r}: {uri}. Each pod serves this "
-            f"model under the name {deployment.name!r}; the HPA scales it on CPU "
-            f"({options.hpa_min}-{options.hpa_max} replicas).",
+            f"model under the name {deployment.name!r}; "
+            + (
+                f"{options.replicas} fixed replicas."
+                if options.fixed_replicas
+                else f"the HPA scales it ({options.hpa_min}-{options.hpa_max} replicas)."
+            ),
             *serving_objects(deployment, variant, uri, options),
         )
     rendered.add(

@@ -111,6 +111,10 @@ def test_server_side_apply_in_dependency_order(api: FakeApiServer, manifests: Pa
     assert "/apis/apps/v1/namespaces/ml/deployments/churn-champion" in paths
     assert "/apis/networking.istio.io/v1/namespaces/ml/virtualservices/churn" in paths
     assert all(r["body"]["metadata"]["namespace"] == "ml" for r in api.requests)
+    bindings = [r["body"] for r in api.requests if r["body"]["kind"] == "RoleBinding"]
+    assert bindings and all(
+        subject["namespace"] == "ml" for b in bindings for subject in b["subjects"]
+    )
     wait_for_deployments(objects, api.client, namespace="ml")
 
 

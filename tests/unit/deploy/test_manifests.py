@@ -219,3 +219,58 @@ def _drop_empty(value: Any) -> Any:
     if isinstance(value, list):
         return [_drop_empty(v) for v in value]
     return value
+
+
+def test_what_would_break_on_a_cluster_or_leak_is_refused() -> None:
+    from loopline.core.errors import InvalidInput
+
+    local = Deployment(
+        "churn", {"champion": "./model"},
+        TrafficPolicy(weights={"champion": 100}, primary="champion"), 1, 0.0, 0.0,
+    )  # fmt: skip
+    with pytest.raises(InvalidInput, match="pods cannot read"):
+        render_objects(local, RenderOptions())
+    for options, message in (
+        (RenderOptions(tracking_uri="https://alice:pw@mlflow.corp:5000"), "credentials"),
+        (RenderOptions(artifacts="s3://KEY:SECRET@bucket/"), "credentials"),
+        (RenderOptions(namespace="Bad_NS"), "not a valid Kubernetes namespace"),
+        (RenderOptions(image=""), "--image"),
+    ):
+        with pytest.raises(InvalidInput, match=message):
+            render_objects(_deployment(), options)
+
+
+def test_fixed_replicas_replace_the_autoscaler_and_an_hpa_owns_the_count() -> None:
+    scaled = render_objects(_deployment(), RenderOptions()).files["serving-champion.yaml"][1]
+    assert "replicas" not in scaled[0]["spec"]  # the HPA's, or every apply would reset it
+    assert [o["kind"] for o in scaled] == [
+        "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+    ]  # fmt: skip
+    fixed = render_objects(_deployment(), RenderOptions(replicas=3, fixed_replicas=True)).files[
+        "serving-champion.yaml"
+    ][1]
+    assert fixed[0]["spec"]["replicas"] == 3
+    assert "HorizontalPodAutoscaler" not in [o["kind"] for o in fixed]
+
+
+def test_image_digests_and_registry_ports_in_the_kustomization(tmp_path: Path) -> None:
+    digest = "sha256:" + "a" * 64
+    for image, entry in (
+        (f"reg.example:5000/team/loopline@{digest}", {"name": "reg.example:5000/team/loopline",
+                                                       "digest": digest}),
+        ("reg.example:5000/loopline:1.2", {"name": "reg.example:5000/loopline", "newTag": "1.2"}),
+        ("loopline", {"name": "loopline", "newTag": "latest"}),
+    ):  # fmt: skip
+        folder = tmp_path / str(abs(hash(image)))
+        write_rendered(render_objects(_deployment(), RenderOptions(image=image)), folder,
+                       namespace="default", image=image)  # fmt: skip
+        kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+        assert kustomization["images"] == [entry]
+
+
+def test_pods_find_the_tracking_server_in_their_own_namespace() -> None:
+    rendered = render_objects(_deployment(), RenderOptions(namespace="ml"))
+    env = rendered.files["serving-champion.yaml"][1][0]["spec"]["template"]["spec"]["containers"][
+        0
+    ]["env"]
+    assert {"name": "LOOPLINE_TRACKING_URI", "value": "http://loopline-tracking:5000"} in env
