@@ -53,6 +53,7 @@ def k8s_group() -> None:
 @click.option("--artifacts", default="s3://loopline-artifacts/", show_default=True,
               help="Artifact root of the in-cluster tracking server.")  # fmt: skip
 @click.option("--cluster-tracking-uri", help="Tracking URI the pods use (default: in-cluster).")
+@click.option("--force", is_flag=True, help="Replace files in -o that render did not write.")
 @uri_option
 @json_option
 def render_command(
@@ -60,7 +61,7 @@ def render_command(
     hpa_max: int, hpa_cpu: int, hpa_in_flight: int | None, istio: bool, monitoring: bool,
     tracking_server: bool,
     controller: bool, artifacts: str, cluster_tracking_uri: str | None,
-    tracking_uri: str | None, as_json: bool,
+    force: bool, tracking_uri: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Write DEPLOYMENT's manifests: per variant a Deployment, Service, HPA and
     PodDisruptionBudget, plus the tracking server, the rollout controller (and with --istio the
@@ -80,8 +81,9 @@ def render_command(
         tracking_uri=cluster_tracking_uri,
     )  # fmt: skip
     written = write_rendered(
-        render_objects(found, options), Path(output), namespace=namespace, image=image
-    )
+        render_objects(found, options), Path(output), namespace=namespace, image=image,
+        force=force,
+    )  # fmt: skip
     if as_json:
         echo_json([str(p) for p in written])
         return
@@ -103,12 +105,13 @@ def dockerfile_command(output: str, force: bool) -> None:
 
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in (("Dockerfile", dockerfile()), (".dockerignore", DOCKERIGNORE)):
-        path = folder / name
-        if path.exists() and not force:
-            raise Conflict(f"{path} exists", hint="pass --force to overwrite it")
-        atomic_write_text(path, text)
-        click.echo(f"wrote {path}")
+    files = (("Dockerfile", dockerfile()), (".dockerignore", DOCKERIGNORE))
+    existing = [str(folder / name) for name, _ in files if (folder / name).exists()]
+    if existing and not force:  # checked for both before writing either
+        raise Conflict(f"{' and '.join(existing)} exist(s)", hint="pass --force to overwrite")
+    for name, text in files:
+        atomic_write_text(folder / name, text)
+        click.echo(f"wrote {folder / name}")
 
 
 @k8s_group.command("apply")

@@ -54,12 +54,24 @@ def _ours(path: Path) -> bool:
         return False
 
 
-def write_rendered(rendered: Rendered, folder: Path, *, namespace: str, image: str) -> list[Path]:
+def write_rendered(
+    rendered: Rendered, folder: Path, *, namespace: str, image: str, force: bool = False
+) -> list[Path]:
     """Write one file per group and a kustomization listing them, so ``kubectl apply -k``.
 
     Files an earlier render wrote (they carry :data:`MARKER`) that this one does not write are
     removed, so a retired variant's Deployment is not applied again; other files are kept."""
     _prepare(folder)
+    names = [*rendered.files, "kustomization.yaml"]
+    foreign = [n for n in names if (folder / n).exists() and not _ours(folder / n)]
+    if foreign and not force:
+        from loopline.core.errors import Conflict
+
+        raise Conflict(
+            f"{folder} holds files that `loopline k8s render` did not write and would replace: "
+            f"{', '.join(foreign)}",
+            hint="render into another folder, or pass --force to replace them",
+        )
     written = []
     for name, (comment, objects) in rendered.files.items():
         path = folder / name

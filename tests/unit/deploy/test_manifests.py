@@ -274,3 +274,15 @@ def test_pods_find_the_tracking_server_in_their_own_namespace() -> None:
         0
     ]["env"]
     assert {"name": "LOOPLINE_TRACKING_URI", "value": "http://loopline-tracking:5000"} in env
+
+
+def test_files_render_did_not_write_are_not_replaced_without_force(tmp_path: Path) -> None:
+    from loopline.core.errors import Conflict
+
+    (tmp_path / "service.yaml").write_text("user: svc\n")
+    rendered = render_objects(_deployment(), RenderOptions())
+    with pytest.raises(Conflict, match=r"service\.yaml"):
+        write_rendered(rendered, tmp_path, namespace="default", image="loopline:1")
+    assert (tmp_path / "service.yaml").read_text() == "user: svc\n"
+    write_rendered(rendered, tmp_path, namespace="default", image="loopline:1", force=True)
+    write_rendered(rendered, tmp_path, namespace="default", image="loopline:1")  # ours now
