@@ -54,17 +54,27 @@ def init_command(quiet: bool, directory: str) -> None:
 
 @click.command("add")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "--stage-outputs",
+    is_flag=True,
+    help="Track outputs the pipeline file declares as plain data (what a Kubeflow task does; "
+    "elsewhere use `loopline repro` or `loopline commit`).",
+)
 @jobs_option
 @json_option
 @click.pass_context
 def add_command(
-    ctx: click.Context, paths: tuple[str, ...], jobs: int | None, as_json: bool
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    stage_outputs: bool,
+    jobs: int | None,
+    as_json: bool,
 ) -> None:
     """Track files or folders: store their content and write PATH.loopline pointer files."""
     from loopline.data.add import add
 
     with open_workspace(ctx, **{"core.jobs": jobs}) as ws:
-        results = add(ws, list(paths), progress=_progress(as_json))
+        results = add(ws, list(paths), progress=_progress(as_json), stage_outputs=stage_outputs)
     if as_json:
         echo_json(
             [

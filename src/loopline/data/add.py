@@ -30,14 +30,18 @@ class AddResult:
 
 
 def add(
-    ws: Workspace, paths: Sequence[str], *, progress: Progress = NO_PROGRESS
+    ws: Workspace,
+    paths: Sequence[str],
+    *,
+    progress: Progress = NO_PROGRESS,
+    stage_outputs: bool = False,
 ) -> list[AddResult]:
     """Track ``paths``: hash, copy new content into the cache, then write pointer files.
 
     The pointer file is written last and atomically, so an interrupted ``add`` leaves the
     previous pointer (or none) and only complete objects in the cache.
     """
-    targets = [_check_target(ws, p) for p in paths]
+    targets = [_check_target(ws, p, stage_outputs) for p in paths]
     _refuse_overlaps(targets)
     results: list[AddResult] = []
     with ws.lock():
@@ -49,14 +53,14 @@ def add(
     return results
 
 
-def _check_target(ws: Workspace, path: str) -> str:
+def _check_target(ws: Workspace, path: str, stage_outputs: bool = False) -> str:
     rel = ws.relpath(path)
     real = real_relpath(ws, rel)
     if real is not None and real != rel:
         # A link inside the project: what it leads to must pass the same checks, or data
         # would be tracked twice (or git's files tracked as data) under another name.
-        _check_path(ws, path, real, f" (through a symlink to {real})")
-    return _check_path(ws, path, rel, "")
+        _check_path(ws, path, real, f" (through a symlink to {real})", stage_outputs)
+    return _check_path(ws, path, rel, "", stage_outputs)
 
 
 def real_relpath(ws: Workspace, rel: str) -> str | None:
@@ -68,7 +72,7 @@ def real_relpath(ws: Workspace, rel: str) -> str | None:
     return os.path.relpath(real, root).replace(os.sep, "/")
 
 
-def _check_path(ws: Workspace, path: str, rel: str, via: str) -> str:
+def _check_path(ws: Workspace, path: str, rel: str, via: str, stage_outputs: bool = False) -> str:
     if via:
         path = f"{path}{via}"
         if (ws.root / pointer_path_for(rel)).is_file():
@@ -90,7 +94,9 @@ def _check_path(ws: Workspace, path: str, rel: str, via: str) -> str:
                 f"{path} is (or holds) {out.path}, an output of a pipeline stage",
                 hint="the pipeline tracks it already: change the stage and run `loopline repro`",
             )
-    for out_path, stage in declared_outputs(ws):
+    # A Kubeflow task hands a stage's outputs on as pointer files (the lock stays on the
+    # laptop): it asks for that explicitly; anyone else is sent to `repro`.
+    for out_path, stage in [] if stage_outputs else declared_outputs(ws):
         if rel == out_path or rel.startswith(out_path + "/") or out_path.startswith(rel + "/"):
             where = "" if rel == out_path else f"holds or is inside {out_path}, "
             raise InvalidInput(

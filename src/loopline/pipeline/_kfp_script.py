@@ -12,7 +12,7 @@ handed over by upstream tasks, then the files where this task writes its own out
     (write each handed-over pointer file, e.g. data/features.loopline)
     loopline pull                             # every pointer file: tracked data + handed over
     (cd WDIR; cmd1; cmd2)                     # stops at the first failing command
-    loopline add OUT...                       # store the outs, write OUT.loopline
+    loopline add --stage-outputs OUT...       # store the outs, write OUT.loopline
     loopline push OUT...
     (copy each OUT.loopline to its output parameter, for the downstream tasks)
 
@@ -72,7 +72,7 @@ def stage_script(
     lines += _run(commands, wdir)
     if outputs:
         outs = " ".join(shlex.quote(h.path) for h in outputs)
-        lines += [f"loopline add {outs}", f"loopline push {outs}"]
+        lines += [f"loopline add --stage-outputs {outs}", f"loopline push {outs}"]
     for handover in outputs:
         lines += _hand_over(handover)
     return "\n".join(lines) + "\n"
