@@ -10,7 +10,7 @@ feedback, and disagreement on shadow traffic.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -284,7 +284,3 @@ class ShadowDisagreementCheck:
             self.name, share, self.max_disagreement, share <= self.max_disagreement, n,
             f"{int(differ.sum())} of {n} shadowed answers differ",
         )  # fmt: skip
-
-
-def describe(checks: Sequence[Check]) -> list[str]:
-    return [check.name for check in checks]
